@@ -1,0 +1,2 @@
+class InsufficientFunds(Exception):
+    """Raised when a withdrawal would overdraw an account."""

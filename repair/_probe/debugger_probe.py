@@ -1,0 +1,133 @@
+"""pytest plugin loaded into the user's test run via PYTEST_ADDOPTS="-p debugger_probe".
+
+Standard library and pytest only, so it imports in any environment that runs pytest. Driven by:
+  DEBUGGER_PROBE_OUT      JSON-lines file: one record per test (outcome, frames, lines run in the target)
+  DEBUGGER_TARGET         absolute path of the file under repair; lines executed in it are recorded
+  DEBUGGER_SELECT         file of node ids, in order: every other test is deselected
+  DEBUGGER_EXITFIRST      "1": stop at the first failure
+  DEBUGGER_TEST_TIMEOUT   seconds per test: then it fails with TestTimeout; if that cannot
+                          stop it, every stack is dumped to OUT.hang and the process exits
+  DEBUGGER_AFTER_HANG_TIMEOUT  seconds per test once a test has hung (default 3)
+"""
+import faulthandler
+import json
+import os
+import signal
+import sys
+import threading
+
+import pytest
+
+_OUT = os.environ.get("DEBUGGER_PROBE_OUT")
+_TARGET = os.environ.get("DEBUGGER_TARGET")
+_TIMEOUT = float(os.environ.get("DEBUGGER_TEST_TIMEOUT") or 0)
+# After one test hung, the rest are probably stuck in the same loop: give them a shorter leash.
+_AFTER_HANG = min(_TIMEOUT, float(os.environ.get("DEBUGGER_AFTER_HANG_TIMEOUT") or 3))
+_hangs = 0
+_MAX_TEXT = 4000
+_lines = set()
+_hang = None
+
+
+def _local(frame, event, arg):
+    if event == "line":
+        _lines.add(frame.f_lineno)
+    return _local
+
+
+def _global(frame, event, arg):
+    # the call event's line is the def line: not evidence, so only the local tracer records lines
+    return _local if frame.f_code.co_filename == _TARGET else None
+
+
+class TestTimeout(Exception):
+    """Raised inside a test that outlived DEBUGGER_TEST_TIMEOUT."""
+
+
+def _leash():
+    return _AFTER_HANG if _hangs else _TIMEOUT
+
+
+def _alarm(signum, frame):
+    global _hangs
+    limit = _leash()
+    _hangs += 1
+    raise TestTimeout(f"test timed out after {limit:g}s")
+
+
+def pytest_configure(config):
+    global _hang
+    if _OUT and _TIMEOUT > 0:
+        _hang = open(_OUT + ".hang", "w", encoding="utf-8")
+    if os.environ.get("DEBUGGER_EXITFIRST") == "1":
+        config.option.maxfail = 1
+
+
+def pytest_collection_modifyitems(session, config, items):
+    sel = os.environ.get("DEBUGGER_SELECT")
+    if not sel:
+        return
+    with open(sel, encoding="utf-8") as f:
+        order = {ln.strip(): i for i, ln in enumerate(f) if ln.strip()}
+    keep = sorted((it for it in items if it.nodeid in order), key=lambda it: order[it.nodeid])
+    drop = [it for it in items if it.nodeid not in order]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    items[:] = keep
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if _hang is not None:
+        _hang.seek(0)
+        _hang.truncate()
+        _hang.write("TEST " + item.nodeid + "\n")
+        _hang.flush()
+        # SIGALRM fails the test with a real traceback and lets the run go on; the faulthandler dump
+        # is the backstop for code that swallows the exception or blocks signals.
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, _leash())
+        faulthandler.dump_traceback_later(_TIMEOUT * 2 + 5, exit=True, file=_hang)
+    item._debugger = {"nodeid": item.nodeid, "outcome": "passed", "frames": [], "message": ""}
+    if _TARGET:
+        _lines.clear()
+        threading.settrace(_global)
+        sys.settrace(_global)
+    try:
+        yield
+    finally:
+        if _TARGET:
+            sys.settrace(None)
+            threading.settrace(None)
+        if _hang is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            faulthandler.cancel_dump_traceback_later()
+        rec = item._debugger
+        rec["lines"] = sorted(_lines) if _TARGET else []
+        if _OUT:
+            with open(_OUT, "a", encoding="utf-8") as f:
+                f.write(json.dumps(rec) + "\n")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    rec = getattr(item, "_debugger", None)
+    if rec is None or rec["outcome"] in ("failed", "error"):
+        return
+    if report.skipped and rec["outcome"] == "passed":
+        rec["outcome"] = "skipped"
+    if not report.failed:
+        return
+    rec["outcome"] = "failed" if call.when == "call" else "error"
+    frames, tb = [], call.excinfo.tb if call.excinfo else None
+    while tb is not None:
+        frames.append({"file": tb.tb_frame.f_code.co_filename, "line": tb.tb_lineno,
+                       "name": tb.tb_frame.f_code.co_name})
+        tb = tb.tb_next
+    rec["frames"] = frames[-40:]
+    try:
+        rec["message"] = call.excinfo.exconly()[:_MAX_TEXT] if call.excinfo else str(report.longrepr)[:_MAX_TEXT]
+    except Exception:
+        rec["message"] = repr(getattr(call.excinfo, "value", ""))[:_MAX_TEXT]

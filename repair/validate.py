@@ -1,0 +1,73 @@
+"""Stage 4: does a candidate fix the failing tests without breaking others? Judged in a scratch copy.
+
+The failing tests run first, stopping at the first failure, since most candidates die there in a
+fraction of the suite's time; survivors then run the whole suite.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .generate import Candidate
+from .sandbox import Sandbox, remove_copy, scratch_copy
+from .source import SourceFile
+from .testrun import TestReport, run_tests
+
+
+@dataclass
+class Verdict:
+    candidate: Candidate
+    plausible: bool  # every test passes that passed before, and every test that failed now passes
+    fixed: list[str] = field(default_factory=list)
+    still_failing: list[str] = field(default_factory=list)
+    regressions: list[str] = field(default_factory=list)
+    report: TestReport | None = None
+    seconds: float = 0.0
+    full_suite: bool = False
+
+    @property
+    def remaining(self) -> int:
+        return len(self.still_failing) + len(self.regressions)
+
+
+def write_candidate(copy_root, src: SourceFile, data: bytes) -> None:
+    path = copy_root / src.rel
+    path.write_bytes(data)
+    os.chmod(path, src.mode & 0o7777)
+
+
+def validate(src: SourceFile, candidate: Candidate, data: bytes, before: TestReport, command: str, *,
+             timeout: float, test_timeout: float, sandbox: Sandbox | None = None) -> Verdict:
+    """`data` is the candidate's bytes for the file, exactly what --apply would write."""
+    copy = scratch_copy(src.root)
+    seconds = 0.0
+    try:
+        write_candidate(copy, src, data)
+        failing = before.failing
+        selectable = [n for n in failing if "::" in n]  # collection errors are not selectable tests
+        if selectable and len(selectable) == len(failing):
+            first = run_tests(copy, command, select=selectable, exitfirst=True, timeout=timeout,
+                              test_timeout=test_timeout, sandbox=sandbox)
+            seconds += first.seconds
+            if first.failing or first.timed_out or not first.tests:
+                still = [n for n in selectable if n not in first.tests or n in first.failing]
+                return Verdict(candidate, False, [n for n in selectable if n in first.passing],
+                               still, [], first, seconds)
+        full = run_tests(copy, command, timeout=timeout, test_timeout=test_timeout, sandbox=sandbox)
+        seconds += full.seconds
+        passed = set(full.passing)
+        regressions = [n for n in before.passing if n not in passed]
+        # a test that failed before and is gone now (a collection error) counts as fixed
+        still = [n for n in failing if n in full.tests and n not in passed]
+        still += [n for n in full.failing if n not in failing and n not in regressions]
+        plausible = not still and not regressions and not full.timed_out and bool(full.passing)
+        return Verdict(candidate, plausible, [n for n in failing if n not in still], still, regressions,
+                       full, seconds, True)
+    finally:
+        remove_copy(copy)
+
+
+def rank(verdicts: list[Verdict]) -> list[Verdict]:
+    """Plausible first; then fewest regressions, fewest remaining failures, smallest diff, fewest tokens."""
+    return sorted(verdicts, key=lambda v: (not v.plausible, len(v.regressions), v.remaining,
+                                           v.candidate.changed, v.candidate.tokens))
