@@ -47,6 +47,27 @@ def _is_header(line: str) -> bool:
     return opens_block(line) or line.lstrip().startswith(COMPOUND)
 
 
+def infill_keep(lines: list[str], p: Prompt) -> int:
+    """How many completion lines an infill keeps: as many as were cut; but when the completion opens
+    a block where the original did not (a missing guard), the block up to the model's copy of the
+    guarded statement, at most `extra_lines` more: whatever follows that copy is invention."""
+    keep = p.max_lines
+    original = p.original.strip().splitlines()
+    if keep and lines and original and opens_block(lines[0]) and not _is_header(original[0]):
+        keep += p.extra_lines
+        for i, ln in enumerate(lines[1:keep], 2):
+            if ln.strip() == original[0].strip():
+                return i
+    return keep
+
+
+def infill_done(text: str, p: Prompt) -> bool:
+    """Has a growing completion all the lines `infill_keep` would take? (the generator's stop test)"""
+    complete = [ln + "\n" for ln in text.split("\n")[:-1]]
+    keep = infill_keep(complete, p)
+    return keep > 0 and len(complete) >= keep
+
+
 def _strip_comments(text: str) -> str:
     """Drop comments the model added: chatter, often cut off mid-sentence by the token limit."""
     try:
@@ -69,9 +90,7 @@ def parse_infill(completion: str, p: Prompt, full: str) -> Edit | None:
     lines = text.splitlines(keepends=True)
     if not lines:
         return None
-    keep = p.max_lines
-    if keep and opens_block(lines[0]) and not _is_header(p.original.splitlines()[0] if p.original else ""):
-        keep += p.extra_lines  # a new block (a missing condition): take it whole
+    keep = infill_keep(lines, p)
     if keep:
         lines = lines[:keep]
     if not finished and not lines[-1].endswith("\n") and len(lines) > 1:

@@ -41,13 +41,12 @@ class HFGenerator:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
-        from .edits import _is_header, opens_block
+        from .edits import infill_done
         from .generate import Completion
 
         ids = self._ids(prompt)
         tok, stop_ids = self.tok, set(self.stop_ids)
         plen = ids.shape[1]
-        header = _is_header(prompt.original.splitlines()[0]) if prompt.original else False
 
         class Enough(StoppingCriteria):
             """Stop a sequence once it holds all the lines an infill may keep, or closes its fence."""
@@ -57,10 +56,7 @@ class HFGenerator:
                 for row in input_ids:
                     new = tok.decode(row[plen:], skip_special_tokens=False)
                     if prompt.kind == "infill":
-                        n, cap = new.count("\n"), prompt.max_lines
-                        if cap and n >= 1 and opens_block(new.split("\n", 1)[0]) and not header:
-                            cap += prompt.extra_lines
-                        done.append(cap > 0 and n >= cap)
+                        done.append(infill_done(new, prompt))
                     else:
                         done.append(new.count("```") >= 2)
                 return torch.tensor(done, device=input_ids.device)

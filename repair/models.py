@@ -127,14 +127,13 @@ def _convert(pack: Pack, gguf: Path, out: Path, progress: Progress | None) -> No
 
 def load_hf(spec: str, threads: int | None = None, progress: Progress | None = None):
     """(model, tokenizer) in fp32 on CPU, or on GPU when one is present; never runs remote code."""
+    where = prepare(spec, progress)  # a missing pack fails here, before torch is even imported
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # we draw our own; theirs would interleave with ours
     hf_logging.set_verbosity_error()
-    where = prepare(spec, progress)
     if threads:
         torch.set_num_threads(threads)
     offline = kind_of(spec) != "hub" or os.environ.get("HF_HUB_OFFLINE") == "1"

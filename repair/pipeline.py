@@ -155,11 +155,11 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
                     break
             if best:
                 break
-        if best or time.monotonic() - t0 > cfg.budget:
+        if best or time.monotonic() - t0 > cfg.budget or rnd == cfg.rounds:
             break
         # Feedback: continue from the candidate that got furthest, if it got anywhere.
-        promising = [v for v in rank(verdicts) if v.full_suite and v.remaining < len(base_report.failing)
-                     and not v.regressions]
+        promising = [v for v in rank(verdicts) if v.remaining < len(base_report.failing) and not v.regressions
+                     and v.candidate.round == rnd]
         if promising:
             step = promising[0]
             base = dataclasses.replace(src, raw=step.candidate.data, text=step.candidate.text)

@@ -55,10 +55,13 @@ class SourceFile:
 
 
 def find_root(path: Path) -> Path:
+    """Nearest directory upwards holding a project marker; else the current directory, if it holds
+    the file; else the file's own directory."""
     for d in [path.parent, *path.parent.parents]:
         if any((d / m).exists() for m in ROOT_MARKERS):
             return d
-    return Path.cwd().resolve()
+    cwd = Path.cwd().resolve()
+    return cwd if path.is_relative_to(cwd) else path.parent
 
 
 def load(path: str | os.PathLike, root: str | os.PathLike | None = None) -> SourceFile:

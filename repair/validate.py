@@ -1,7 +1,7 @@
 """Stage 4: does a candidate fix the failing tests without breaking others? Judged in a scratch copy.
 
-The failing tests run first, stopping at the first failure, since most candidates die there in a
-fraction of the suite's time; survivors then run the whole suite.
+The failing tests run first, since most candidates die there in a fraction of the suite's time;
+survivors then run the whole suite.
 """
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def validate(src: SourceFile, candidate: Candidate, data: bytes, before: TestRep
         failing = before.failing
         selectable = [n for n in failing if "::" in n]  # collection errors are not selectable tests
         if selectable and len(selectable) == len(failing):
-            first = run_tests(copy, command, select=selectable, exitfirst=True, timeout=timeout,
+            # all of them, not just up to the first failure: how many a candidate fixes is what
+            # picks the one to continue from when none passes
+            first = run_tests(copy, command, select=selectable, timeout=timeout,
                               test_timeout=test_timeout, sandbox=sandbox)
             seconds += first.seconds
             if first.failing or first.timed_out or not first.tests:

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up debugger in ./.venv with the default offline model, ready to run. Safe to run again.
+# torch==2.13.0 goes in first: an unpinned torch would pull a multi-GB CUDA build on CPU machines.
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+.venv/bin/python -c "import torch" 2>/dev/null || pip install torch==2.13.0
+pip install -e '.[model,dev]'
+.venv/bin/debugger model pull

@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny projects copied into tmp_path, and a runner for the CLI as a user runs it."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+collect_ignore = ["fixtures"]  # tiny buggy projects: their tests are meant to fail
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path):
+    """project("calc") -> a fresh copy of tests/fixtures/calc in tmp_path."""
+    def make(name: str) -> Path:
+        dest = tmp_path / name
+        shutil.copytree(FIXTURES / name, dest)
+        return dest
+    return make
+
+
+def fixed(name: str) -> Path:
+    return FIXTURES / f"{name}_fixed.py"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None):
+    """Run `debugger ARGS` in a subprocess; returns (exit code, stdout, stderr, parsed JSON or None)."""
+    full_env = dict(os.environ, **(env or {}))
+    p = subprocess.run([sys.executable, "-m", "repair.cli", *args], cwd=cwd, capture_output=True, text=True,
+                       timeout=timeout, env=full_env)
+    data = None
+    if "--json" in args and p.stdout.strip():
+        data = json.loads(p.stdout)
+    return p.returncode, p.stdout, p.stderr, data
+
+
+@pytest.fixture
+def cli():
+    return run_cli

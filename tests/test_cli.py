@@ -1,0 +1,174 @@
+"""The `debugger fix` contract, driven as a user drives it, with the deterministic fake model."""
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FIXTURES, fixed
+
+KEYS = {"file", "status", "diff", "applied", "tests", "localization", "candidates", "model", "seconds", "error"}
+
+
+def fake(name):
+    return f"fake:{fixed(name)}"
+
+
+def test_fix_shows_a_verified_diff_and_leaves_the_file_alone(project, cli):
+    root = project("calc")
+    before = (root / "calc.py").read_bytes()
+    code, out, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", cwd=root)
+    assert code == 0, err
+    assert KEYS <= set(data)
+    assert data["status"] == "fixed" and not data["applied"]
+    assert "-    return a + b\n+    return a * b" in data["diff"]
+    assert data["tests"]["failing_before"] == ["tests/test_calc.py::test_mul", "tests/test_calc.py::test_square"]
+    assert len(data["tests"]["passing_after"]) == 3
+    assert data["localization"][0]["start_line"] == 6
+    assert data["candidates"]["plausible"] >= 1 and data["candidates"]["generated"] >= 1
+    assert (root / "calc.py").read_bytes() == before
+    assert not list(root.rglob("__pycache__")) and not (root / ".pytest_cache").exists()
+
+
+def test_human_output(project, cli):
+    root = project("calc")
+    code, out, err, _ = cli("fix", "calc.py", "--model", fake("calc"), cwd=root)
+    assert code == 0
+    assert "+    return a * b" in out and "--apply" in out
+    assert "tests" in err and "candidate" in err
+
+
+def test_apply_writes_crlf_and_mode_exactly(project, cli):
+    root = project("calc")
+    path = root / "calc.py"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    os.chmod(path, 0o640)
+    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--apply", "--json", cwd=root)
+    assert code == 0 and data["applied"], err
+    assert path.read_bytes() == fixed("calc").read_bytes().replace(b"\n", b"\r\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert [p.name for p in root.iterdir() if "debugger" in p.name] == []  # no temp files left
+
+
+def test_already_passing_exits_0_without_loading_a_model(project, cli):
+    root = project("calc")
+    (root / "calc.py").write_bytes(fixed("calc").read_bytes())
+    before = (root / "calc.py").read_bytes()
+    code, _, _, data = cli("fix", "calc.py", "--model", "fake:/does/not/exist.py", "--json", cwd=root)
+    assert (code, data["status"]) == (0, "already_passing")
+    assert (root / "calc.py").read_bytes() == before
+
+
+def test_no_fix_exits_1(project, cli):
+    root = project("calc")
+    # the "model" only ever answers with the buggy code itself
+    code, _, _, data = cli("fix", "calc.py", "--model", f"fake:{root / 'calc.py'}", "--json", "--rounds", "1",
+                           cwd=root)
+    assert (code, data["status"]) == (1, "not_fixed")
+    assert data["diff"] == "" and data["error"]
+
+
+@pytest.mark.parametrize("setup,arg,message", [
+    (None, "missing.py", "no such file"),
+    (None, "tests", "directory"),
+    ("notes.txt", "notes.txt", "not a Python file"),
+    ("empty.py", "empty.py", "empty"),
+    ("blob.py", "blob.py", "binary"),
+])
+def test_bad_input_is_one_line_exit_2(project, cli, setup, arg, message):
+    root = project("calc")
+    if setup:
+        (root / setup).write_bytes(b"\x00\x01\x02" if setup == "blob.py" else b"" if setup == "empty.py" else b"hi")
+    snapshot = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    code, out, err, _ = cli("fix", arg, "--model", fake("calc"), cwd=root)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    code, out, _, data = cli("fix", arg, "--model", fake("calc"), "--json", cwd=root)
+    assert code == 2 and data["status"] == "error" and message in data["error"]
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == snapshot
+
+
+def test_missing_test_command_and_no_tests(project, cli):
+    root = project("calc")
+    code, _, err, _ = cli("fix", "calc.py", "--model", fake("calc"), "--test", "no-such-runner-xyz", cwd=root)
+    assert code == 2 and "test command not found" in err
+    (root / "tests" / "test_calc.py").write_text("# nothing here\n")
+    code, _, err, _ = cli("fix", "calc.py", "--model", fake("calc"), cwd=root)
+    assert code == 2 and "no tests collected" in err
+
+
+def test_custom_test_command(project, cli):
+    root = project("calc")
+    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json",
+                             "--test", f"{sys.executable} -m pytest tests/test_calc.py -q", cwd=root)
+    assert code == 0 and data["status"] == "fixed", err
+    assert data["tests"]["command"].endswith("tests/test_calc.py -q")
+
+
+def test_helper_bug_the_traceback_never_shows(project, cli):
+    root = project("helper")
+    code, _, err, data = cli("fix", "names.py", "--model", fake("helper"), "--json", cwd=root)
+    assert code == 0 and data["status"] == "fixed", err
+    assert "+    return name.strip().lower()" in data["diff"]
+
+
+def test_syntax_error(project, cli):
+    root = project("calc")
+    (root / "calc.py").write_text(fixed("calc").read_text().replace("def mul(a, b):", "def mul(a, b)"))
+    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", cwd=root)
+    assert code == 0 and data["status"] == "fixed", err
+    assert data["tests"]["failing_before"] == ["tests/test_calc.py"]
+    assert "+def mul(a, b):" in data["diff"]
+
+
+def test_hanging_test_costs_its_timeout(project, cli):
+    root = project("calc")
+    src = (root / "calc.py").read_text().replace("    return a + b\n\n\ndef square",
+                                                 "    while True:\n        pass\n\n\ndef square")
+    (root / "calc.py").write_text(src)
+    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", "--test-timeout", "2",
+                             "--formats", "rewrite", cwd=root, timeout=120)
+    assert code == 0 and data["status"] == "fixed", err
+    assert "timed out" in err or data["seconds"] < 60
+
+
+def test_feedback_round_fixes_two_bugs(project, cli):
+    root = project("calc")
+    src = (root / "calc.py").read_text().replace("def square(x):\n    return mul(x, x)",
+                                                 "def square(x):\n    return mul(x, x) + 1")
+    (root / "calc.py").write_text(src)
+    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", "--formats", "rewrite",
+                             cwd=root)
+    assert code == 0 and data["status"] == "fixed", err
+    assert data["winner"]["round"] == 1
+    assert "+    return a * b" in data["diff"] and "+    return mul(x, x)\n" in data["diff"]
+
+
+def test_pyproject_settings_and_cli_precedence(project, cli):
+    root = project("calc")
+    with open(root / "pyproject.toml", "a") as f:
+        f.write('\n[tool.debugger]\nformats = ["rewrite"]\nsamples = 0\n')
+    code, _, _, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", cwd=root)
+    assert data["winner"]["origin"].startswith("rewrite")
+    code, _, _, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", "--formats", "infill", cwd=root)
+    assert data["winner"]["origin"].startswith("infill")
+    with open(root / "pyproject.toml", "a") as f:
+        f.write('bogus = 1\n')
+    code, _, err, _ = cli("fix", "calc.py", "--model", fake("calc"), cwd=root)
+    assert code == 2 and "unknown setting 'bogus'" in err
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys\nfrom repair.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('TORCH' if 'torch' in sys.modules else 'CLEAN')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip().endswith("CLEAN")
+
+
+def test_python_api(project):
+    from repair import Debugger
+    root = project("calc")
+    result = Debugger(model=fake("calc")).fix(str(root / "calc.py"), apply=True)
+    assert result.status == "fixed" and result.applied and result.exit_code == 0
+    assert (root / "calc.py").read_bytes() == fixed("calc").read_bytes()
+    assert set(result.to_json()) >= KEYS

@@ -1,0 +1,66 @@
+from repair import edits, prompts
+
+CODE = "import math\n\n\nclass C:\n    def area(self, r):\n        x = r * r\n        return math.pi * x\n"
+
+
+def test_infill_prompt_cuts_the_span():
+    p = prompts.infill(CODE, 6, 6)
+    assert p.text == "<|fim_prefix|>" + "".join(CODE.splitlines(True)[:5]) + "<|fim_suffix|>" + \
+        "        return math.pi * x\n" + "<|fim_middle|>"
+    assert p.original == "        x = r * r\n" and p.max_lines == 1
+
+
+def test_infill_hint_carries_the_failure_as_comments():
+    p = prompts.infill(CODE, 6, 6, failure="- t::test\n  assert 1 == 2")
+    assert p.text.startswith("<|fim_prefix|># Failing test:\n# - t::test\n#   assert 1 == 2\n\nimport math")
+
+
+def test_training_example_is_the_inference_prompt():
+    ex = prompts.training_example(CODE, "        x = r ** 2\n", 6, 6)
+    assert ex["prompt"] == prompts.infill(CODE, 6, 6).text
+    assert ex["completion"] == "        x = r ** 2\n<|endoftext|>"
+    ex = prompts.training_example(CODE, "    def area(self, r):\n        return 1\n", 5, 7, kind="rewrite",
+                                  path="m.py", failure="boom", name="C.area")
+    assert ex["messages"] == prompts.rewrite(CODE, 5, 7, "C.area", "m.py", "boom").messages
+
+
+def test_parse_infill_fixes_indentation_strips_chatter_and_rejects_noops():
+    p = prompts.infill(CODE, 6, 6)
+    e = edits.parse("    x = r ** 2  # square it because the area needs\n<|endoftext|>", p, CODE)
+    assert e.text == "        x = r ** 2\n"
+    assert edits.parse("        x = r * r\n<|endoftext|>", p, CODE) is None  # no change
+    assert edits.parse("        x = (r *\n<|endoftext|>", p, CODE) is None  # does not parse
+    assert edits.parse("<|endoftext|>", p, CODE) is None
+
+
+def test_parse_infill_keeps_only_as_many_lines_unless_a_block_opens():
+    p = prompts.infill(CODE, 6, 6)
+    e = edits.parse("        x = r ** 2\n        return x\n        y = 3\n", p, CODE)
+    assert e.text == "        x = r ** 2\n"
+    guard = "        if r < 0:\n            raise ValueError(r)\n        x = r * r\n"
+    e = edits.parse(guard + "        log(x)\n<|endoftext|>", p, CODE)
+    assert e.text == guard  # up to the model's copy of the guarded statement, not the invention after it
+    assert edits.infill_done(guard, p) and not edits.infill_done(guard[:-12], p)
+
+
+def test_parse_rewrite_tolerates_fences_and_chatter():
+    p = prompts.rewrite(CODE, 5, 7, "C.area", "m.py", "fail")
+    reply = ("Sure, here it is:\n```python\nimport math\n\ndef area(self, r):\n    return math.pi * r ** 2\n```\n"
+             "Hope this helps!")
+    e = edits.parse(reply, p, CODE)
+    assert e.text == "    def area(self, r):\n        return math.pi * r ** 2\n"
+    assert (e.start_line, e.end_line) == (5, 7)
+
+
+def test_parse_rewrite_rejects_wrong_name_and_garbage():
+    p = prompts.rewrite(CODE, 5, 7, "C.area", "m.py", "fail")
+    assert edits.parse("```python\ndef volume(self, r):\n    return 1\n```", p, CODE) is None
+    assert edits.parse("```python\ndef area(self, r):\n    return (\n```", p, CODE) is None
+    assert edits.parse("I don't know.", p, CODE) is None
+
+
+def test_failure_text_is_bounded():
+    from repair.testrun import TestCase, TestReport
+    tests = {f"t::{i}": TestCase(f"t::{i}", "failed", "E " + "x" * 5000) for i in range(10)}
+    text = prompts.failure_text(TestReport("cmd", 1, False, 1.0, "", tests))
+    assert len(text) <= prompts.MAX_FAILURE + 10 and "7 more failing" in text

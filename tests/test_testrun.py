@@ -1,0 +1,102 @@
+import textwrap
+
+from repair.sandbox import remove_copy, scratch_copy
+from repair.testrun import default_command, run_tests
+
+
+def make(tmp_path, code: str, tests: str):
+    root = tmp_path / "p"
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    (root / "mod.py").write_text(textwrap.dedent(code))
+    (root / "tests" / "test_mod.py").write_text(textwrap.dedent(tests))
+    return root
+
+
+def run(root, **kw):
+    copy = scratch_copy(root)
+    try:
+        return run_tests(copy, kw.pop("command", default_command()), **kw)
+    finally:
+        remove_copy(copy)
+
+
+CODE = """
+def inc(x):
+    y = x + 2
+    return y
+
+
+def dec(x):
+    return x - 1
+"""
+TESTS = """
+from mod import dec, inc
+
+def test_inc():
+    assert inc(1) == 2
+
+def test_dec():
+    assert dec(1) == 0
+"""
+
+
+def test_outcomes_frames_and_lines(tmp_path):
+    root = make(tmp_path, CODE, TESTS)
+    rep = run(root, target="mod.py")
+    assert rep.failing == ["tests/test_mod.py::test_inc"]
+    assert rep.passing == ["tests/test_mod.py::test_dec"]
+    inc = rep.tests["tests/test_mod.py::test_inc"]
+    assert "assert 3 == 2" in inc.message
+    assert inc.lines == [3, 4] and rep.tests["tests/test_mod.py::test_dec"].lines == [8]
+    assert [f.file for f in inc.frames][-1] == "tests/test_mod.py"
+
+
+def test_frames_inside_the_target(tmp_path):
+    root = make(tmp_path, "def f(d):\n    return d['k']\n", "from mod import f\n\ndef test_f():\n    f({})\n")
+    rep = run(root, target="mod.py")
+    t = rep.tests["tests/test_mod.py::test_f"]
+    assert ("mod.py", 2) in [(f.file, f.line) for f in t.frames]
+    assert "KeyError" in t.message
+
+
+def test_hanging_test_fails_with_timeout_and_frames(tmp_path):
+    code = "def spin():\n    while True:\n        pass\n"
+    tests = "from mod import spin\n\ndef test_a():\n    spin()\n\ndef test_b():\n    spin()\n\ndef test_c():\n    pass\n"
+    root = make(tmp_path, code, tests)
+    rep = run(root, target="mod.py", test_timeout=1.5, timeout=60)
+    assert set(rep.failing) == {"tests/test_mod.py::test_a", "tests/test_mod.py::test_b"}
+    assert "timed out" in rep.tests["tests/test_mod.py::test_a"].message
+    assert rep.passing == ["tests/test_mod.py::test_c"]
+    assert any(f.file == "mod.py" for f in rep.tests["tests/test_mod.py::test_a"].frames)
+    assert rep.seconds < 15
+
+
+def test_suite_timeout_kills_a_test_that_ignores_signals(tmp_path):
+    code = "import signal, time\n\ndef stubborn():\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    time.sleep(120)\n"
+    tests = "from mod import stubborn\n\ndef test_s():\n    stubborn()\n"
+    root = make(tmp_path, code, tests)
+    rep = run(root, test_timeout=1, timeout=6)
+    assert rep.failing and rep.seconds < 20
+    assert "timed out" in rep.tests[rep.failing[0]].message
+
+
+def test_collection_error_is_a_failing_test(tmp_path):
+    root = make(tmp_path, "def f(:\n    pass\n", "from mod import f\n\ndef test_f():\n    f()\n")
+    rep = run(root, target="mod.py")
+    assert rep.failing == ["tests/test_mod.py"]
+    assert "SyntaxError" in rep.tests["tests/test_mod.py"].message
+
+
+def test_select_and_exitfirst(tmp_path):
+    tests = TESTS + "\ndef test_inc_again():\n    assert inc(5) == 6\n"
+    root = make(tmp_path, CODE, tests)
+    rep = run(root, select=["tests/test_mod.py::test_inc_again", "tests/test_mod.py::test_inc"], exitfirst=True)
+    assert list(rep.tests) == ["tests/test_mod.py::test_inc_again"]  # ran in the given order, stopped
+
+
+def test_non_pytest_command(tmp_path):
+    root = make(tmp_path, CODE, TESTS)
+    rep = run(root, command="python3 -c 'import mod; assert mod.inc(1) == 2'", target="mod.py")
+    assert rep.failing == ["<command>"]
+    assert "AssertionError" in rep.tests["<command>"].message
