@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Offline, LLM-powered repair for Python: localize, patch, verify with your tests.")
@@ -25,7 +26,7 @@ def _fail(message: str, as_json: bool, file: str = "", code: int = 2) -> None:
     if as_json:
         print(json.dumps({"file": file, "status": "error", "error": message, "diff": "", "applied": False}))
     else:
-        err.print(f"[bold red]error:[/] {message}")
+        err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -48,6 +49,8 @@ def fix(
     budget: Optional[float] = typer.Option(None, "--budget", help="Seconds for the whole repair."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads (default: all cores)."),
     surprisal: Optional[bool] = typer.Option(None, "--surprisal/--no-surprisal", help="Model surprisal signal."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="debugger (default) or naive (eval peer)."),
+    config: Optional[str] = typer.Option(None, "--config", help="TOML file of settings (e.g. eval/configs/*.toml)."),
 ) -> None:
     """Repair FILE so that the project's tests pass; show the verified diff (apply it with --apply)."""
     from .config import resolve
@@ -59,12 +62,12 @@ def fix(
     from pathlib import Path
     overrides = dict(model=model, adapter=adapter, test=test, samples=samples, rounds=rounds, top_k=top_k,
                      formats=formats, timeout=timeout, test_timeout=test_timeout, budget=budget,
-                     threads=threads, surprisal=surprisal)
+                     threads=threads, surprisal=surprisal, strategy=strategy)
     renderer = Renderer(err, quiet=as_json)
     try:
         p = Path(file).expanduser()
         proj = Path(root).expanduser().resolve() if root else find_root(p.resolve())
-        cfg = resolve(proj, overrides)
+        cfg = resolve(proj, overrides, config)
         result = run_fix(file, cfg, root=root, apply=apply, on_event=renderer.event)
     except (InputError, PackError) as e:
         renderer.stop()
@@ -104,7 +107,7 @@ def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
         print(json.dumps(info))
     else:
         for k, v in info.items():
-            out.print(f"[bold]{k:>10}[/]  {v}")
+            out.print(f"[bold]{k:>10}[/]  {escape(str(v))}", soft_wrap=True)
     raise typer.Exit(0 if st.installed else 2)
 
 
@@ -123,6 +126,14 @@ def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model")) -> No
         return
     r.stop()
     out.print(f"model ready: {path}")
+
+
+def _register_eval() -> None:
+    from eval.cli import eval_command
+    app.command("eval")(eval_command)
+
+
+_register_eval()
 
 
 @app.callback(invoke_without_command=True)

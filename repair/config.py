@@ -12,6 +12,7 @@ from .source import InputError
 
 @dataclass
 class FixConfig:
+    strategy: str = "debugger"  # "debugger", or "naive": whole file + failure in one chat (the eval peer)
     model: str = DEFAULT_MODEL
     adapter: str | None = None  # PEFT adapter dir applied to the model ("none": no adapter)
     test: str | None = None  # shell command run from the project root; default: pytest
@@ -26,29 +27,32 @@ class FixConfig:
     budget: float = 600.0  # seconds for the whole repair before giving up
     threads: int | None = None  # torch threads; default: all cores
     surprisal: bool = True  # model surprisal as a localization signal
+    weights: dict = field(default_factory=dict)  # localization signal weights (see localize.Weights)
     sandbox: str = "local"
 
 
-def _pyproject_settings(root: Path) -> dict:
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        return {}
+def read_toml(path: Path) -> dict:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot parse ({e})") from None
-    return data.get("tool", {}).get("debugger", {})
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read settings ({e})") from None
 
 
-def resolve(root: Path, overrides: dict | None = None) -> FixConfig:
+def resolve(root: Path, overrides: dict | None = None, config_file: str | Path | None = None) -> FixConfig:
+    """Defaults < [tool.debugger] in ROOT/pyproject.toml < a --config TOML file < command-line flags."""
     names = {f.name: f for f in dataclasses.fields(FixConfig)}
     merged: dict = {}
-    for source, values in (("pyproject.toml [tool.debugger]", _pyproject_settings(root)),
-                           ("command line", overrides or {})):
+    pyproject = root / "pyproject.toml"
+    layers = [("pyproject.toml [tool.debugger]",
+               read_toml(pyproject).get("tool", {}).get("debugger", {}) if pyproject.is_file() else {})]
+    if config_file:
+        layers.append((str(config_file), read_toml(Path(config_file))))
+    layers.append(("command line", overrides or {}))
+    for source, values in layers:
         for key, value in values.items():
             key = key.replace("-", "_")
             if key not in names:
@@ -63,4 +67,10 @@ def resolve(root: Path, overrides: dict | None = None) -> FixConfig:
         raise InputError(f"unknown edit format(s) {bad}: use infill, rewrite")
     if cfg.adapter in ("none", ""):
         cfg.adapter = None
+    if cfg.strategy not in ("debugger", "naive"):
+        raise InputError(f"unknown strategy {cfg.strategy!r}: use debugger or naive")
+    from .localize import Weights
+    bad = set(cfg.weights) - {f.name for f in dataclasses.fields(Weights)}
+    if bad:
+        raise InputError(f"unknown localization weight(s) {sorted(bad)}")
     return cfg

@@ -63,6 +63,14 @@ def status(spec: str) -> ModelStatus:
     return ModelStatus(spec, kind, installed, cached, str(hf) if cached else None, detail)
 
 
+def check(spec: str) -> None:
+    """Fail fast (before any test runs) when a named model is neither converted nor installed."""
+    if kind_of(spec) == "pack":
+        pack = PACKS[spec]
+        if not (cache_dir(pack) / "hf" / "debugger.json").is_file():
+            find_parts(pack)
+
+
 def prepare(spec: str, progress: Progress | None = None) -> Path | str:
     """Return something ``from_pretrained`` accepts, converting a pack on first use."""
     kind = kind_of(spec)

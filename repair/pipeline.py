@@ -13,7 +13,7 @@ from typing import Any, Callable
 from . import prompts, writer
 from .config import FixConfig
 from .generate import Generator, ast_key, generate
-from .localize import Localization, localize
+from .localize import Localization, Weights, localize
 from .sandbox import remove_copy, scratch_copy
 from .source import InputError, SourceFile, load
 from .testrun import TestReport, default_command, run_tests
@@ -81,8 +81,10 @@ def make_generator(cfg: FixConfig, on_event: Event) -> Generator:
 
 def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConfig):
     """The stages of one round, cheapest first: greedy infills, sampled infills, function rewrites."""
-    stages = []
     failure = prompts.failure_text(report)
+    if cfg.strategy == "naive":
+        return [("naive", [prompts.naive(base.text, base.rel, failure)], True, cfg.samples)]
+    stages = []
     if "infill" in cfg.formats:
         top = loc.statements[:cfg.top_k]
         stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line) for s in top], True, 0))
@@ -101,6 +103,9 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     t0 = time.monotonic()
     emit = on_event or (lambda name, payload: None)
     src = load(path, root)
+    if generator is None:
+        from .models import check
+        check(cfg.model)
     command = cfg.test or default_command()
     result = FixResult(file=str(src.path), status="error", model=cfg.model)
     emit("baseline_start", command)
@@ -115,14 +120,18 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     gen = generator or make_generator(cfg, emit)
     result.model = getattr(gen, "name", cfg.model)
     emit("model", gen)
-    surprisal = None
-    if cfg.surprisal and hasattr(gen, "line_surprisal"):
-        surprisal = gen.line_surprisal(src.text)
-    loc = localize(src, before, surprisal=surprisal, top_k=cfg.top_k)
-    emit("localized", loc)
+    weights = Weights(**cfg.weights)
+    if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
+        loc = Localization([], [])
+    else:
+        surprisal = None
+        if cfg.surprisal and hasattr(gen, "line_surprisal"):
+            surprisal = gen.line_surprisal(src.text)
+        loc = localize(src, before, surprisal=surprisal, weights=weights, top_k=cfg.top_k)
+        emit("localized", loc)
     result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
                             "reason": s.reason, "kind": s.kind} for s in loc.spans]
-    if not loc.statements and not loc.functions:
+    if cfg.strategy != "naive" and not loc.statements and not loc.functions:
         result.status = "not_fixed"
         result.error = f"the failing tests never execute {src.rel}; the bug is probably elsewhere"
         result.seconds = round(time.monotonic() - t0, 2)
@@ -164,7 +173,7 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
             step = promising[0]
             base = dataclasses.replace(src, raw=step.candidate.data, text=step.candidate.text)
             base_report = _baseline(base, command, cfg)
-            loc = localize(base, base_report, top_k=cfg.top_k)
+            loc = localize(base, base_report, weights=weights, top_k=cfg.top_k)
             emit("round", (rnd + 1, step))
         else:
             emit("round", (rnd + 1, None))

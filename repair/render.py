@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.status import Status
 from rich.syntax import Syntax
@@ -45,7 +46,7 @@ class Renderer:
 
     def on_baseline(self, report) -> None:
         n, f = len(report.tests), len(report.failing)
-        hung = f" (hung: {report.hung})" if report.hung else ""
+        hung = f" (hung: {escape(report.hung)})" if report.hung else ""
         self._log(f"[bold]tests[/]   {n} run, {f} failing in {report.seconds:.1f}s{hung}")
         if f:
             self._say("loading the model")
@@ -74,13 +75,13 @@ class Renderer:
             self.bar.stop()
             self.bar = None
         secs = getattr(gen, "load_seconds", None)
-        self._log(f"[bold]model[/]   {gen.name}" + (f" (loaded in {secs:.1f}s)" if secs is not None else ""))
+        self._log(f"[bold]model[/]   {escape(gen.name)}" + (f" (loaded in {secs:.1f}s)" if secs is not None else ""))
         self._say("localizing")
 
     def on_localized(self, loc) -> None:
         top = ", ".join(f"{s.start_line}" + (f"-{s.end_line}" if s.end_line != s.start_line else "")
                         for s in loc.statements[:5])
-        funcs = ", ".join(f.name or f"{f.start_line}-{f.end_line}" for f in loc.functions[:3])
+        funcs = escape(", ".join(f.name or f"{f.start_line}-{f.end_line}" for f in loc.functions[:3]))
         self._log(f"[bold]suspect[/] lines {top or '-'}; functions {funcs or '-'}")
 
     def on_prompt(self, p) -> None:
@@ -98,6 +99,7 @@ class Renderer:
 
     def summary(self, out: Console, result) -> None:
         self.stop()
+        file = escape(result.file)
         c = result.candidates
         if result.status == "already_passing":
             out.print(f"[green]All {len(result.tests.get('passing_after', []))} tests pass already;[/] nothing to fix.")
@@ -105,11 +107,11 @@ class Renderer:
         if result.status == "fixed":
             out.print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
             verb = "applied to" if result.applied else "verified for"
-            out.print(f"[bold green]Fix {verb} {result.file}[/] — {len(result.tests['failing_before'])} failing "
+            out.print(f"[bold green]Fix {verb} {file}[/] — {len(result.tests['failing_before'])} failing "
                       f"test(s) now pass, no regressions. {c['generated']} candidates, {c['validated']} validated, "
                       f"{result.seconds:.0f}s, {result.tokens} tokens.")
             if not result.applied:
-                out.print(f"Apply it with: debugger fix {result.file} --apply")
+                out.print(f"Apply it with: debugger fix {file} --apply", soft_wrap=True)
             return
-        out.print(f"[bold yellow]No verified fix[/] for {result.file}: {result.error}. "
+        out.print(f"[bold yellow]No verified fix[/] for {file}: {escape(result.error or '')}. "
                   f"{c['generated']} candidates, {c['validated']} validated, {result.seconds:.0f}s.")

@@ -1,0 +1,191 @@
+"""Run `debugger fix` over a benchmark, per named config, then the hidden judge; one JSONL row per pair.
+
+Every (task, config) pair runs on a fresh copy of the task folder, exactly as a user would run the tool:
+`debugger fix FILE --test TEST --apply --json --config CONFIG` from inside task/. Results append to
+RUN_DIR/results.jsonl as they finish, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+from repair.testrun import run_tests
+
+from .tasks import Task
+
+CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+def config_path(name: str) -> Path:
+    p = Path(name)
+    if p.suffix == ".toml" and p.is_file():
+        return p.resolve()
+    p = CONFIGS / f"{name}.toml"
+    if not p.is_file():
+        have = ", ".join(sorted(c.stem for c in CONFIGS.glob("*.toml")))
+        raise ValueError(f"unknown eval config {name!r} (have: {have})")
+    return p
+
+
+def _env(threads: int | None) -> dict[str, str]:
+    env = dict(os.environ)
+    # `python` in task commands is this interpreter, whatever PATH says
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
+def _peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
+    import psutil
+    try:
+        root = psutil.Process(pid)
+    except psutil.Error:
+        return
+    while not stop.wait(0.25):
+        try:
+            procs = [root, *root.children(recursive=True)]
+            out[0] = max(out[0], sum(p.memory_info().rss for p in procs if p.is_running()))
+        except psutil.Error:
+            continue
+
+
+def _shell(cmd: str, cwd: Path, env: dict, timeout: float) -> tuple[int, str]:
+    p = subprocess.Popen(cmd, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, errors="replace", start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+        return p.returncode, out[-4000:]
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        p.communicate()
+        return -9, "timed out"
+
+
+def loc_rank(localization: list[dict], fix_lines: list[int] | None) -> int | None:
+    """1-based rank of the first span that contains the reference fix's changed lines."""
+    if not fix_lines:
+        return None
+    a, b = fix_lines
+    for i, s in enumerate(localization, 1):
+        if s["start_line"] <= a and b <= s["end_line"]:
+            return i
+    return None
+
+
+def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None, extra: list[str]) -> dict:
+    work = Path(tempfile.mkdtemp(prefix=f"eval-{task.id}-"))
+    env = _env(threads)
+    try:
+        shutil.copytree(task.dir, work / task.id, ignore=shutil.ignore_patterns("__pycache__"))
+        proj = work / task.id / "task"
+        shutil.copytree(proj, work / "baseline" / "task")
+        baseline = run_tests(work / "baseline" / "task", task.test, timeout=600)
+        cmd = [sys.executable, "-m", "repair.cli", "fix", task.file, "--test", task.test, "--apply", "--json",
+               "--config", str(config_path(config)), *extra]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, cwd=proj, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+        stop, peak = threading.Event(), [0]
+        mon = threading.Thread(target=_peak_rss, args=(p.pid, stop, peak), daemon=True)
+        mon.start()
+        try:
+            out, err = p.communicate(timeout=time_limit)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, 9)
+            out, err = p.communicate()
+            timed_out = True
+        wall = time.monotonic() - t0
+        stop.set()
+        mon.join()
+        try:
+            res = json.loads(out.strip().splitlines()[-1])
+        except (json.JSONDecodeError, IndexError):
+            res = {"status": "timeout" if timed_out else "crash", "error": (err or out)[-2000:]}
+        row = {"task": task.id, "config": config, "bug_kind": task.bug_kind, "status": res.get("status"),
+               "exit": p.returncode, "seconds": round(wall, 2), "tokens": res.get("tokens", 0),
+               "generated": (res.get("candidates") or {}).get("generated", 0),
+               "validated": (res.get("candidates") or {}).get("validated", 0),
+               "peak_rss_mb": round(peak[0] / 2**20, 1), "loc_rank": loc_rank(res.get("localization", []),
+                                                                                task.fix_lines),
+               "winner": res.get("winner"), "error": res.get("error")}
+        after = run_tests(proj, task.test, timeout=600)
+        row["fixed"] = res.get("status") == "fixed" and after.ok
+        row["regressions"] = len(set(baseline.passing) & set(after.failing))
+        if task.judge:
+            jrc, _ = _shell(task.judge, proj, env, 600)
+            row["correct"] = row["fixed"] and jrc == 0
+        else:
+            row["correct"] = None
+        return row
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def provenance(configs: list[str]) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+    repo = Path(__file__).resolve().parents[1]
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
+                                text=True).stdout.strip())
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "git_sha": sha or None, "git_dirty": dirty,
+        "versions": {k: v(k) for k in ("debugger", "torch", "transformers", "peft", "tree-sitter")},
+        "python": platform.python_version(),
+        "machine": {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+                    "cores": os.cpu_count()},
+        "configs": {c: config_path(c).read_text() for c in configs},
+    }
+
+
+def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time_limit: float = 900,
+        extra: list[str] | None = None, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    out.mkdir(parents=True, exist_ok=True)
+    here = str(Path(sys.executable).parent)
+    if not os.environ.get("PATH", "").startswith(here + os.pathsep):  # run_tests below sees this python too
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+    for c in configs:
+        config_path(c)
+    results = out / "results.jsonl"
+    rows = [json.loads(ln) for ln in results.read_text().splitlines() if ln.strip()] if results.exists() else []
+    done = {(r["task"], r["config"]) for r in rows}
+    prov = out / "provenance.json"
+    if not prov.exists():
+        prov.write_text(json.dumps(provenance(configs), indent=2))
+    pairs = [(t, c) for c in configs for t in tasks if (t.id, c) not in done]
+    threads = max(1, (os.cpu_count() or 1) // jobs)  # more threads than free cores is a cliff
+    lock = threading.Lock()
+
+    def one(pair):
+        row = run_pair(pair[0], pair[1], time_limit=time_limit, threads=threads, extra=extra or [])
+        with lock:
+            with results.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            rows.append(row)
+            if on_row:
+                on_row(row)
+        return row
+
+    with ThreadPoolExecutor(max_workers=jobs) as ex:
+        list(ex.map(one, pairs))
+    return rows

@@ -1,0 +1,103 @@
+"""The eval runner and report, on tiny tasks with the fake model (the real model runs in test_slow_*)."""
+import json
+import shutil
+
+import pytest
+
+from conftest import FIXTURES, fixed
+from eval import report, runner, tasks
+
+
+@pytest.fixture
+def bench(tmp_path):
+    """Two tasks: calc (with a hidden judge) and helper (no judge)."""
+    out = tmp_path / "bench"
+    judge = tmp_path / "judge_calc.py"
+    judge.write_text("from calc import mul\n\ndef test_hidden():\n    assert mul(5, 0) == 0\n")
+    tasks.write_task(out, tasks.Task("calc", "calc.py", tasks.PYTEST, bug_kind="operator", fix_lines=[6, 6]),
+                     FIXTURES / "calc", judge)
+    tasks.write_task(out, tasks.Task("helper", "names.py", tasks.PYTEST, bug_kind="helper", fix_lines=[2, 2]),
+                     FIXTURES / "helper")
+    return out
+
+
+def test_task_format_round_trips(bench):
+    loaded = tasks.load_bench(bench)
+    assert [t.id for t in loaded] == ["calc", "helper"]
+    assert loaded[0].judge and "../judge_test.py" in loaded[0].judge and loaded[1].judge is None
+    assert (bench / "calc" / "judge_test.py").is_file() and not (bench / "calc" / "task" / "judge_test.py").exists()
+    with pytest.raises(tasks.TaskError):
+        tasks.load_bench(bench / "calc")
+
+
+def test_examples_converter(tmp_path):
+    made = tasks.from_examples(tmp_path / "ex")
+    assert len(made) >= 6
+    assert all(t.judge and t.fix_lines and (t.project / t.file).is_file() for t in made)
+    assert not list((tmp_path / "ex").rglob("bug.json"))
+
+
+def test_run_is_resumable_and_measures(bench, tmp_path):
+    run_dir = tmp_path / "run"
+    # a fake model per task: the reference fix of that task
+    rows = []
+    for t in tasks.load_bench(bench):
+        rows += runner.run([t], ["default"], run_dir, time_limit=120,
+                           extra=["--model", f"fake:{fixed(t.id)}", "--samples", "0"])
+    by_task = {r["task"]: r for r in rows}
+    assert by_task["calc"]["fixed"] and by_task["calc"]["correct"] is True
+    assert by_task["calc"]["loc_rank"] == 1 and by_task["calc"]["regressions"] == 0
+    assert by_task["helper"]["fixed"] and by_task["helper"]["correct"] is None
+    assert by_task["calc"]["peak_rss_mb"] > 0
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
+    again = runner.run(tasks.load_bench(bench), ["default"], run_dir, extra=["--model", "fake:/nope.py"])
+    assert len(again) == 2 and (run_dir / "results.jsonl").read_text().splitlines() == lines  # nothing rerun
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["git_sha"] and "default" in prov["configs"] and prov["machine"]["cores"]
+
+
+def test_judge_catches_a_fix_that_only_fools_the_visible_tests(bench, tmp_path):
+    overfit = tmp_path / "overfit.py"
+    overfit.write_text(fixed("calc").read_text().replace("return a * b", "return 12 if (a, b) == (3, 4) else 9"))
+    rows = runner.run(tasks.load_bench(bench)[:1], ["naive"], tmp_path / "run",
+                      extra=["--model", f"fake:{overfit}", "--samples", "0"])
+    assert rows[0]["fixed"] and rows[0]["correct"] is False
+
+
+def test_report_writes_markdown_html_and_charts(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    rows = [
+        {"task": "a", "config": "default", "bug_kind": "op", "status": "fixed", "fixed": True, "correct": True,
+         "seconds": 10.0, "tokens": 20, "generated": 2, "validated": 2, "loc_rank": 1, "regressions": 0,
+         "peak_rss_mb": 900},
+        {"task": "b", "config": "default", "bug_kind": "hang", "status": "not_fixed", "fixed": False,
+         "correct": False, "seconds": 30.0, "tokens": 200, "generated": 9, "validated": 9, "loc_rank": 4,
+         "regressions": 0, "peak_rss_mb": 950},
+        {"task": "a", "config": "naive", "bug_kind": "op", "status": "not_fixed", "fixed": False, "correct": False,
+         "seconds": 90.0, "tokens": 900, "generated": 3, "validated": 3, "loc_rank": None, "regressions": 0,
+         "peak_rss_mb": 1000},
+        {"task": "b", "config": "naive", "bug_kind": "hang", "status": "fixed", "fixed": True, "correct": True,
+         "seconds": 120.0, "tokens": 1000, "generated": 3, "validated": 3, "loc_rank": None, "regressions": 0,
+         "peak_rss_mb": 1000},
+    ]
+    (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = report.summarize(rows)
+    assert s["default"]["fix_rate"] == 0.5 and s["default"]["hit_at"] == {1: 0.5, 3: 0.5, 5: 1.0}
+    assert s["default"]["median_seconds"] == 20.0 and s["naive"]["tokens_per_fix"] == 1900
+    assert report.ratios(s)["median_seconds"] == round(20 / 105, 2)
+    md, page = report.write(run_dir)
+    text = md.read_text()
+    assert "| default | 2 | 50% | 50% |" in text and "![fix_rate.png](fix_rate.png)" in text
+    for png in ("fix_rate.png", "by_kind.png", "time.png", "tokens.png", "hit_at_k.png"):
+        assert (run_dir / png).stat().st_size > 1000
+    assert "<table>" in page.read_text()
+
+
+def test_eval_cli_errors(cli, tmp_path):
+    code, _, err, _ = cli("eval", str(tmp_path))
+    assert code == 2 and "no tasks" in err
+    code, _, err, _ = cli("eval", "examples", "--config", "nope", "--out", str(tmp_path / "r"))
+    assert code == 2 and "unknown eval config" in err
+    code, _, err, _ = cli("eval", "report", str(tmp_path))
+    assert code == 2 and "results.jsonl" in err
