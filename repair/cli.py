@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Offline, LLM-powered repair for Python: localize, patch, verify with your tests.")
 model_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Show or prepare the model.")
 app.add_typer(model_app, name="model")
+hook_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                       help="Pre-commit hook: suggest verified fixes before a broken commit lands.")
+app.add_typer(hook_app, name="hook")
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
@@ -126,6 +129,90 @@ def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model")) -> No
         return
     r.stop()
     out.print(f"model ready: {path}")
+
+
+@hook_app.command("run")
+def hook_run(
+    files: List[str] = typer.Argument(None, help="Staged files to consider (default: every staged .py file)."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 when a staged file breaks a related test."),
+    budget: float = typer.Option(300, "--budget", help="Seconds for the whole hook, repair included."),
+    model: Optional[str] = typer.Option(None, "--model"),
+    test: Optional[str] = typer.Option(None, "--test", help="Test command; related test files are appended "
+                                       "(default: pytest from the project's .venv, else this python)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Test the staged content; on a failure, suggest a verified fix. Never modifies files."""
+    from pathlib import Path
+
+    from .hook import HookError, run
+    from .render import Renderer
+    r = Renderer(err, quiet=as_json)
+    try:
+        res = run(Path.cwd(), files or None, budget=budget, model=model, test=test, on_event=r.event)
+    except HookError as e:
+        r.stop()
+        _fail(str(e), as_json)
+        return
+    finally:
+        r.stop()
+    if as_json:
+        import dataclasses
+        print(json.dumps(dataclasses.asdict(res) | {"broken": res.broken}))
+    else:
+        _render_hook(res)
+    raise typer.Exit(1 if check and res.broken else 0)
+
+
+def _render_hook(res) -> None:
+    from rich.syntax import Syntax
+    if not res.files:
+        return
+    if not res.broken:
+        out.print(f"debugger: {len(res.tests)} related test file(s) pass ({res.seconds:.2f}s)")
+        return
+    for f in res.syntax_errors:
+        out.print(f"[bold red]syntax error[/] in staged {escape(f)}")
+    if res.failing:
+        out.print(f"[bold red]{len(res.failing)} related test(s) fail[/] on the staged content: "
+                  + escape(", ".join(res.failing[:5])), soft_wrap=True)
+    for s in res.suggestions:
+        if s.status == "fixed":
+            out.print(f"[bold]Suggested fix for {escape(s.file)}[/] (verified by the tests):")
+            out.print(Syntax(s.diff, "diff", theme="ansi_dark", background_color="default"))
+            out.print(f"apply it with: debugger fix {escape(s.file)} --apply", soft_wrap=True)
+        else:
+            out.print(f"no verified suggestion for {escape(s.file)}: {escape(s.error or s.status)}", soft_wrap=True)
+    if res.over_budget:
+        out.print("[yellow]hook budget exceeded[/]: raise it with --budget, or run debugger fix yourself")
+
+
+@hook_app.command("install")
+def hook_install(check: bool = typer.Option(False, "--check", help="Block commits that break tests."),
+                 force: bool = typer.Option(False, "--force", help="Install even if core.hooksPath is set.")) -> None:
+    """Install a plain git pre-commit hook (an existing hook is kept and run first, as .legacy)."""
+    from pathlib import Path
+
+    from .hook import HookError, install
+    try:
+        path = install(Path.cwd(), check=check, force=force)
+    except HookError as e:
+        _fail(str(e), False)
+        return
+    out.print(f"installed {path}")
+
+
+@hook_app.command("uninstall")
+def hook_uninstall(force: bool = typer.Option(False, "--force")) -> None:
+    """Remove the hook and restore the one it replaced."""
+    from pathlib import Path
+
+    from .hook import HookError, uninstall
+    try:
+        removed = uninstall(Path.cwd(), force=force)
+    except HookError as e:
+        _fail(str(e), False)
+        return
+    out.print("uninstalled" if removed else "no debugger hook installed")
 
 
 def _register_eval() -> None:
