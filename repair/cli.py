@@ -216,8 +216,10 @@ def hook_uninstall(force: bool = typer.Option(False, "--force")) -> None:
 
 
 def _register_eval() -> None:
+    from data.cli import data_app
     from eval.cli import eval_command
     app.command("eval")(eval_command)
+    app.add_typer(data_app, name="data")
 
 
 _register_eval()

@@ -36,6 +36,7 @@ class TestCase:
     message: str = ""
     frames: list[Frame] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)  # lines of the target file this test executed
+    files: dict[str, list[int]] = field(default_factory=dict)  # with target_dir: relative path -> lines
 
 
 @dataclass
@@ -69,8 +70,9 @@ def default_command() -> str:
 
 def run_tests(copy: Path, command: str, *, target: str | None = None, select: list[str] | None = None,
               exitfirst: bool = False, timeout: float = 120.0, test_timeout: float = 30.0,
-              sandbox: Sandbox | None = None) -> TestReport:
-    """Run `command` in the scratch copy `copy`; `target` (relative path) turns on line recording."""
+              sandbox: Sandbox | None = None, coverage_dir: bool = False) -> TestReport:
+    """Run `command` in the scratch copy `copy`; `target` (relative path) turns on line recording for
+    that file, `coverage_dir` for every file of the copy."""
     work = copy.parent
     xml, probe = work / "junit.xml", work / "probe.jsonl"
     for p in (xml, probe, Path(str(probe) + ".hang")):
@@ -87,6 +89,7 @@ def run_tests(copy: Path, command: str, *, target: str | None = None, select: li
         "DEBUGGER_EXITFIRST": "1" if exitfirst else "",
         "DEBUGGER_TARGET": str((copy / target).resolve()) if target else "",
         "DEBUGGER_SELECT": "",
+        "DEBUGGER_TARGET_DIR": str(copy.resolve()) + os.sep if coverage_dir else "",
     })
     if select:
         sel = work / "select.txt"
@@ -123,7 +126,9 @@ def _read_probe(path: Path, copy: Path) -> dict[str, TestCase]:
         except json.JSONDecodeError:
             continue
         frames = [Frame(_rel(f["file"], copy), f["line"], f["name"]) for f in r.get("frames", [])]
-        tests[r["nodeid"]] = TestCase(r["nodeid"], r["outcome"], r.get("message", ""), frames, r.get("lines", []))
+        files = {_rel(f, copy): ln for f, ln in r.get("files", {}).items()}
+        tests[r["nodeid"]] = TestCase(r["nodeid"], r["outcome"], r.get("message", ""), frames, r.get("lines", []),
+                                      files)
     return tests
 
 

@@ -3,6 +3,7 @@
 Standard library and pytest only, so it imports in any environment that runs pytest. Driven by:
   DEBUGGER_PROBE_OUT      JSON-lines file: one record per test (outcome, frames, lines run in the target)
   DEBUGGER_TARGET         absolute path of the file under repair; lines executed in it are recorded
+  DEBUGGER_TARGET_DIR     absolute directory: lines executed in every file under it are recorded
   DEBUGGER_SELECT         file of node ids, in order: every other test is deselected
   DEBUGGER_EXITFIRST      "1": stop at the first failure
   DEBUGGER_TEST_TIMEOUT   seconds per test: then it fails with TestTimeout; if that cannot
@@ -20,6 +21,8 @@ import pytest
 
 _OUT = os.environ.get("DEBUGGER_PROBE_OUT")
 _TARGET = os.environ.get("DEBUGGER_TARGET")
+_TARGET_DIR = os.environ.get("DEBUGGER_TARGET_DIR")  # record every file under it (data synth)
+_files = {}
 _TIMEOUT = float(os.environ.get("DEBUGGER_TEST_TIMEOUT") or 0)
 # After one test hung, the rest are probably stuck in the same loop: give them a shorter leash.
 _AFTER_HANG = min(_TIMEOUT, float(os.environ.get("DEBUGGER_AFTER_HANG_TIMEOUT") or 3))
@@ -35,9 +38,20 @@ def _local(frame, event, arg):
     return _local
 
 
+def _dir_local(frame, event, arg):
+    if event == "line":
+        _files.setdefault(frame.f_code.co_filename, set()).add(frame.f_lineno)
+    return _dir_local
+
+
 def _global(frame, event, arg):
     # the call event's line is the def line: not evidence, so only the local tracer records lines
-    return _local if frame.f_code.co_filename == _TARGET else None
+    name = frame.f_code.co_filename
+    if name == _TARGET:
+        return _local
+    if _TARGET_DIR and name.startswith(_TARGET_DIR) and "site-packages" not in name:
+        return _dir_local
+    return None
 
 
 class TestTimeout(Exception):
@@ -89,14 +103,15 @@ def pytest_runtest_protocol(item, nextitem):
         signal.setitimer(signal.ITIMER_REAL, _leash())
         faulthandler.dump_traceback_later(_TIMEOUT * 2 + 5, exit=True, file=_hang)
     item._debugger = {"nodeid": item.nodeid, "outcome": "passed", "frames": [], "message": ""}
-    if _TARGET:
+    if _TARGET or _TARGET_DIR:
         _lines.clear()
+        _files.clear()
         threading.settrace(_global)
         sys.settrace(_global)
     try:
         yield
     finally:
-        if _TARGET:
+        if _TARGET or _TARGET_DIR:
             sys.settrace(None)
             threading.settrace(None)
         if _hang is not None:
@@ -104,6 +119,8 @@ def pytest_runtest_protocol(item, nextitem):
             faulthandler.cancel_dump_traceback_later()
         rec = item._debugger
         rec["lines"] = sorted(_lines) if _TARGET else []
+        if _TARGET_DIR:
+            rec["files"] = {f: sorted(v) for f, v in _files.items()}
         if _OUT:
             with open(_OUT, "a", encoding="utf-8") as f:
                 f.write(json.dumps(rec) + "\n")
