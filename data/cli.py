@@ -90,6 +90,23 @@ def import_cmd(fmt: str = typer.Argument(..., help="humanevalfix | bugsinpy"),
     print(f"imported {len(recs)} records into {out}")
 
 
+@data_app.command("corpus")
+def corpus_cmd(out: str = typer.Option("data/corpus/bugs.jsonl", "--out"),
+               projects: Optional[str] = typer.Option(None, "--projects", help="Comma-separated subset."),
+               jobs: int = typer.Option(2, "--jobs", min=1), per_kind: int = typer.Option(1, "--per-kind", min=1),
+               max_per_project: Optional[int] = typer.Option(None, "--max-per-project")) -> None:
+    """Rebuild the real-code corpus: pinned PyPI sdists with their tests, mutated, split by project."""
+    from .corpus import build
+    with Progress(TextColumn("corpus {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err) as bar:
+        tid = bar.add_task("", total=None)
+        figures = build(Path(out), projects=projects.split(",") if projects else None, jobs=jobs,
+                        per_kind=per_kind, max_per_project=max_per_project,
+                        on_progress=lambda p, done, total: bar.update(tid, description=p, completed=done,
+                                                                      total=total))
+    print(json.dumps(figures, indent=2))
+
+
 @data_app.command("card")
 def card_cmd(src: str = typer.Argument(...)) -> None:
     """(Re)write the dataset card beside a JSONL file."""

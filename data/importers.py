@@ -20,14 +20,12 @@ from repair.testrun import default_command, run_tests
 
 from .schema import BugRecord, span_between
 
-PYTEST = None  # resolved lazily: the current interpreter's pytest
 
-
-def _failure(project: Path, command: str) -> tuple[list[str], str]:
+def _failure(project: Path, command: str, test_timeout: float = 30) -> tuple[list[str], str]:
     work = Path(tempfile.mkdtemp(prefix="debugger-import-")) / "p"
     shutil.copytree(project, work, ignore=shutil.ignore_patterns("__pycache__", ".git"))
     try:
-        rep = run_tests(work, command, timeout=300, test_timeout=30)
+        rep = run_tests(work, command, timeout=300, test_timeout=test_timeout)
         return rep.failing, failure_text(rep)
     finally:
         shutil.rmtree(work.parent, ignore_errors=True)

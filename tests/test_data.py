@@ -184,3 +184,15 @@ def test_import_bugsinpy(tmp_path):
     r.check()
     assert r.fixed == fixed("calc").read_text() and (r.start_line, r.end_line) == (6, 6)
     assert r.project == "calc" and "tests/test_calc.py::test_mul" in r.failing_tests
+
+
+def test_example_records_are_valid_and_held_out():
+    from data import corpus
+    recs = corpus.example_records()
+    assert len(recs) >= 6
+    for r in recs:
+        r.check()
+        assert r.failing_tests and r.failure
+    assert "examples" in corpus.TEST_PROJECTS
+    assert not corpus.TEST_PROJECTS & corpus.VALID_PROJECTS
+    assert len(corpus.PROJECTS) >= 15 and len({p.name for p in corpus.PROJECTS}) == len(corpus.PROJECTS)
