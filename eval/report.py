@@ -28,7 +28,7 @@ def summarize(rows: list[dict]) -> dict[str, dict]:
         fixed = [r for r in rs if r.get("fixed")]
         judged = [r for r in rs if r.get("correct") is not None]
         secs = [r["seconds"] for r in rs]
-        ranks = [r.get("loc_rank") for r in rs if "loc_rank" in r]
+        ranks = [r.get("loc_rank") for r in rs if r.get("localized")]  # the naive peer does not localize
         out[cfg] = {
             "tasks": n, "fixed": len(fixed), "fix_rate": len(fixed) / n if n else 0.0,
             "correct": sum(bool(r.get("correct")) for r in judged), "judged": len(judged),

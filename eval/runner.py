@@ -120,8 +120,8 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
                "exit": p.returncode, "seconds": round(wall, 2), "tokens": res.get("tokens", 0),
                "generated": (res.get("candidates") or {}).get("generated", 0),
                "validated": (res.get("candidates") or {}).get("validated", 0),
-               "peak_rss_mb": round(peak[0] / 2**20, 1), "loc_rank": loc_rank(res.get("localization", []),
-                                                                                task.fix_lines),
+               "peak_rss_mb": round(peak[0] / 2**20, 1), "localized": bool(res.get("localization")),
+               "loc_rank": loc_rank(res.get("localization", []), task.fix_lines),
                "winner": res.get("winner"), "error": res.get("error")}
         after = run_tests(proj, task.test, timeout=600)
         row["fixed"] = res.get("status") == "fixed" and after.ok

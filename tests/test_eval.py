@@ -46,7 +46,7 @@ def test_run_is_resumable_and_measures(bench, tmp_path):
                            extra=["--model", f"fake:{fixed(t.id)}", "--samples", "0"])
     by_task = {r["task"]: r for r in rows}
     assert by_task["calc"]["fixed"] and by_task["calc"]["correct"] is True
-    assert by_task["calc"]["loc_rank"] == 1 and by_task["calc"]["regressions"] == 0
+    assert by_task["calc"]["loc_rank"] == 1 and by_task["calc"]["regressions"] == 0 and by_task["calc"]["localized"]
     assert by_task["helper"]["fixed"] and by_task["helper"]["correct"] is None
     assert by_task["calc"]["peak_rss_mb"] > 0
     lines = (run_dir / "results.jsonl").read_text().splitlines()
@@ -70,10 +70,10 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     rows = [
         {"task": "a", "config": "default", "bug_kind": "op", "status": "fixed", "fixed": True, "correct": True,
          "seconds": 10.0, "tokens": 20, "generated": 2, "validated": 2, "loc_rank": 1, "regressions": 0,
-         "peak_rss_mb": 900},
+         "peak_rss_mb": 900, "localized": True},
         {"task": "b", "config": "default", "bug_kind": "hang", "status": "not_fixed", "fixed": False,
          "correct": False, "seconds": 30.0, "tokens": 200, "generated": 9, "validated": 9, "loc_rank": 4,
-         "regressions": 0, "peak_rss_mb": 950},
+         "regressions": 0, "peak_rss_mb": 950, "localized": True},
         {"task": "a", "config": "naive", "bug_kind": "op", "status": "not_fixed", "fixed": False, "correct": False,
          "seconds": 90.0, "tokens": 900, "generated": 3, "validated": 3, "loc_rank": None, "regressions": 0,
          "peak_rss_mb": 1000},
@@ -85,6 +85,7 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     s = report.summarize(rows)
     assert s["default"]["fix_rate"] == 0.5 and s["default"]["hit_at"] == {1: 0.5, 3: 0.5, 5: 1.0}
     assert s["default"]["median_seconds"] == 20.0 and s["naive"]["tokens_per_fix"] == 1900
+    assert s["naive"]["hit_at"] == {1: None, 3: None, 5: None}
     assert report.ratios(s)["median_seconds"] == round(20 / 105, 2)
     md, page = report.write(run_dir)
     text = md.read_text()
