@@ -58,12 +58,12 @@ def fetch(p: Project, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "-q", "-d",
                     str(dest), f"{p.name}=={p.version}"], check=True, capture_output=True)
-    norm = p.name.replace("-", "_").lower()
-    archive = next(a for a in dest.iterdir() if a.name.lower().replace("-", "_").startswith(f"{norm}-{p.version}")
-                   and a.name.endswith((".tar.gz", ".zip")))
+    stem = f"{p.name}-{p.version}".replace("-", "_").lower()  # sdists name themselves either way
+    norm = lambda path: path.name.replace("-", "_").lower()  # noqa: E731
+    archive = next(a for a in dest.iterdir() if norm(a) == stem + ".tar.gz")
     with tarfile.open(archive) as tf:
         tf.extractall(dest, filter="data")
-    return next(d for d in dest.iterdir() if d.is_dir() and d.name.lower().replace("-", "_") == f"{norm}-{p.version}")
+    return next(d for d in dest.iterdir() if d.is_dir() and norm(d) == stem)
 
 
 def example_records() -> list[BugRecord]:

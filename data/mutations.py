@@ -7,6 +7,7 @@ line-span rewrite, exactly what `debugger fix` produces.
 from __future__ import annotations
 
 import ast
+import textwrap
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -219,6 +220,13 @@ def _mutants_of(src: _Src, fn, parents) -> Iterator[tuple[str, tuple, str]]:
             yield "wrong_method", r, f"{name} -> {METHODS[name]}"
 
 
+def _fn_dump(fn_text: str) -> str | None:
+    try:
+        return ast.dump(ast.parse(textwrap.dedent(fn_text)))
+    except SyntaxError:
+        return None
+
+
 def mutate(text: str, *, kinds: list[str] | None = None, per_kind: int = 2,
            keep: Callable[[Mutant], bool] | None = None) -> Iterator[Mutant]:
     """Mutants of every function in `text`, at most `per_kind` per kind per function, in source order.
@@ -231,19 +239,21 @@ def mutate(text: str, *, kinds: list[str] | None = None, per_kind: int = 2,
         return
     src = _Src(text)
     parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
-    original = ast.dump(tree)
     seen: set[str] = set()
+    n_lines = len(src.lines)
     for fn in ast.walk(tree):
         if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         counts: dict[str, int] = {}
+        original = _fn_dump("".join(src.lines[fn.lineno - 1:fn.end_lineno]))
         for kind, (buggy, start, end, orig_span), detail in _mutants_of(src, fn, parents):
             if (kinds and kind not in kinds) or counts.get(kind, 0) >= per_kind or buggy in seen:
                 continue
-            try:
-                if ast.dump(ast.parse(buggy)) == original:
-                    continue
-            except SyntaxError:
+            # Only the function changed: parsing it alone (not the file) keeps big files fast.
+            b = buggy.splitlines(keepends=True)
+            delta = len(b) - n_lines
+            dump = _fn_dump("".join(b[fn.lineno - 1:fn.end_lineno + delta]))
+            if dump is None or dump == original:
                 continue
             m = Mutant(kind, start, end, buggy, orig_span, detail, fn.name)
             if keep and not keep(m):

@@ -96,7 +96,9 @@ def synth(project: Path, out: Path, *, command: str | None = None, jobs: int = 2
                 continue
             jobs_list.append((rel, text, m, covering))
     if max_mutants is not None:
-        jobs_list = jobs_list[:max_mutants]
+        # spread the budget over files and kinds rather than taking the first file's mutants
+        jobs_list = sorted(jobs_list, key=lambda j: BugRecord(stats.project, j[0], j[2].buggy, "", 1, 0, "", [], "",
+                                                              "", "").id)[:max_mutants]
 
     lock = threading.Lock()
     local = threading.local()

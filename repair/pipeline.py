@@ -120,14 +120,13 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     gen = generator or make_generator(cfg, emit)
     result.model = getattr(gen, "name", cfg.model)
     emit("model", gen)
-    weights = Weights(**cfg.weights)
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
         loc = Localization([], [])
     else:
         surprisal = None
         if cfg.surprisal and hasattr(gen, "line_surprisal"):
             surprisal = gen.line_surprisal(src.text)
-        loc = localize(src, before, surprisal=surprisal, weights=weights, top_k=cfg.top_k)
+        loc = localize(src, before, surprisal=surprisal, weights=Weights(**cfg.weights), top_k=cfg.top_k)
         emit("localized", loc)
     result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
                             "reason": s.reason, "kind": s.kind} for s in loc.spans]
@@ -137,47 +136,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         result.seconds = round(time.monotonic() - t0, 2)
         return result
 
-    base, base_report, seen = src, before, {ast_key(src.text)}
     verdicts: list[Verdict] = []
-    best: Verdict | None = None
-    for rnd in range(cfg.rounds + 1):
-        temperature = cfg.temperature + 0.15 * rnd
-        for kind, stage, greedy, samples in _prompts(base, loc, base_report, cfg):
-            for p in stage:
-                if time.monotonic() - t0 > cfg.budget:
-                    break
-                emit("prompt", p)
-                cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=temperature,
-                                         greedy=greedy, seen=seen, round=rnd)
-                result.tokens += tokens
-                result.candidates["generated"] += len(cands)
-                for c in cands:
-                    c.data = data = base.apply(c.edit)
-                    v = validate(src, c, data, before, command, timeout=cfg.timeout,
-                                 test_timeout=cfg.test_timeout)
-                    verdicts.append(v)
-                    result.candidates["validated"] += 1
-                    emit("verdict", v)
-                plausible = [v for v in verdicts if v.plausible]
-                if plausible:
-                    best = rank(plausible)[0]
-                    break
-            if best:
-                break
-        if best or time.monotonic() - t0 > cfg.budget or rnd == cfg.rounds:
-            break
-        # Feedback: continue from the candidate that got furthest, if it got anywhere.
-        promising = [v for v in rank(verdicts) if v.remaining < len(base_report.failing) and not v.regressions
-                     and v.candidate.round == rnd]
-        if promising:
-            step = promising[0]
-            base = dataclasses.replace(src, raw=step.candidate.data, text=step.candidate.text)
-            base_report = _baseline(base, command, cfg)
-            loc = localize(base, base_report, weights=weights, top_k=cfg.top_k)
-            emit("round", (rnd + 1, step))
-        else:
-            emit("round", (rnd + 1, None))
-
+    best = _search(src, before, loc, gen, cfg, command, result, verdicts, emit, deadline=t0 + cfg.budget)
     result.candidates["plausible"] = sum(v.plausible for v in verdicts)
     if best is not None:
         new = best.candidate.data
@@ -194,8 +154,53 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         result.status = "not_fixed"
         result.error = (f"no candidate passed the tests ({result.candidates['validated']} validated)"
                         if verdicts else "the model produced no usable edit")
+        if time.monotonic() - t0 > cfg.budget:
+            result.error += f"; the repair budget of {cfg.budget:.0f}s ran out (--budget)"
     result.seconds = round(time.monotonic() - t0, 2)
     return result
+
+
+def _search(src: SourceFile, before: TestReport, loc: Localization, gen: Generator, cfg: FixConfig, command: str,
+            result: FixResult, verdicts: list[Verdict], emit: Event, deadline: float) -> Verdict | None:
+    """Generate and validate, stage by stage and round by round, until a candidate is plausible.
+
+    Each candidate is validated as soon as it exists; the first prompt that yields a plausible one
+    ends the search (ranked among that prompt's candidates). Between rounds, the candidate that fixed
+    the most without regressions becomes the base, re-tested and re-localized.
+    """
+    base, base_report, seen = src, before, {ast_key(src.text)}
+    for rnd in range(cfg.rounds + 1):
+        temperature = cfg.temperature + 0.15 * rnd
+        stages = _prompts(base, loc, base_report, cfg)
+        prompts_of_round = [(p, greedy, samples) for _, stage, greedy, samples in stages for p in stage]
+        for p, greedy, samples in prompts_of_round:
+            if time.monotonic() > deadline:
+                return None
+            emit("prompt", p)
+            cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=temperature, greedy=greedy,
+                                     seen=seen, round=rnd)
+            result.tokens += tokens
+            result.candidates["generated"] += len(cands)
+            for c in cands:
+                c.data = base.apply(c.edit)
+                v = validate(src, c, c.data, before, command, timeout=cfg.timeout, test_timeout=cfg.test_timeout)
+                verdicts.append(v)
+                result.candidates["validated"] += 1
+                emit("verdict", v)
+            plausible = [v for v in verdicts if v.plausible]
+            if plausible:
+                return rank(plausible)[0]
+        if rnd == cfg.rounds:
+            break
+        promising = [v for v in rank(verdicts) if v.remaining < len(base_report.failing) and not v.regressions
+                     and v.candidate.round == rnd]
+        if promising:
+            step = promising[0]
+            base = dataclasses.replace(src, raw=step.candidate.data, text=step.candidate.text)
+            base_report = _baseline(base, command, cfg)
+            loc = localize(base, base_report, weights=Weights(**cfg.weights), top_k=cfg.top_k)
+        emit("round", (rnd + 1, promising[0] if promising else None))
+    return None
 
 
 def unified_diff(src: SourceFile, new_text: str) -> str:
