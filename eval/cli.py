@@ -14,7 +14,8 @@ err = Console(stderr=True, highlight=False)
 
 
 def eval_command(
-    target: str = typer.Argument(..., help="BENCH_DIR, 'examples' (the bundled examples), or 'report'."),
+    target: str = typer.Argument(..., help="BENCH_DIR, 'examples' (the bundled examples), a bug-record JSONL "
+                                 "(its held-out test split), or 'report'."),
     run_dir: Optional[str] = typer.Argument(None, help="With 'report': the run directory."),
     config: List[str] = typer.Option(["default", "naive"], "--config", help="Named config (eval/configs) or TOML."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Tasks in parallel (threads are split between them)."),
@@ -23,6 +24,8 @@ def eval_command(
     time_limit: float = typer.Option(900, "--time-limit", help="Seconds per task before it is killed."),
     only: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated task ids to run."),
     model: Optional[str] = typer.Option(None, "--model", help="Override every config's model."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many tasks (in id order)."),
+    split: str = typer.Option("test", "--split", help="With a JSONL of records: the split to use."),
 ) -> None:
     """Benchmark `debugger fix` (and the naive peer) over a directory of tasks; then report.
 
@@ -45,8 +48,11 @@ def eval_command(
     try:
         if target == "examples":
             bench = taskmod.from_examples(run / "tasks")
+        elif target.endswith(".jsonl"):
+            bench = taskmod.from_records(Path(target), run / "tasks", split=split, limit=limit)
         else:
             bench = taskmod.load_bench(Path(target))
+        bench = bench[:limit] if limit else bench
         if only:
             wanted = set(only.split(","))
             bench = [t for t in bench if t.id in wanted]

@@ -98,3 +98,34 @@ def from_examples(out: Path, examples: Path = EXAMPLES) -> list[Task]:
                  fix_lines=bug.get("fix_lines"))
         made.append(load_task(write_task(out, t, d, judge if judge.is_file() else None)))
     return made
+
+
+def from_records(records_jsonl: Path, out: Path, *, split: str = "test", limit: int | None = None) -> list[Task]:
+    """Tasks from data/ bug records: the pinned project source with the buggy file in place.
+
+    The visible test command runs the test files of the record's failing tests; the judge runs the
+    project's whole suite, which the tool never sees (it may cover behaviour the visible tests do not).
+    """
+    from data.corpus import PROJECTS, fetch
+    from data.schema import read_jsonl
+
+    pinned = {p.name: p for p in PROJECTS}
+    recs = sorted((r for r in read_jsonl(records_jsonl) if r.split == split and r.project in pinned),
+                  key=lambda r: r.id)[:limit]
+    out.mkdir(parents=True, exist_ok=True)
+    sources: dict[str, Path] = {}
+    made = []
+    for r in recs:
+        if r.project not in sources:
+            sources[r.project] = fetch(pinned[r.project], out / "_sources" / r.project)
+        files = sorted({t.split("::")[0] for t in r.failing_tests})
+        t = Task(id=f"{r.project}-{r.id}", file=r.path, test=f"{r.test_command} {' '.join(files)}",
+                 judge=r.test_command, bug_kind=r.bug_kind, fix_lines=[r.start_line, max(r.start_line, r.end_line)])
+        folder = out / t.id
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(sources[r.project], folder / "task", ignore=shutil.ignore_patterns("__pycache__"))
+        (folder / "task" / r.path).write_text(r.buggy, encoding="utf-8")
+        (folder / "task.json").write_text(json.dumps(t.to_json(), indent=2) + "\n")
+        made.append(load_task(folder))
+    return made

@@ -102,3 +102,25 @@ def test_eval_cli_errors(cli, tmp_path):
     assert code == 2 and "unknown eval config" in err
     code, _, err, _ = cli("eval", "report", str(tmp_path))
     assert code == 2 and "results.jsonl" in err
+
+
+def test_tasks_from_records_use_the_pinned_source_with_the_bug_in_place(tmp_path, monkeypatch):
+    from data import corpus, schema
+    monkeypatch.setattr(corpus, "PROJECTS", [corpus.Project("calc", "0", "MIT")])
+    monkeypatch.setattr(corpus, "fetch", lambda p, dest: FIXTURES / "calc")
+    good = fixed("calc").read_text()
+    buggy = good.replace("return a * b", "return a - b")
+    rec = schema.BugRecord(project="calc", path="calc.py", buggy=buggy, fixed=good, start_line=6, end_line=6,
+                           fixed_span="    return a * b\n", failing_tests=["tests/test_calc.py::test_mul"],
+                           failure="assert -1 == 12", test_command=tasks.PYTEST, bug_kind="arithmetic_swap",
+                           split="test")
+    other = schema.BugRecord(**{**rec.__dict__, "id": "", "split": "train", "buggy": buggy + "\n"})
+    src = tmp_path / "bugs.jsonl"
+    schema.write_jsonl(src, [rec, other])
+    made = tasks.from_records(src, tmp_path / "bench")
+    assert len(made) == 1
+    t = made[0]
+    assert (t.project / "calc.py").read_text() == buggy and t.fix_lines == [6, 6]
+    assert t.test.endswith("tests/test_calc.py") and t.judge == tasks.PYTEST
+    rows = runner.run(made, ["default"], tmp_path / "run", extra=["--model", f"fake:{fixed('calc')}", "--samples", "0"])
+    assert rows[0]["fixed"] and rows[0]["correct"]
