@@ -89,6 +89,61 @@ def fix(
     raise typer.Exit(result.exit_code)
 
 
+@app.command()
+def localize(
+    file: str = typer.Argument(..., help="The Python file to rank."),
+    test: Optional[str] = typer.Option(None, "--test", help="Test command (default: pytest)."),
+    root: Optional[str] = typer.Option(None, "--root"),
+    model: Optional[str] = typer.Option(None, "--model", help="Model for the surprisal signal."),
+    surprisal: bool = typer.Option(False, "--surprisal/--no-surprisal", help="Add model surprisal (loads the model)."),
+    formula: str = typer.Option("ochiai", "--formula", help="Spectrum formula: ochiai or dstar."),
+    as_json: bool = typer.Option(False, "--json", help="One object on stdout: file and ranked spans."),
+    html_out: Optional[str] = typer.Option(None, "--html", help="Write a page with the source coloured by suspicion."),
+) -> None:
+    """Where is the bug? Rank FILE's statements and functions from one test run (no patching)."""
+    from pathlib import Path
+
+    from . import heatmap
+    from .config import resolve
+    from .localize import Weights, localize as run_localize
+    from .packs import PackError
+    from .pipeline import _baseline, make_generator
+    from .render import Renderer
+    from .source import InputError, find_root, load
+    from .testrun import default_command
+    r = Renderer(err, quiet=as_json)
+    try:
+        src = load(file, root)
+        cfg = resolve(Path(root).expanduser().resolve() if root else find_root(src.path),
+                      {"test": test, "model": model})
+        r.event("baseline_start", cfg.test or default_command())
+        report = _baseline(src, cfg.test or default_command(), cfg)
+        r.event("baseline", report)
+        scores = None
+        if surprisal:
+            gen = make_generator(cfg, r.event)
+            scores = gen.line_surprisal(src.text) if hasattr(gen, "line_surprisal") else None
+            if scores is None and not as_json:
+                err.print("surprisal skipped: file over the token budget or model without scores")
+        loc = run_localize(src, report, surprisal=scores, weights=Weights(**cfg.weights), formula=formula)
+    except (InputError, PackError, ValueError) as e:
+        r.stop()
+        _fail(str(e), as_json, file)
+        return
+    finally:
+        r.stop()
+    if html_out:
+        Path(html_out).write_text(heatmap.page(src, loc), encoding="utf-8")
+    if as_json:
+        print(json.dumps({"file": str(src.path), "failing": report.failing, "spans": [
+            {"start_line": s.start_line, "end_line": s.end_line, "kind": s.kind, "score": round(s.score, 4),
+             "evidence": s.reason} for s in loc.spans]}))
+    else:
+        heatmap.terminal(out, src, loc)
+        if html_out:
+            out.print(f"wrote {html_out}")
+
+
 @model_app.command("info")
 def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
                as_json: bool = typer.Option(False, "--json")) -> None:

@@ -57,7 +57,8 @@ def _traceback(src: SourceFile, report: TestReport) -> dict[int, float]:
     return scores
 
 
-def _spectrum(report: TestReport) -> dict[int, float]:
+def _spectrum(report: TestReport, formula: str = "ochiai") -> dict[int, float]:
+    """Suspiciousness per line: Ochiai ef/sqrt(F*(ef+ep)), or DStar ef^2/(ep+F-ef) scaled to [0, 1]."""
     failing, passing = report.failing, report.passing
     nf = len(failing)
     if nf == 0:
@@ -70,11 +71,18 @@ def _spectrum(report: TestReport) -> dict[int, float]:
     for n in passing:
         for ln in report.tests[n].lines:
             ep[ln] = ep.get(ln, 0) + 1
+    if formula == "dstar":
+        raw = {ln: e * e / (ep.get(ln, 0) + nf - e) if ep.get(ln, 0) + nf - e else float(e * e) * 2
+               for ln, e in ef.items()}
+        top = max(raw.values(), default=1.0) or 1.0
+        return {ln: v / top for ln, v in raw.items()}
+    if formula != "ochiai":
+        raise ValueError(f"unknown spectrum formula {formula!r}: use ochiai or dstar")
     return {ln: e / math.sqrt(nf * (e + ep.get(ln, 0))) for ln, e in ef.items()}
 
 
 def localize(src: SourceFile, report: TestReport, *, surprisal: dict[int, float] | None = None,
-             weights: Weights | None = None, top_k: int = 8) -> Localization:
+             weights: Weights | None = None, top_k: int = 8, formula: str = "ochiai") -> Localization:
     w = weights or Weights()
     text = src.text
     stmts, funcs = sp.statements(text), sp.functions(text)
@@ -83,7 +91,7 @@ def localize(src: SourceFile, report: TestReport, *, surprisal: dict[int, float]
     if errors:
         evidence["syntax"] = {ln: 1.0 / (1 + i) for i, ln in enumerate(errors)}
     evidence["traceback"] = _traceback(src, report)
-    evidence["spectrum"] = _spectrum(report)
+    evidence["spectrum"] = _spectrum(report, formula)
     if surprisal:
         top = max(surprisal.values()) or 1.0
         evidence["surprisal"] = {ln: v / top for ln, v in surprisal.items()}

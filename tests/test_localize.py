@@ -53,3 +53,24 @@ def test_syntax_error(project):
     loc = localize(src, baseline(src))
     assert loc.syntax_error
     assert loc.statements[0].start_line == 5
+
+
+def test_dstar_formula_agrees_on_the_top_line(project):
+    root = project("calc")
+    src = load(root / "calc.py")
+    rep = baseline(src)
+    assert localize(src, rep, formula="dstar").statements[0].start_line == 6
+
+
+def test_localize_cli_json_and_html(project, cli, tmp_path):
+    root = project("calc")
+    page = tmp_path / "loc.html"
+    code, out, err, data = cli("localize", "calc.py", "--json", "--html", str(page), cwd=root)
+    assert code == 0, err
+    assert data["file"].endswith("calc.py") and data["spans"][0]["start_line"] == 6
+    assert set(data["spans"][0]) == {"start_line", "end_line", "kind", "score", "evidence"}
+    assert "return a + b" in page.read_text() and "<ol>" in page.read_text()
+    code, out, err, _ = cli("localize", "calc.py", cwd=root)
+    assert code == 0 and "suspicious spans" in out and "████████" in out
+    code, _, err, _ = cli("localize", "nope.py", cwd=root)
+    assert code == 2 and "no such file" in err
