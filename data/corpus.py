@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .schema import BugRecord, read_jsonl, span_between, write_card, write_jsonl
 from .synth import split_by_project, synth
@@ -66,15 +66,18 @@ def fetch(p: Project, dest: Path) -> Path:
     return next(d for d in dest.iterdir() if d.is_dir() and norm(d) == stem)
 
 
+def example_bugs(examples: Path = EXAMPLES) -> Iterator[tuple[Path, dict]]:
+    """(example dir, its bug.json) for every bundled example."""
+    for d in sorted(examples.iterdir()):
+        if (d / "bug.json").is_file():
+            yield d, json.loads((d / "bug.json").read_text())
+
+
 def example_records() -> list[BugRecord]:
     """The bundled examples as records: their recorded fixes and the failures they really produce."""
     from .importers import _failure
     recs = []
-    for d in sorted(EXAMPLES.iterdir()):
-        meta = d / "bug.json"
-        if not meta.is_file():
-            continue
-        bug = json.loads(meta.read_text())
+    for d, bug in example_bugs():
         buggy = (d / bug["file"]).read_text()
         lines = buggy.splitlines(keepends=True)
         s, e = bug["span"]

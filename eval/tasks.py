@@ -86,13 +86,10 @@ def write_task(out: Path, task: Task, project: Path, judge_file: Path | None = N
 
 def from_examples(out: Path, examples: Path = EXAMPLES) -> list[Task]:
     """One task per bundled example; the hidden tests in eval/judges/ become the judge."""
+    from data.corpus import example_bugs
     out.mkdir(parents=True, exist_ok=True)
     made = []
-    for d in sorted(examples.iterdir()):
-        meta = d / "bug.json"
-        if not meta.is_file():
-            continue
-        bug = json.loads(meta.read_text())
+    for d, bug in example_bugs(examples):
         judge = JUDGES / f"test_{d.name}.py"
         t = Task(id=d.name, file=bug["file"], test=PYTEST, bug_kind=bug.get("bug_kind"),
                  fix_lines=bug.get("fix_lines"))
