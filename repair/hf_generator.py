@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import time
+import zlib
 
 from .prompts import Prompt
 
@@ -74,6 +75,9 @@ class HFGenerator:
                                         past_key_values=copy.deepcopy(cache), do_sample=False, **common)
                 out.append(self._completion(g[0], plen, True))
             if samples > 0:
+                # Seeded from the prompt: the same bug gets the same samples, run after run.
+                key = (prompt.text or repr(prompt.messages)).encode()
+                torch.manual_seed(zlib.crc32(key) + int(temperature * 100))
                 if cache is not None:
                     cache.batch_repeat_interleave(samples)
                 batch = ids.repeat(samples, 1)
