@@ -207,13 +207,13 @@ def _mutants_of(src: _Src, fn, parents) -> Iterator[tuple[str, tuple, str]]:
                                                new), new)
         if isinstance(node, ast.Call):
             f = node.func
-            name_node, name = None, None
+            name = None
             if isinstance(f, ast.Attribute) and f.attr in METHODS:
                 name = f.attr
                 col = f.end_col_offset - len(name.encode())
                 r = src.replace(f.end_lineno, col, f.end_lineno, f.end_col_offset, METHODS[name])
             elif isinstance(f, ast.Name) and f.id in ("min", "max", "any", "all", "sorted"):
-                name_node, name = f, f.id
+                name = f.id
                 r = src.replace(f.lineno, f.col_offset, f.end_lineno, f.end_col_offset, METHODS[name])
             else:
                 continue

@@ -8,29 +8,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import resolve
-from .pipeline import FixResult, fix, make_generator
+from .pipeline import FixResult, fix
 from .source import find_root
 
 
 class Debugger:
     def __init__(self, model: str | None = None, **settings):
         self.settings = dict(settings, model=model)
-        self._generator = None
+        self._generators: dict[tuple, object] = {}  # (model, adapter) -> loaded generator
 
     def fix(self, path: str, *, root: str | None = None, apply: bool = False, on_event=None) -> FixResult:
         proj = Path(root).expanduser().resolve() if root else find_root(Path(path).expanduser().resolve())
         cfg = resolve(proj, self.settings)
+        key = (cfg.model, cfg.adapter)
         emit = on_event or (lambda name, payload: None)
-        if self._generator is None or getattr(self._generator, "_spec", None) != (cfg.model, cfg.adapter):
-            self._generator = None
-        gen = self._generator
 
-        def lazy_emit(name, payload):
+        def remember(name, payload):  # the pipeline loads the model only when a test fails
             if name == "model":
-                self._generator = payload
-                self._generator._spec = (cfg.model, cfg.adapter)
+                self._generators[key] = payload
             emit(name, payload)
-        return fix(path, cfg, root=root, apply=apply, generator=gen, on_event=lazy_emit)
+        return fix(path, cfg, root=root, apply=apply, generator=self._generators.get(key), on_event=remember)
 
 
-__all__ = ["Debugger", "FixResult", "make_generator"]
+__all__ = ["Debugger", "FixResult"]

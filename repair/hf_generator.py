@@ -17,7 +17,6 @@ STOP_TOKENS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>", "<|
 
 class HFGenerator:
     def __init__(self, spec: str, adapter: str | None = None, threads: int | None = None, progress=None):
-        from .generate import Completion  # noqa: F401  (keeps the import graph obvious)
         from .models import load_hf
 
         t0 = time.time()

@@ -132,10 +132,6 @@ def _read_probe(path: Path, copy: Path) -> dict[str, TestCase]:
     return tests
 
 
-def _junit_key(classname: str, name: str) -> tuple[str, str]:
-    return classname, name
-
-
 def _nodeid_key(nodeid: str) -> tuple[str, str]:
     parts = nodeid.split("::")
     mod = parts[0][:-3] if parts[0].endswith(".py") else parts[0]
@@ -151,7 +147,7 @@ def _merge_junit(xml: Path, tests: dict[str, TestCase], copy: Path) -> None:
         return
     by_key = {_nodeid_key(k): t for k, t in tests.items()}
     for case in root.iter("testcase"):
-        key = _junit_key(case.get("classname", ""), case.get("name", ""))
+        key = (case.get("classname", ""), case.get("name", ""))
         bad = case.find("failure")
         if bad is None:
             bad = case.find("error")

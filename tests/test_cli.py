@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import FIXTURES, fixed
+from conftest import fixed
 
 KEYS = {"file", "status", "diff", "applied", "tests", "localization", "candidates", "model", "seconds", "error"}
 
@@ -121,25 +121,24 @@ def test_syntax_error(project, cli):
     assert "+def mul(a, b):" in data["diff"]
 
 
-def test_hanging_test_costs_its_timeout(project, cli):
+def fix_variant(project, cli, old, new, *flags, timeout=300):
+    """calc with one more edit (old -> new), repaired with the fake model in rewrite mode."""
     root = project("calc")
-    src = (root / "calc.py").read_text().replace("    return a + b\n\n\ndef square",
-                                                 "    while True:\n        pass\n\n\ndef square")
-    (root / "calc.py").write_text(src)
-    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", "--test-timeout", "2",
-                             "--formats", "rewrite", cwd=root, timeout=120)
+    (root / "calc.py").write_text((root / "calc.py").read_text().replace(old, new))
+    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", "--formats", "rewrite", *flags,
+                             cwd=root, timeout=timeout)
     assert code == 0 and data["status"] == "fixed", err
+    return err, data
+
+
+def test_hanging_test_costs_its_timeout(project, cli):
+    err, data = fix_variant(project, cli, "    return a + b\n\n\ndef square", "    while True:\n        pass\n\n\ndef square",
+                            "--test-timeout", "2", timeout=120)
     assert "timed out" in err or data["seconds"] < 60
 
 
 def test_feedback_round_fixes_two_bugs(project, cli):
-    root = project("calc")
-    src = (root / "calc.py").read_text().replace("def square(x):\n    return mul(x, x)",
-                                                 "def square(x):\n    return mul(x, x) + 1")
-    (root / "calc.py").write_text(src)
-    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", "--formats", "rewrite",
-                             cwd=root)
-    assert code == 0 and data["status"] == "fixed", err
+    _, data = fix_variant(project, cli, "def square(x):\n    return mul(x, x)", "def square(x):\n    return mul(x, x) + 1")
     assert data["winner"]["round"] == 1
     assert "+    return a * b" in data["diff"] and "+    return mul(x, x)\n" in data["diff"]
 
@@ -172,3 +171,17 @@ def test_python_api(project):
     assert result.status == "fixed" and result.applied and result.exit_code == 0
     assert (root / "calc.py").read_bytes() == fixed("calc").read_bytes()
     assert set(result.to_json()) >= KEYS
+
+
+def test_python_api_loads_the_model_once(project, monkeypatch):
+    from repair import Debugger, pipeline
+    made = []
+    real = pipeline.make_generator
+    monkeypatch.setattr(pipeline, "make_generator", lambda cfg, emit: made.append(cfg.model) or real(cfg, emit))
+    dbg = Debugger(model=fake("calc"))
+    for _ in range(2):
+        root = project("calc")
+        shutil_root = root.parent / f"copy{len(made)}"
+        root.rename(shutil_root)
+        assert dbg.fix(str(shutil_root / "calc.py")).status == "fixed"
+    assert made == [fake("calc")]

@@ -1,6 +1,5 @@
 """The eval runner and report, on tiny tasks with the fake model (the real model runs in test_slow_*)."""
 import json
-import shutil
 
 import pytest
 
