@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
+# bubblewrap fences candidate code off the network and the file system (README "Safety"); best effort
+if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  { $SUDO apt-get install -y -qq bubblewrap || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq bubblewrap; }; } \
+    >/dev/null 2>&1 || echo "note: bubblewrap not installed; candidate code will run without network isolation" >&2
+fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 .venv/bin/python -c "import torch" 2>/dev/null || pip install torch==2.13.0

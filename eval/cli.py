@@ -15,7 +15,7 @@ err = Console(stderr=True, highlight=False)
 
 def eval_command(
     target: str = typer.Argument(..., help="BENCH_DIR, 'examples' (the bundled examples), a bug-record JSONL "
-                                 "(its held-out test split), or 'report'."),
+                                 "(its held-out test split, plus the examples), or 'report'."),
     run_dir: Optional[str] = typer.Argument(None, help="With 'report': the run directory."),
     config: List[str] = typer.Option(["default", "naive"], "--config", help="Named config (eval/configs) or TOML."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Tasks in parallel (threads are split between them)."),
@@ -49,10 +49,12 @@ def eval_command(
         if target == "examples":
             bench = taskmod.from_examples(run / "tasks")
         elif target.endswith(".jsonl"):
-            bench = taskmod.from_records(Path(target), run / "tasks", split=split, limit=limit)
+            # the held-out split is the examples plus the held-out projects' records (--limit: records only)
+            bench = taskmod.from_examples(run / "tasks") if split == "test" else []
+            bench += taskmod.from_records(Path(target), run / "tasks", split=split, limit=limit)
         else:
             bench = taskmod.load_bench(Path(target))
-        bench = bench[:limit] if limit else bench
+            bench = bench[:limit] if limit else bench
         if only:
             wanted = set(only.split(","))
             bench = [t for t in bench if t.id in wanted]

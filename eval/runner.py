@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
+from repair.redact import redact_obj
 from repair.testrun import run_tests
 
 from .tasks import Task
@@ -180,7 +181,7 @@ def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time
         row = run_pair(pair[0], pair[1], time_limit=time_limit, threads=threads, extra=extra or [])
         with lock:
             with results.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+                f.write(json.dumps(redact_obj(row)) + "\n")  # diffs and errors quote the task's source
             rows.append(row)
             if on_row:
                 on_row(row)

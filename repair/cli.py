@@ -54,6 +54,7 @@ def fix(
     surprisal: Optional[bool] = typer.Option(None, "--surprisal/--no-surprisal", help="Model surprisal signal."),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="debugger (default) or naive (eval peer)."),
     config: Optional[str] = typer.Option(None, "--config", help="TOML file of settings (e.g. eval/configs/*.toml)."),
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto (default), bwrap, unshare or local."),
 ) -> None:
     """Repair FILE so that the project's tests pass; show the verified diff (apply it with --apply)."""
     from .config import resolve
@@ -65,7 +66,7 @@ def fix(
     from pathlib import Path
     overrides = dict(model=model, adapter=adapter, test=test, samples=samples, rounds=rounds, top_k=top_k,
                      formats=formats, timeout=timeout, test_timeout=test_timeout, budget=budget,
-                     threads=threads, surprisal=surprisal, strategy=strategy)
+                     threads=threads, surprisal=surprisal, strategy=strategy, sandbox=sandbox)
     renderer = Renderer(err, quiet=as_json)
     try:
         p = Path(file).expanduser()
@@ -87,6 +88,25 @@ def fix(
     else:
         renderer.summary(out, result)
     raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def undo(
+    file: str = typer.Argument(..., help="A file that `debugger fix --apply` changed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Put back the exact bytes the last --apply replaced (only if FILE still holds what it wrote)."""
+    from .source import InputError
+    from .writer import undo as run_undo
+    try:
+        path = run_undo(file)
+    except InputError as e:
+        _fail(str(e), as_json, file)
+        return
+    if as_json:
+        print(json.dumps({"file": str(path), "status": "restored"}))
+    else:
+        out.print(f"Restored {escape(str(path))} to its bytes before the fix.")
 
 
 @app.command()

@@ -28,7 +28,7 @@ class FixConfig:
     threads: int | None = None  # torch threads; default: all cores
     surprisal: bool = True  # model surprisal as a localization signal
     weights: dict = field(default_factory=dict)  # localization signal weights (see localize.Weights)
-    sandbox: str = "local"
+    sandbox: str = "auto"  # auto (strongest that works here), bwrap, unshare, local
 
 
 def read_toml(path: Path) -> dict:

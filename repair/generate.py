@@ -35,6 +35,7 @@ class Candidate:
     round: int = 0
     changed: int = 0  # lines added plus lines removed against the file it was generated from
     data: bytes = b""  # the file's bytes with this edit, exactly as validated and as --apply writes
+    span: tuple[int, int] | None = None  # the lines the prompt offered for editing
 
 
 def ast_key(text: str) -> str:
@@ -72,6 +73,6 @@ def generate(full_text: str, prompts: list[Prompt], generator: Generator, *, sam
             seen.add(key)
             how = "greedy" if c.greedy else "sample"
             out.append(Candidate(edit, new, p.kind, f"{p.kind} {how} @{p.start_line}-{p.end_line}", c.tokens,
-                                 round, changed_lines(full_text, new)))
+                                 round, changed_lines(full_text, new), span=(p.start_line, p.end_line)))
     return out, tokens
 

@@ -34,7 +34,7 @@ class HFGenerator:
         if prompt.kind == "infill":
             text = prompt.text
         else:
-            text = self.tok.apply_chat_template(prompt.messages, tokenize=False, add_generation_prompt=True)
+            text = render_chat(self.tok, prompt.messages)
         return self.tok(text, return_tensors="pt").input_ids.to(self.model.device)
 
     def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True):
@@ -118,3 +118,13 @@ class HFGenerator:
             line = bisect.bisect_right(starts, a)
             per.setdefault(line, []).append(v)
         return {ln: sum(v) / len(v) for ln, v in per.items() if text.splitlines()[ln - 1].strip()}
+
+
+def render_chat(tok, messages: list[dict]) -> str:
+    """The model's own chat template, rendered by transformers in jinja's sandbox: a template shipped
+    with a model is code from a stranger, so one that reaches for Python internals is refused."""
+    from jinja2.exceptions import SecurityError
+    try:
+        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except SecurityError as e:
+        raise ValueError(f"the model's chat template tried an unsafe operation and was refused ({e})") from None

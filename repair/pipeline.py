@@ -14,7 +14,8 @@ from . import prompts, writer
 from .config import FixConfig
 from .generate import Generator, ast_key, generate
 from .localize import Localization, Weights, localize
-from .sandbox import remove_copy, scratch_copy
+from .sandbox import make_sandbox, remove_copy, scratch_copy
+from .screen import screen
 from .source import InputError, SourceFile, load
 from .testrun import TestReport, default_command, run_tests
 from .validate import Verdict, rank, validate
@@ -30,13 +31,16 @@ class FixResult:
     applied: bool = False
     tests: dict = field(default_factory=dict)
     localization: list[dict] = field(default_factory=list)
-    candidates: dict = field(default_factory=lambda: {"generated": 0, "validated": 0, "plausible": 0})
+    candidates: dict = field(default_factory=lambda: {"generated": 0, "rejected": 0, "validated": 0,
+                                                      "plausible": 0})
+    rejected: list[dict] = field(default_factory=list)  # candidates the patch screen refused to run
     model: str = ""
     seconds: float = 0.0
     error: str | None = None
     tokens: int = 0
     winner: dict | None = None  # which prompt produced the fix and which span it touched
     new_source: bytes | None = None  # the fixed file's bytes (not serialized)
+    sandbox: str = ""  # the isolation the tests ran under (see repair/sandbox.py)
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -45,7 +49,7 @@ class FixResult:
 
     @property
     def exit_code(self) -> int:
-        return {"fixed": 0, "already_passing": 0, "not_fixed": 1}.get(self.status, 2)
+        return {"fixed": 0, "already_passing": 0, "not_fixed": 1, "flaky": 1}.get(self.status, 2)
 
 
 def _baseline(src: SourceFile, command: str, cfg: FixConfig) -> TestReport:
@@ -53,7 +57,8 @@ def _baseline(src: SourceFile, command: str, cfg: FixConfig) -> TestReport:
     copy = scratch_copy(src.root)
     try:
         (copy / src.rel).write_bytes(src.raw)
-        report = run_tests(copy, command, target=src.rel, timeout=cfg.timeout, test_timeout=cfg.test_timeout)
+        report = run_tests(copy, command, target=src.rel, timeout=cfg.timeout, test_timeout=cfg.test_timeout,
+                           sandbox=make_sandbox(cfg.sandbox))
     finally:
         remove_copy(copy)
     if report.returncode == 127 or "command not found" in report.output[-400:]:
@@ -63,6 +68,25 @@ def _baseline(src: SourceFile, command: str, cfg: FixConfig) -> TestReport:
     if report.returncode == 4 and not report.tests:
         raise InputError(f"pytest usage error from: {command}: {report.output.strip().splitlines()[-1:]}")
     return report
+
+
+def _flaky(src: SourceFile, before: TestReport, command: str, cfg: FixConfig) -> list[str]:
+    """The failure must reproduce: failing tests run once more, alone; those that pass now are flaky.
+    They are marked so, and neither repaired nor demanded of a candidate."""
+    selectable = [n for n in before.failing if "::" in n]
+    if not selectable:
+        return []
+    copy = scratch_copy(src.root)
+    try:
+        (copy / src.rel).write_bytes(src.raw)
+        again = run_tests(copy, command, select=selectable, timeout=cfg.timeout, test_timeout=cfg.test_timeout,
+                          sandbox=make_sandbox(cfg.sandbox))
+    finally:
+        remove_copy(copy)
+    flaky = [n for n in selectable if n in again.tests and again.tests[n].outcome == "passed"]
+    for n in flaky:
+        before.tests[n].outcome = "flaky"
+    return flaky
 
 
 def make_generator(cfg: FixConfig, on_event: Event) -> Generator:
@@ -103,17 +127,25 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     t0 = time.monotonic()
     emit = on_event or (lambda name, payload: None)
     src = load(path, root)
+    writer.check_target(src)
+    if apply:
+        writer.check_repo_state(src)  # fail before minutes of work, not after
     if generator is None:
         from .models import check
         check(cfg.model)
     command = cfg.test or default_command()
-    result = FixResult(file=str(src.path), status="error", model=cfg.model)
+    result = FixResult(file=str(src.path), status="error", model=cfg.model, sandbox=make_sandbox(cfg.sandbox).isolation)
     emit("baseline_start", command)
     before = _baseline(src, command, cfg)
+    flaky = _flaky(src, before, command, cfg) if before.failing else []
     emit("baseline", before)
-    result.tests = {"command": command, "failing_before": before.failing, "passing_after": before.passing}
+    result.tests = {"command": command, "failing_before": before.failing, "passing_after": before.passing,
+                    "flaky": flaky}
     if not before.failing:
-        result.status = "already_passing"
+        result.status = "flaky" if flaky else "already_passing"
+        if flaky:
+            result.error = (f"{len(flaky)} failing test(s) passed when run again: flaky, not patched "
+                            f"({', '.join(flaky[:3])})")
         result.seconds = round(time.monotonic() - t0, 2)
         return result
 
@@ -183,7 +215,15 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, gen: Generat
             result.candidates["generated"] += len(cands)
             for c in cands:
                 c.data = base.apply(c.edit)
-                v = validate(src, c, c.data, before, command, timeout=cfg.timeout, test_timeout=cfg.test_timeout)
+                verdict = screen(base.text, c.text, c.edit.start_line, c.edit.end_line,
+                                 len(c.edit.text.splitlines()), span=c.span, path=src.path, root=src.root)
+                if not verdict.ok:
+                    result.candidates["rejected"] += 1
+                    result.rejected.append({"origin": c.origin, "reasons": verdict.reasons})
+                    emit("rejected", (c, verdict.reasons))
+                    continue
+                v = validate(src, c, c.data, before, command, timeout=cfg.timeout, test_timeout=cfg.test_timeout,
+                             sandbox=make_sandbox(cfg.sandbox))
                 verdicts.append(v)
                 result.candidates["validated"] += 1
                 emit("verdict", v)

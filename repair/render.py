@@ -92,6 +92,10 @@ class Renderer:
         mark = "[green]pass[/]" if v.plausible else f"[red]{v.remaining} failing[/]"
         self._log(f"  candidate {v.candidate.origin:<26} {mark}  ({v.seconds:.1f}s tests)")
 
+    def on_rejected(self, payload) -> None:
+        cand, reasons = payload
+        self._log(f"  candidate {escape(cand.origin):<26} [magenta]refused[/]  ({escape('; '.join(reasons))})")
+
     def on_round(self, payload) -> None:
         rnd, step = payload
         how = f"continuing from {step.candidate.origin}" if step else "sampling wider"
@@ -104,6 +108,9 @@ class Renderer:
         if result.status == "already_passing":
             out.print(f"[green]All {len(result.tests.get('passing_after', []))} tests pass already;[/] nothing to fix.")
             return
+        if result.status == "flaky":
+            out.print(f"[bold yellow]Flaky, not patched:[/] {escape(result.error or '')}.")
+            return
         if result.status == "fixed":
             out.print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
             verb = "applied to" if result.applied else "verified for"
@@ -112,6 +119,8 @@ class Renderer:
                       f"{result.seconds:.0f}s, {result.tokens} tokens.")
             if not result.applied:
                 out.print(f"Apply it with: debugger fix {file} --apply", soft_wrap=True)
+            else:
+                out.print(f"Take it back with: debugger undo {file}", soft_wrap=True)
             return
         out.print(f"[bold yellow]No verified fix[/] for {file}: {escape(result.error or '')}. "
                   f"{c['generated']} candidates, {c['validated']} validated, {result.seconds:.0f}s.")

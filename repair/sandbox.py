@@ -1,13 +1,25 @@
-"""Run a command against a scratch copy of the project, with a hard timeout on the whole process group.
+"""Run a command against a scratch copy of the project, fenced in, with a hard timeout on the whole group.
 
-What this protects: the user's tree (commands only ever run in a fresh copy), the tool itself (a hung
-or forking test is killed with its whole session at the timeout; output is capped at head+tail and
-decoded with replacement), stale bytecode (PYTHONDONTWRITEBYTECODE, a new directory per candidate),
-runaway file sizes and CPU (rlimits). What it does NOT protect yet: the network, the rest of the file
-system outside the copy, or memory — candidate code runs with the user's own permissions.
+What this protects, always: the user's tree (commands only ever run in a fresh copy); the tool itself (a
+hung or forking test is killed with its whole session at the timeout, or as soon as it holds more than
+`Limits.processes` processes; output is capped at head+tail and decoded with replacement); stale bytecode
+(PYTHONDONTWRITEBYTECODE, a new directory per candidate); memory, file size and CPU (rlimits per process);
+the disk (the run is killed once free space has dropped by `Limits.disk_bytes`).
+
+With bubblewrap installed (Debian: `bubblewrap`), also: no network (own network namespace), a read-only
+view of the whole file system except the run's own work directory and a size-capped private /tmp, and a
+private PID namespace, so a grandchild that double-forks out of the session still dies with the run.
+Without bubblewrap, `unshare --net` (user namespaces) still takes the network away. `isolation()` says
+which one this machine got; `debugger fix --json` reports it.
+
+What it does NOT protect: memory is capped per process, not per run (a run may hold processes x memory);
+without bubblewrap, the rest of the file system is writable with the user's own permissions and a process
+that leaves the session survives the run; reads are never restricted (a test can read ~/.ssh, it just
+cannot send it anywhere when the network is gone).
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -24,6 +36,15 @@ SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache
              ".nox", "node_modules", ".venv", "venv", ".eggs", "build", "dist"}
 
 
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 8 << 30  # address space per process
+    processes: int = 200  # in the run's session at any moment
+    file_bytes: int = 1 << 30  # largest file a process may write
+    disk_bytes: int = 2 << 30  # drop in free disk space that ends the run
+    tmp_bytes: int = 1 << 30  # the private /tmp (bubblewrap only)
+
+
 @dataclass
 class RunResult:
     returncode: int
@@ -31,30 +52,76 @@ class RunResult:
     output: str  # stdout+stderr, head and tail kept when longer than HEAD+TAIL bytes
     seconds: float
     truncated: bool = False
+    killed: str | None = None  # "timeout", "processes" or "disk" when the sandbox ended the run
+    isolation: str = "none"
 
 
 class Sandbox(Protocol):
     def run(self, cmd: str, cwd: Path, env: dict[str, str], timeout: float) -> RunResult: ...
 
 
-def _limits(cpu_seconds: int, fsize: int) -> None:
+def _user_processes() -> int:
+    uid, n = os.getuid(), 0
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                n += os.stat(f"/proc/{d}").st_uid == uid
+            except OSError:
+                pass
+    return n
+
+
+def _limits(cpu_seconds: int, lim: Limits, nproc: int | None) -> None:
     import resource
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (lim.file_bytes, lim.file_bytes))
+    resource.setrlimit(resource.RLIMIT_AS, (lim.memory_bytes, lim.memory_bytes))
+    if nproc is not None:  # the kernel ignores it for root; the watchdog covers that case
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def session_members(sid: int) -> list[int]:
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2:].split()
+            if len(fields) > 3 and int(fields[3]) == sid:  # field 6 of stat: session id
+                pids.append(int(d))
+    return pids
+
+
+def _free(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
 
 
 class LocalSandbox:
-    """A shell in its own session; on timeout every process in that session's group gets SIGKILL."""
+    """A shell in its own session with rlimits; on timeout every process in the session gets SIGKILL."""
 
-    def __init__(self, fsize_bytes: int = 1 << 30):
-        self.fsize = fsize_bytes
+    isolation = "none"
+
+    def __init__(self, limits: Limits | None = None, fsize_bytes: int | None = None):
+        self.limits = limits or Limits()
+        if fsize_bytes is not None:
+            self.limits = Limits(**{**self.limits.__dict__, "file_bytes": fsize_bytes})
+
+    def wrap(self, cmd: str, cwd: Path) -> list[str]:
+        return ["/bin/sh", "-c", cmd]
 
     def run(self, cmd: str, cwd: Path, env: dict[str, str], timeout: float) -> RunResult:
         t0 = time.monotonic()
+        lim = self.limits
         cpu = int(timeout * 2) + 5  # CPU time over 2 cores cannot exceed twice the wall budget
-        proc = subprocess.Popen(cmd, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        nproc = None if os.getuid() == 0 else _user_processes() + lim.processes
+        disk_floor = _free(cwd) - lim.disk_bytes
+        proc = subprocess.Popen(self.wrap(cmd, cwd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=lambda: _limits(cpu, self.fsize))
+                                preexec_fn=lambda: _limits(cpu, lim, nproc))
         head, tail, total = bytearray(), bytearray(), [0]
 
         def pump() -> None:
@@ -71,11 +138,20 @@ class LocalSandbox:
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
-        timed_out = False
+        killed = None
         try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            while killed is None:
+                try:
+                    proc.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if time.monotonic() - t0 > timeout:
+                    killed = "timeout"
+                elif len(session_members(proc.pid)) > lim.processes:
+                    killed = "processes"
+                elif _free(cwd) < disk_floor:
+                    killed = "disk"
         finally:
             kill_group(proc.pid)  # grandchildren that outlive the shell go too
             proc.wait()
@@ -84,7 +160,71 @@ class LocalSandbox:
         text = head.decode("utf-8", "replace")
         if tail:
             text += ("\n[... output truncated ...]\n" if truncated else "") + tail.decode("utf-8", "replace")
-        return RunResult(proc.returncode if not timed_out else -9, timed_out, text, time.monotonic() - t0, truncated)
+        if killed and killed != "timeout":
+            text += f"\n[debugger sandbox: killed, {_REASONS[killed].format(lim=lim)}]\n"
+        return RunResult(-9 if killed else proc.returncode, killed == "timeout", text, time.monotonic() - t0,
+                         truncated, killed, self.isolation)
+
+
+_REASONS = {"processes": "more than {lim.processes} processes", "disk": "it wrote more than {lim.disk_bytes} bytes"}
+
+
+class BwrapSandbox(LocalSandbox):
+    """bubblewrap: no network, read-only file system but for the work dir and a private /tmp, own PIDs."""
+
+    isolation = "bwrap"
+
+    def wrap(self, cmd: str, cwd: Path) -> list[str]:
+        work = str(cwd.parent)  # the scratch dir: the copy, plus the run's reports beside it
+        return ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
+                "--bind", work, work, "--chdir", str(cwd), "--setenv", "TMPDIR", "/tmp",
+                "--", "/bin/sh", "-c", cmd]
+
+
+class UnshareSandbox(LocalSandbox):
+    """util-linux unshare in a user namespace: takes the network away, nothing more."""
+
+    isolation = "unshare"
+
+    def wrap(self, cmd: str, cwd: Path) -> list[str]:
+        return ["unshare", "--net", "--map-root-user", "/bin/sh", "-c", cmd]
+
+
+SANDBOXES: dict[str, type] = {"local": LocalSandbox, "bwrap": BwrapSandbox, "unshare": UnshareSandbox}
+
+
+_PROBES = {"bwrap": ["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
+           "unshare": ["unshare", "--net", "--map-root-user", "true"]}
+
+
+@functools.lru_cache(maxsize=None)
+def works(name: str) -> bool:
+    """Probed, not assumed: a tool can be installed yet refused (no user namespaces, seccomp)."""
+    probe = _PROBES.get(name)
+    if probe is None:
+        return name == "local"
+    try:
+        return bool(shutil.which(probe[0])) and subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def isolation() -> str:
+    """The strongest sandbox that works on this machine."""
+    return next(n for n in ("bwrap", "unshare", "local") if works(n))
+
+
+def make_sandbox(name: str = "auto", limits: Limits | None = None) -> LocalSandbox:
+    """'auto' picks the strongest available; naming one that does not work here is an error."""
+    from .source import InputError
+    chosen = isolation() if name == "auto" else name
+    if chosen not in SANDBOXES:
+        raise InputError(f"unknown sandbox {name!r}: use auto, {', '.join(SANDBOXES)}")
+    if not works(chosen):
+        raise InputError(f"sandbox {name!r} does not work on this machine (install bubblewrap, or use auto)")
+    return SANDBOXES[chosen](limits)
 
 
 def kill_group(pid: int) -> None:
@@ -92,9 +232,6 @@ def kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-SANDBOXES: dict[str, type] = {"local": LocalSandbox}
 
 
 def _ignore(directory: str, names: list[str]) -> set[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+MAX_BYTES = 4 << 20  # larger .py files are generated code, and would swamp the model and the parser
 
 
 class InputError(ValueError):
@@ -70,9 +71,13 @@ def load(path: str | os.PathLike, root: str | os.PathLike | None = None) -> Sour
         raise InputError(f"{path}: no such file")
     if p.is_dir():
         raise InputError(f"{path}: is a directory; give a Python file")
+    lexical = Path(os.path.abspath(p))  # where the user pointed, symlinks unresolved: that decides the project
     p = p.resolve()
     if p.suffix not in (".py", ".pyw"):
         raise InputError(f"{path}: not a Python file (expected a .py file)")
+    size = p.stat().st_size
+    if size > MAX_BYTES:
+        raise InputError(f"{path}: too large to repair ({size / 2**20:.1f} MB; the limit is {MAX_BYTES >> 20} MB)")
     raw = p.read_bytes()
     if not raw.strip():
         raise InputError(f"{path}: file is empty")
@@ -86,10 +91,12 @@ def load(path: str | os.PathLike, root: str | os.PathLike | None = None) -> Sour
         raise InputError(f"{path}: cannot decode ({e.__class__.__name__}: {e})") from None
     if encoding == "utf-8-sig":
         encoding = "utf-8"
-    r = Path(root).expanduser().resolve() if root else find_root(p)
+    r = Path(root).expanduser().resolve() if root else find_root(lexical).resolve()
     if not r.is_dir():
         raise InputError(f"{root}: project root is not a directory")
     if not p.is_relative_to(r):
+        if lexical != p and lexical.parent.resolve().is_relative_to(r):
+            raise InputError(f"{path}: is a symlink leading outside the project ({p}); not touching it")
         raise InputError(f"{path}: not inside the project root {r}")
     lf = text.replace("\r\n", "\n").replace("\r", "\n")
     return SourceFile(path=p, root=r, raw=raw, encoding=encoding, bom=bom, text=lf, mode=p.stat().st_mode)

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .sandbox import LocalSandbox, Sandbox
+from .sandbox import Sandbox, make_sandbox
 
 PROBE_DIR = Path(__file__).parent / "_probe"
 MAX_MESSAGE = 6000
@@ -95,7 +95,7 @@ def run_tests(copy: Path, command: str, *, target: str | None = None, select: li
         sel = work / "select.txt"
         sel.write_text("\n".join(select) + "\n")
         env["DEBUGGER_SELECT"] = str(sel)
-    result = (sandbox or LocalSandbox()).run(command, copy, env, timeout)
+    result = (sandbox or make_sandbox()).run(command, copy, env, timeout)
     tests = _read_probe(probe, copy)
     _merge_junit(xml, tests, copy)
     hung = _read_hang(Path(str(probe) + ".hang"), tests, copy, test_timeout)

@@ -8,7 +8,7 @@ import pytest
 from conftest import FIXTURES, fixed
 from data import format as fmt
 from data import importers, mutations, schema, synth
-from data.redact import redact
+from repair.redact import redact
 
 CODE = textwrap.dedent('''\
     def stats(items, limit=10):

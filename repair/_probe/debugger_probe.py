@@ -77,6 +77,39 @@ def pytest_configure(config):
         config.option.maxfail = 1
 
 
+_selected_files = None
+
+
+def _selected():
+    """The files (relative to rootdir) of the selected node ids, or None when nothing is selected."""
+    global _selected_files
+    sel = os.environ.get("DEBUGGER_SELECT")
+    if not sel:
+        return None
+    if _selected_files is None:
+        with open(sel, encoding="utf-8") as f:
+            _selected_files = {ln.strip().split("::")[0] for ln in f if ln.strip()}
+    return _selected_files
+
+
+def _ignore(collection_path, config):
+    # Importing every test module of a big suite to run three tests costs more than running them:
+    # modules holding no selected test are not collected at all.
+    files = _selected()
+    if files is None or collection_path.suffix != ".py" or collection_path.name == "conftest.py":
+        return None
+    try:
+        rel = collection_path.relative_to(config.rootpath).as_posix()
+    except ValueError:
+        return None
+    return None if rel in files else True
+
+
+if int(pytest.__version__.split(".")[0]) >= 7:  # older pytest passes py.path objects: no shortcut there
+    def pytest_ignore_collect(collection_path, config):
+        return _ignore(collection_path, config)
+
+
 def pytest_collection_modifyitems(session, config, items):
     sel = os.environ.get("DEBUGGER_SELECT")
     if not sel:

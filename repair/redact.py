@@ -21,3 +21,14 @@ def redact(text: str) -> str:
     for p in PATTERNS:
         text = p.sub(MASK, text)
     return ASSIGN.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+
+
+def redact_obj(obj):
+    """`redact` over every string in a JSON-like structure (before json.dumps escapes the quotes)."""
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, dict):
+        return {k: redact_obj(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [redact_obj(v) for v in obj]
+    return obj
