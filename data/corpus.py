@@ -13,6 +13,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -95,16 +96,22 @@ def build(out: Path, *, projects: list[str] | None = None, jobs: int = 2, per_ki
           max_per_project: int | None = None, on_progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Resumable: projects already in OUT keep their records and only untried mutants run."""
     chosen = [p for p in PROJECTS if not projects or p.name in projects]
-    figures = {}
+    stats_file = out.with_name(out.name + ".stats.json")  # figures add up over resumed runs
+    figures = json.loads(stats_file.read_text()) if stats_file.exists() else {}
     with tempfile.TemporaryDirectory(prefix="debugger-corpus-") as tmp:
         for p in chosen:
             t0 = time.monotonic()
             root = fetch(p, Path(tmp) / p.name)
             stats = synth(root, out, command=p.test, jobs=jobs, per_kind=per_kind, max_mutants=max_per_project,
                           name=p.name, version=p.version, license=p.license, on_progress=on_progress)
-            figures[p.name] = {"version": p.version, "license": p.license, "tried": stats.tried, "kept": stats.kept,
-                               "yield": round(stats.kept / stats.tried, 3) if stats.tried else None,
-                               "seconds": round(time.monotonic() - t0, 1), "kinds": dict(stats.kinds)}
+            prev = figures.get(p.name, {})
+            tried, kept = prev.get("tried", 0) + stats.tried, prev.get("kept", 0) + stats.kept
+            kinds = Counter(prev.get("kinds", {})) + stats.kinds
+            figures[p.name] = {"version": p.version, "license": p.license, "tried": tried, "kept": kept,
+                               "yield": round(kept / tried, 3) if tried else None,
+                               "seconds": round(prev.get("seconds", 0) + time.monotonic() - t0, 1),
+                               "kinds": dict(kinds)}
+            stats_file.write_text(json.dumps(figures, indent=1))
     records = [r for r in (read_jsonl(out) if out.exists() else []) if r.project != "examples"]
     records += example_records()
     split_by_project(records, TEST_PROJECTS, VALID_PROJECTS)

@@ -13,11 +13,11 @@ from .schema import BugRecord
 MAX_INFILL_LINES = 3
 
 
-def to_example(r: BugRecord, hinted: bool = True) -> dict | None:
+def to_example(r: BugRecord, hinted: bool = True, window: int | None = None) -> dict | None:
     n = r.end_line - r.start_line + 1
     if 1 <= n <= MAX_INFILL_LINES:
         return prompts.training_example(r.buggy, r.fixed_span, r.start_line, r.end_line, "infill",
-                                        failure=r.failure if hinted else "")
+                                        failure=r.failure if hinted else "", window=window)
     fn = spans.function_at(spans.functions(r.buggy), max(1, r.start_line))
     if fn is None:
         return None

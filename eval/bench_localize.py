@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from repair import spans as sp  # noqa: E402
 from repair.config import FixConfig  # noqa: E402
-from repair.localize import Weights, localize  # noqa: E402
+from repair.localize import Weights, localize, suspect_range  # noqa: E402
 from repair.pipeline import _baseline  # noqa: E402
 from repair.source import load  # noqa: E402
 
@@ -39,8 +39,8 @@ SINGLE = {  # each signal alone: the others weigh nothing (they still define whi
     "dstar": (Weights(syntax=0, traceback=0, spectrum=1, surprisal=0), "dstar"),
     "surprisal": (Weights(syntax=0, traceback=0, spectrum=0, surprisal=1), "ochiai"),
 }
-GRID = {"traceback": (0, 0.25, 0.5, 1, 2), "spectrum": (0, 0.25, 0.5, 1, 2), "surprisal": (0, 0.1, 0.25, 0.5, 1),
-        "formula": ("ochiai", "dstar")}
+GRID = {"traceback": (0, 0.02, 0.1, 0.25, 0.5, 1, 2), "spectrum": (0, 0.25, 0.5, 1, 2),
+        "surprisal": (0, 0.01, 0.05, 0.1, 0.25, 0.5, 1), "formula": ("ochiai", "dstar")}
 
 
 @dataclass
@@ -88,6 +88,36 @@ def fit(cases: list[Case], surprisal: bool) -> tuple[Weights, str, dict]:
     return best[1], best[2], best[3]
 
 
+def save_cases(cases: list[Case], path: Path) -> None:
+    with path.open("w") as f:
+        for c in cases:
+            tests = {n: {"outcome": t.outcome, "lines": t.lines, "frames": [[fr.file, fr.line, fr.name] for fr in t.frames]}
+                     for n, t in c.report.tests.items()}
+            f.write(json.dumps({"id": c.id, "split": c.split, "kind": c.kind, "fix": c.fix, "test_seconds": c.test_seconds,
+                                "surprisal_seconds": c.surprisal_seconds, "path": str(c.src.path),
+                                "root": str(c.src.root), "text": c.src.text, "tests": tests,
+                                "surprisal": c.surprisal}) + "\n")
+
+
+def load_cases(path: Path, split: str) -> list[Case]:
+    import dataclasses
+
+    from repair.source import SourceFile
+    from repair.testrun import Frame, TestCase, TestReport
+    cases = []
+    for ln in path.read_text().splitlines():
+        d = json.loads(ln)
+        if d["split"] != split:
+            continue
+        src = SourceFile(Path(d["path"]), Path(d["root"]), d["text"].encode(), "utf-8", False, d["text"], 0o644)
+        tests = {n: TestCase(n, t["outcome"], "", [Frame(*f) for f in t["frames"]], t["lines"])
+                 for n, t in d["tests"].items()}
+        sur = {int(k): v for k, v in d["surprisal"].items()} if d["surprisal"] else None
+        cases.append(Case(d["id"], d["split"], d["kind"], tuple(d["fix"]), d["test_seconds"], d["surprisal_seconds"],
+                          dataclasses.replace(src), TestReport("", 1, False, 0.0, "", tests), sur))
+    return cases
+
+
 def collect(tasks, split: str, gen, on_progress) -> list[Case]:
     cfg = FixConfig(test_timeout=10, timeout=300)
     cases = []
@@ -103,7 +133,8 @@ def collect(tasks, split: str, gen, on_progress) -> list[Case]:
         if not report.failing:
             continue
         t0 = time.monotonic()
-        scores = gen.line_surprisal(src.text) if gen is not None else None
+        where = suspect_range(src, report)
+        scores = gen.line_surprisal(src.text, where) if gen is not None and where else None
         sur = time.monotonic() - t0
         s, e = t.fix_lines or (0, -1)
         cases.append(Case(t.id, split, t.bug_kind or "", (s, e), tests, sur, src, report, scores))
@@ -120,39 +151,48 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-surprisal", action="store_true")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default="runs/localize")
+    ap.add_argument("--reuse", action="store_true", help="Re-rank the cases saved by an earlier run (OUT/cases.jsonl).")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in ("statements", "functions", "error_lines"):  # the grid re-ranks the same files many times
         setattr(sp, name, functools.lru_cache(maxsize=1024)(getattr(sp, name)))
+    cache = out / "cases.jsonl"
     gen = None
-    if not a.no_surprisal:
-        from repair.hf_generator import HFGenerator
-        from repair.packs import DEFAULT_MODEL
-        gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
-    say = lambda m: print(f"\r\033[K{m}", end="", file=sys.stderr, flush=True)  # noqa: E731
-    records = Path(a.records)
-    evaluated = from_examples(out / "tasks" / "examples")
-    if records.exists():
-        evaluated += from_records(records, out / "tasks" / a.split, split=a.split, limit=a.limit)
-    fitting = from_records(records, out / "tasks" / a.fit_split, split=a.fit_split, limit=a.fit_limit) \
-        if records.exists() and a.fit_limit else []
-    fit_cases = collect(fitting, a.fit_split, gen, say)
-    cases = collect(evaluated, a.split, gen, say)
-    print("\r\033[K", end="", file=sys.stderr)
+    if a.reuse:
+        fit_cases, cases = load_cases(cache, a.fit_split), load_cases(cache, a.split)
+    else:
+        if not a.no_surprisal:
+            from repair.hf_generator import HFGenerator
+            from repair.packs import DEFAULT_MODEL
+            gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
+        say = lambda m: print(f"\r\033[K{m}", end="", file=sys.stderr, flush=True)  # noqa: E731
+        records = Path(a.records)
+        evaluated = from_examples(out / "tasks" / "examples")
+        if records.exists():
+            evaluated += from_records(records, out / "tasks" / a.split, split=a.split, limit=a.limit)
+        fitting = from_records(records, out / "tasks" / a.fit_split, split=a.fit_split, limit=a.fit_limit) \
+            if records.exists() and a.fit_limit else []
+        fit_cases = collect(fitting, a.fit_split, gen, say)
+        cases = collect(evaluated, a.split, gen, say)
+        print("\r\033[K", end="", file=sys.stderr)
+        save_cases(fit_cases + cases, cache)
+    with_surprisal = any(c.surprisal for c in cases)
 
-    table = {name: rates(cases, w, f) for name, (w, f) in SINGLE.items() if gen or name != "surprisal"}
+    table = {name: rates(cases, w, f) for name, (w, f) in SINGLE.items() if with_surprisal or name != "surprisal"}
     table["fused (hand-set defaults)"] = rates(cases, Weights(), "ochiai")
-    fitted_w, fitted_f, fit_rates = fit(fit_cases, gen is not None) if fit_cases else (Weights(), "ochiai", {})
+    fitted_w, fitted_f, fit_rates = fit(fit_cases, with_surprisal) if fit_cases else (Weights(), "ochiai", {})
     table[f"fused (fitted on {a.fit_split})"] = rates(cases, fitted_w, fitted_f)
     kinds = sorted({c.kind for c in cases})
     by_kind = {k: rates([c for c in cases if c.kind == k], fitted_w, fitted_f) | {"n": sum(c.kind == k for c in cases)}
                for k in kinds}
     timing = {"test_run_median_s": statistics.median(c.test_seconds for c in cases) if cases else None,
-              "surprisal_median_s": statistics.median(c.surprisal_seconds for c in cases) if cases and gen else None}
+              "surprisal_median_s": statistics.median(c.surprisal_seconds for c in cases) if with_surprisal else None}
     result = {"bugs": len(cases), "fit_bugs": len(fit_cases), "split": a.split, "fit_split": a.fit_split,
               "table": table, "fitted": {"weights": asdict(fitted_w), "formula": fitted_f, "fit_rates": fit_rates},
-              "by_kind": by_kind, "timing": timing}
+              "by_kind": by_kind, "timing": timing,
+              "ranks": {c.id: {"kind": c.kind, "ochiai": hit_rank(c, *SINGLE["ochiai"]),
+                               "fitted": hit_rank(c, fitted_w, fitted_f)} for c in cases}}
     (out / "results.json").write_text(json.dumps(result, indent=2))
     report = render(result)
     (out / "report.md").write_text(report)

@@ -26,6 +26,8 @@ def eval_command(
     model: Optional[str] = typer.Option(None, "--model", help="Override every config's model."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many tasks (in id order)."),
     split: str = typer.Option("test", "--split", help="With a JSONL of records: the split to use."),
+    budget: Optional[float] = typer.Option(None, "--budget", help="Override every config's repair budget "
+                                           "(seconds): the same budget for every peer."),
 ) -> None:
     """Benchmark `debugger fix` (and the naive peer) over a directory of tasks; then report.
 
@@ -63,7 +65,7 @@ def eval_command(
     except ValueError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2)
-    extra = ["--model", model] if model else []
+    extra = (["--model", model] if model else []) + (["--budget", str(budget)] if budget else [])
     total = len(bench) * len(config)
     with Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=err) as bar:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,11 @@ from repair.testrun import run_tests
 from .tasks import Task
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+def label(config: str) -> str:
+    """A config file outside eval/configs is reported by its stem (base.toml -> base)."""
+    return Path(config).stem if config.endswith(".toml") else config
 
 
 def config_path(name: str) -> Path:
@@ -117,7 +121,7 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
             res = json.loads(out.strip().splitlines()[-1])
         except (json.JSONDecodeError, IndexError):
             res = {"status": "timeout" if timed_out else "crash", "error": (err or out)[-2000:]}
-        row = {"task": task.id, "config": config, "bug_kind": task.bug_kind, "status": res.get("status"),
+        row = {"task": task.id, "config": label(config), "bug_kind": task.bug_kind, "status": res.get("status"),
                "exit": p.returncode, "seconds": round(wall, 2), "tokens": res.get("tokens", 0),
                "generated": (res.get("candidates") or {}).get("generated", 0),
                "validated": (res.get("candidates") or {}).get("validated", 0),
@@ -138,25 +142,8 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
 
 
 def provenance(configs: list[str]) -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    def v(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-    repo = Path(__file__).resolve().parents[1]
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
-                                text=True).stdout.strip())
-    return {
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "git_sha": sha or None, "git_dirty": dirty,
-        "versions": {k: v(k) for k in ("debugger", "torch", "transformers", "peft", "tree-sitter")},
-        "python": platform.python_version(),
-        "machine": {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
-                    "cores": os.cpu_count()},
-        "configs": {c: config_path(c).read_text() for c in configs},
-    }
+    from repair.provenance import provenance as base
+    return {**base(), "configs": {c: config_path(c).read_text() for c in configs}}
 
 
 def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time_limit: float = 900,
@@ -172,8 +159,13 @@ def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time
     done = {(r["task"], r["config"]) for r in rows}
     prov = out / "provenance.json"
     if not prov.exists():
-        prov.write_text(json.dumps(provenance(configs), indent=2))
-    pairs = [(t, c) for c in configs for t in tasks if (t.id, c) not in done]
+        prov.write_text(json.dumps({**provenance(configs), "overrides": extra or []}, indent=2))
+    else:  # a config added to an existing run is recorded too
+        known = json.loads(prov.read_text())
+        if set(configs) - set(known.get("configs", {})):
+            known["configs"] = {**known.get("configs", {}), **{c: config_path(c).read_text() for c in configs}}
+            prov.write_text(json.dumps(known, indent=2))
+    pairs = [(t, c) for c in configs for t in tasks if (t.id, label(c)) not in done]
     threads = max(1, (os.cpu_count() or 1) // jobs)  # more threads than free cores is a cliff
     lock = threading.Lock()
 

@@ -55,6 +55,10 @@ def fix(
     strategy: Optional[str] = typer.Option(None, "--strategy", help="debugger (default) or naive (eval peer)."),
     config: Optional[str] = typer.Option(None, "--config", help="TOML file of settings (e.g. eval/configs/*.toml)."),
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto (default), bwrap, unshare or local."),
+    record: bool = typer.Option(False, "--record", help="With --apply: keep the bug/fix pair for `debugger train` "
+                                "(secrets redacted)."),
+    record_to: Optional[str] = typer.Option(None, "--record-to", help="JSONL for --record "
+                                            "(default $DEBUGGER_HOME/records/bugs.jsonl)."),
 ) -> None:
     """Repair FILE so that the project's tests pass; show the verified diff (apply it with --apply)."""
     from .config import resolve
@@ -67,6 +71,9 @@ def fix(
     overrides = dict(model=model, adapter=adapter, test=test, samples=samples, rounds=rounds, top_k=top_k,
                      formats=formats, timeout=timeout, test_timeout=test_timeout, budget=budget,
                      threads=threads, surprisal=surprisal, strategy=strategy, sandbox=sandbox)
+    if record or record_to:
+        from .packs import home
+        overrides["record"] = record_to or str(home() / "records" / "bugs.jsonl")
     renderer = Renderer(err, quiet=as_json)
     try:
         p = Path(file).expanduser()
@@ -125,7 +132,7 @@ def localize(
 
     from . import heatmap
     from .config import resolve
-    from .localize import Weights, localize as run_localize
+    from .localize import Weights, localize as run_localize, suspect_range
     from .packs import PackError
     from .pipeline import _baseline, make_generator
     from .render import Renderer
@@ -142,7 +149,8 @@ def localize(
         scores = None
         if surprisal:
             gen = make_generator(cfg, r.event)
-            scores = gen.line_surprisal(src.text) if hasattr(gen, "line_surprisal") else None
+            where = suspect_range(src, report)
+            scores = gen.line_surprisal(src.text, where) if hasattr(gen, "line_surprisal") and where else None
             if scores is None and not as_json:
                 err.print("surprisal skipped: file over the token budget or model without scores")
         loc = run_localize(src, report, surprisal=scores, weights=Weights(**cfg.weights), formula=formula)
@@ -293,7 +301,9 @@ def hook_uninstall(force: bool = typer.Option(False, "--force")) -> None:
 def _register_eval() -> None:
     from data.cli import data_app
     from eval.cli import eval_command
+    from training.cli import train_command
     app.command("eval")(eval_command)
+    app.command("train")(train_command)
     app.add_typer(data_app, name="data")
 
 

@@ -29,6 +29,8 @@ class FixConfig:
     surprisal: bool = True  # model surprisal as a localization signal
     weights: dict = field(default_factory=dict)  # localization signal weights (see localize.Weights)
     sandbox: str = "auto"  # auto (strongest that works here), bwrap, unshare, local
+    context_lines: int | None = None  # infill window on each side of the span; default: the adapter's, else all
+    record: str | None = None  # with --apply: append the verified bug/fix pair to this JSONL (data/ schema)
 
 
 def read_toml(path: Path) -> dict:
@@ -67,6 +69,8 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
         raise InputError(f"unknown edit format(s) {bad}: use infill, rewrite")
     if cfg.adapter in ("none", ""):
         cfg.adapter = None
+    if cfg.adapter and cfg.context_lines is None:
+        cfg.context_lines = adapter_context_lines(cfg.adapter)
     if cfg.strategy not in ("debugger", "naive"):
         raise InputError(f"unknown strategy {cfg.strategy!r}: use debugger or naive")
     from .localize import Weights
@@ -74,3 +78,12 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
     if bad:
         raise InputError(f"unknown localization weight(s) {sorted(bad)}")
     return cfg
+
+
+def adapter_context_lines(adapter: str) -> int | None:
+    """The window an adapter was trained with (training/ saves it), so it is prompted exactly so."""
+    import json
+    meta = Path(adapter).expanduser() / "debugger_train.json"
+    if not meta.is_file():
+        return None
+    return json.loads(meta.read_text()).get("config", {}).get("context_lines")

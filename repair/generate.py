@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import inspect
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -53,7 +54,8 @@ def changed_lines(old: str, new: str) -> int:
 
 def generate(full_text: str, prompts: list[Prompt], generator: Generator, *, samples: int = 0,
              temperature: float = 0.8, greedy: bool = True, seen: set[str] | None = None, round: int = 0,
-             on_prompt: Callable[[Prompt], None] | None = None) -> tuple[list[Candidate], int]:
+             on_prompt: Callable[[Prompt], None] | None = None,
+             deadline: float | None = None) -> tuple[list[Candidate], int]:
     """Candidates for each prompt, deduplicated against `seen` (AST keys); returns (candidates, tokens)."""
     seen = seen if seen is not None else {ast_key(full_text)}
     out: list[Candidate] = []
@@ -61,7 +63,10 @@ def generate(full_text: str, prompts: list[Prompt], generator: Generator, *, sam
     for p in prompts:
         if on_prompt:
             on_prompt(p)
-        for c in generator.complete(p, samples, temperature, greedy):
+        # generators that take a deadline stop decoding at it (a whole-file rewrite can outlast any budget)
+        kw = {"deadline": deadline} if deadline and "deadline" in inspect.signature(generator.complete).parameters \
+            else {}
+        for c in generator.complete(p, samples, temperature, greedy, **kw):
             tokens += c.tokens
             edit = edits.parse(c.text, p, full_text)
             if edit is None:

@@ -37,7 +37,9 @@ class HFGenerator:
             text = render_chat(self.tok, prompt.messages)
         return self.tok(text, return_tensors="pt").input_ids.to(self.model.device)
 
-    def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True):
+    def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True,
+                 deadline: float | None = None):
+        """`deadline` (time.monotonic()) ends decoding early: the repair budget binds generation too."""
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
@@ -52,6 +54,8 @@ class HFGenerator:
             """Stop a sequence once it holds all the lines an infill may keep, or closes its fence."""
 
             def __call__(self, input_ids, scores, **kw):
+                if deadline is not None and time.monotonic() > deadline:
+                    return torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
                 done = []
                 for row in input_ids:
                     new = tok.decode(row[plen:], skip_special_tokens=False)
@@ -97,27 +101,40 @@ class HFGenerator:
         return Completion(self.tok.decode(new[:n], skip_special_tokens=False), n, greedy)
 
     # -- localization signal -------------------------------------------------------------------
-    def line_surprisal(self, text: str, max_tokens: int = 2048) -> dict[int, float] | None:
-        """Mean token negative log-likelihood per line, from one forward pass; None if too long."""
+    def line_surprisal(self, text: str, lines: tuple[int, int] | None = None,
+                       max_tokens: int = 1024) -> dict[int, float] | None:
+        """Mean token negative log-likelihood per line of `text` (or of its 1-based inclusive `lines`
+        range, read on its own: a forward pass costs its length, and only suspects need scoring),
+        from one forward pass; None when the excerpt is over `max_tokens`."""
+        import bisect
+
         import torch
 
-        enc = self.tok(text, return_offsets_mapping=True, return_tensors="pt")
-        ids, offsets = enc.input_ids, enc.offset_mapping[0].tolist()
+        all_lines = text.splitlines(keepends=True)
+        lo, last = lines or (1, len(all_lines))
+        # a causal model scores a line from what precedes it: cutting after `last` changes nothing, so
+        # the excerpt starts at the top of the file when that fits, else at the range itself
+        for first in dict.fromkeys((1, lo)):
+            excerpt = "".join(all_lines[first - 1:last])
+            enc = self.tok(excerpt, return_offsets_mapping=True, return_tensors="pt")
+            ids, offsets = enc.input_ids, enc.offset_mapping[0].tolist()
+            if ids.shape[1] <= max_tokens:
+                break
         if ids.shape[1] > max_tokens or ids.shape[1] < 2:
             return None
         with torch.inference_mode():
             logits = self.model(ids.to(self.model.device)).logits[0, :-1].float()
         nll = torch.nn.functional.cross_entropy(logits, ids[0, 1:].to(logits.device), reduction="none").tolist()
         starts = [0]
-        for i, ch in enumerate(text):
+        for i, ch in enumerate(excerpt):
             if ch == "\n":
                 starts.append(i + 1)
-        import bisect
         per: dict[int, list[float]] = {}
         for (a, _b), v in zip(offsets[1:], nll):
-            line = bisect.bisect_right(starts, a)
-            per.setdefault(line, []).append(v)
-        return {ln: sum(v) / len(v) for ln, v in per.items() if text.splitlines()[ln - 1].strip()}
+            per.setdefault(bisect.bisect_right(starts, a), []).append(v)
+        ex_lines = excerpt.splitlines()
+        return {first - 1 + ln: sum(v) / len(v) for ln, v in per.items()
+                if ln <= len(ex_lines) and ex_lines[ln - 1].strip() and first - 1 + ln >= lo}
 
 
 def render_chat(tok, messages: list[dict]) -> str:

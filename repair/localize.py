@@ -81,6 +81,23 @@ def _spectrum(report: TestReport, formula: str = "ochiai") -> dict[int, float]:
     return {ln: e / math.sqrt(nf * (e + ep.get(ln, 0))) for ln, e in ef.items()}
 
 
+def suspect_range(src: SourceFile, report: TestReport) -> tuple[int, int] | None:
+    """The lines worth a surprisal pass: from the first to the last line the failing tests ran or
+    raised in, widened to whole functions. None when the failing tests never reach the file."""
+    lines = {ln for n in report.failing for ln in report.tests[n].lines}
+    lines |= {f.line for n in report.failing for f in report.tests[n].frames if f.file == src.rel}
+    lines |= set(sp.error_lines(src.text))
+    if not lines:
+        return None
+    lo, hi = min(lines), max(lines)
+    funcs = sp.functions(src.text)
+    for ln in (lo, hi):
+        f = sp.function_at(funcs, ln)
+        if f is not None:
+            lo, hi = min(lo, f.start_line), max(hi, f.end_line)
+    return lo, hi
+
+
 def localize(src: SourceFile, report: TestReport, *, surprisal: dict[int, float] | None = None,
              weights: Weights | None = None, top_k: int = 8, formula: str = "ochiai") -> Localization:
     w = weights or Weights()

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from . import prompts, writer
 from .config import FixConfig
 from .generate import Generator, ast_key, generate
-from .localize import Localization, Weights, localize
+from .localize import Localization, Weights, localize, suspect_range
 from .sandbox import make_sandbox, remove_copy, scratch_copy
 from .screen import screen
 from .source import InputError, SourceFile, load
@@ -111,9 +111,10 @@ def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixCo
     stages = []
     if "infill" in cfg.formats:
         top = loc.statements[:cfg.top_k]
-        stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line) for s in top], True, 0))
+        w = cfg.context_lines
+        stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line, window=w) for s in top], True, 0))
         if cfg.samples:  # samples see the failure too: a second view of the same span
-            hinted = [prompts.infill(base.text, s.start_line, s.end_line, failure) for s in top[:3]]
+            hinted = [prompts.infill(base.text, s.start_line, s.end_line, failure, window=w) for s in top[:3]]
             stages.append(("infill", hinted, True, cfg.samples))
     if "rewrite" in cfg.formats:
         rewrites = [prompts.rewrite(base.text, f.start_line, f.end_line, f.name, base.rel, failure)
@@ -157,7 +158,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     else:
         surprisal = None
         if cfg.surprisal and hasattr(gen, "line_surprisal"):
-            surprisal = gen.line_surprisal(src.text)
+            where = suspect_range(src, before)
+            surprisal = gen.line_surprisal(src.text, where) if where else None
         loc = localize(src, before, surprisal=surprisal, weights=Weights(**cfg.weights), top_k=cfg.top_k)
         emit("localized", loc)
     result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
@@ -182,6 +184,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         if apply:
             writer.apply(src, new)
             result.applied = True
+            if cfg.record:
+                record(src, best.candidate.text, before, command, result, cfg.record)
     else:
         result.status = "not_fixed"
         result.error = (f"no candidate passed the tests ({result.candidates['validated']} validated)"
@@ -210,7 +214,7 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, gen: Generat
                 return None
             emit("prompt", p)
             cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=temperature, greedy=greedy,
-                                     seen=seen, round=rnd)
+                                     seen=seen, round=rnd, deadline=deadline)
             result.tokens += tokens
             result.candidates["generated"] += len(cands)
             for c in cands:
@@ -246,3 +250,21 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, gen: Generat
 def unified_diff(src: SourceFile, new_text: str) -> str:
     return "".join(difflib.unified_diff(src.text.splitlines(keepends=True), new_text.splitlines(keepends=True),
                                         f"a/{src.rel}", f"b/{src.rel}"))
+
+
+def record(src: SourceFile, fixed_text: str, before: TestReport, command: str, result: FixResult, path: str) -> None:
+    """The flywheel: an accepted fix becomes a bug record (data/ schema, secrets redacted on write),
+    so `debugger train` can learn from the user's own history."""
+    import json
+    from pathlib import Path
+
+    from data.schema import BugRecord, span_between, write_jsonl
+    start, end, span = span_between(src.text, fixed_text)
+    rec = BugRecord(project=src.root.name, path=src.rel, buggy=src.text, fixed=fixed_text, start_line=start,
+                    end_line=end, fixed_span=span, failing_tests=before.failing,
+                    failure=prompts.failure_text(before), test_command=command, bug_kind="user", source="user",
+                    provenance=json.dumps({"model": result.model, "winner": result.winner,
+                                           "created": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+    out = Path(path).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out, [rec], append=True)

@@ -61,14 +61,17 @@ def failure_comment(failure: str) -> str:
     return "# Failing test:\n" + "".join(f"# {ln}\n" for ln in failure.splitlines()[:14]) + "\n"
 
 
-def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int = 3) -> Prompt:
-    """Cut lines start..end and ask for the middle. With `failure`, the hinted template is used.
+def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int = 3,
+           window: int | None = None) -> Prompt:
+    """Cut lines start..end and ask for the middle. With `failure`, the hinted template is used;
+    with `window`, only that many lines on each side are shown (what a CPU-trained adapter saw).
 
     The completion keeps as many lines as were cut, unless its first line opens a block (a missing
     condition): then up to `extra_lines` more are allowed, ended by the model's end-of-middle token.
     """
     lines = text.splitlines(keepends=True)
-    prefix, original, suffix = "".join(lines[:start - 1]), "".join(lines[start - 1:end]), "".join(lines[end:])
+    lo, hi = (0, len(lines)) if window is None else (max(0, start - 1 - window), end + window)
+    prefix, original, suffix = "".join(lines[lo:start - 1]), "".join(lines[start - 1:end]), "".join(lines[end:hi])
     n = end - start + 1
     if failure:
         body = template("infill_hint").substitute(failure=failure_comment(failure), prefix=prefix, suffix=suffix)
@@ -106,10 +109,10 @@ def naive(text: str, path: str, failure: str) -> Prompt:
 
 
 def training_example(buggy: str, fixed_span: str, start: int, end: int, kind: str = "infill",
-                     path: str = "", failure: str = "", name: str = "") -> dict[str, object]:
+                     path: str = "", failure: str = "", name: str = "", window: int | None = None) -> dict[str, object]:
     """A prompt-completion pair exactly as `debugger fix` would prompt for this span."""
     if kind == "infill":
-        p = infill(buggy, start, end, failure)
+        p = infill(buggy, start, end, failure, window=window)
         return {"prompt": p.text, "completion": fixed_span + "<|endoftext|>"}
     p = rewrite(buggy, start, end, name, path, failure)
     return {"messages": p.messages, "completion": f"```python\n{fixed_span.rstrip()}\n```"}

@@ -51,6 +51,23 @@ def test_apply_writes_crlf_and_mode_exactly(project, cli):
     assert [p.name for p in root.iterdir() if "debugger" in p.name] == []  # no temp files left
 
 
+def test_record_keeps_the_accepted_fix_as_a_bug_record(project, cli, tmp_path):
+    from data.schema import read_jsonl
+    root = project("calc")
+    buggy = (root / "calc.py").read_text()
+    (root / "calc.py").write_text(buggy.replace("def add", 'TOKEN = "ghp_' + "x" * 36 + '"\n\n\ndef add'))
+    records = tmp_path / "mine" / "bugs.jsonl"
+    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", "--record-to", str(records),
+                             cwd=root)
+    assert code == 0 and not records.exists()  # not applied: nothing accepted, nothing recorded
+    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--apply", "--json", "--record-to",
+                             str(records), cwd=root)
+    assert code == 0 and data["applied"], err
+    (rec,) = list(read_jsonl(records))
+    assert rec.source == "user" and rec.failing_tests == data["tests"]["failing_before"]
+    assert rec.fixed_span == "    return a * b\n" and "ghp_" not in records.read_text()
+
+
 def test_already_passing_exits_0_without_loading_a_model(project, cli):
     root = project("calc")
     (root / "calc.py").write_bytes(fixed("calc").read_bytes())

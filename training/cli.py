@@ -1,0 +1,75 @@
+"""`debugger train`: LoRA fine-tuning on bug records, with a progress bar and an ETA up front."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+err = Console(stderr=True, highlight=False)
+
+
+def train_command(
+    data: str = typer.Option(..., "--data", help="Bug-record JSONL (data/ schema) with train/valid splits."),
+    out: str = typer.Option(..., "--out", help="Adapter directory (a rerun resumes from its checkpoints)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base model: pack name, HF dir or hub id."),
+    preset: str = typer.Option("cpu", "--preset", help="cpu (this laptop, <= 90 min) or gpu (accelerate launch)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps (overrides epochs)."),
+    max_examples: Optional[int] = typer.Option(None, "--max-examples", help="Training records used."),
+    epochs: Optional[float] = typer.Option(None, "--epochs"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
+    eval_limit: int = typer.Option(0, "--eval-limit", help="Then run base vs adapter on the examples and this many "
+                                   "held-out records through `debugger eval` (0: skip)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Fine-tune a LoRA adapter for `debugger fix --adapter OUT` on bug records."""
+    from .config import make
+    from .train import train
+
+    try:
+        cfg = make(data, out, preset, base=base, max_steps=max_steps, max_examples=max_examples, epochs=epochs,
+                   lr=lr, threads=threads)
+    except ValueError as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2)
+    bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                   TextColumn("{task.description}"), console=err, disable=as_json)
+    task = bar.add_task("", total=None)
+
+    def on_event(name: str, p: dict) -> None:
+        if name == "plan":
+            if not as_json:
+                err.print(f"{p['examples']} examples ({p['dropped']} dropped as too long), {p['tokens']:,} tokens, "
+                          f"{p['steps']} steps; about {p['eta_seconds'] / 60:.0f} min on 2 CPU cores")
+            bar.update(task, total=p["steps"])
+        elif name == "step":
+            bar.update(task, completed=p["step"], total=p["max_steps"])
+        elif name == "log" and "loss" in p:
+            bar.update(task, description=f"loss {p['loss']:.3f}")
+        elif name == "log" and "eval_loss" in p:
+            bar.console.print(f"step {p['step']}: eval loss {p['eval_loss']:.3f}")
+
+    try:
+        with bar:
+            summary = train(cfg, on_event)
+    except (ValueError, OSError) as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted; rerun the same command to resume from the last checkpoint")
+        raise typer.Exit(130)
+    if eval_limit:
+        from .heldout import evaluate
+        err.print("held-out evaluation: base vs adapter")
+        summary["heldout"] = evaluate(out, data, eval_limit, on_row=None if as_json else lambda r: err.print(
+            f"{escape(r['task']):<28} {r['config']:<6} {'correct' if r.get('correct') else r.get('status')}"))
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        err.print(f"adapter: {escape(out)} (train loss {summary['train_loss']:.3f}"
+                  + (f", eval loss {summary['eval_loss']:.3f}" if summary.get("eval_loss") is not None else "")
+                  + f", {summary['seconds'] / 60:.1f} min). Use it: debugger fix FILE --adapter {escape(out)}")

@@ -1,0 +1,33 @@
+"""The end of a training run: the adapter against its base on the held-out split, through `eval/`.
+
+Both configs are the shipped default with one difference (`adapter`), written beside the adapter so
+the comparison can be rerun: `debugger eval DATA --config OUT/eval/base.toml --config OUT/eval/lora.toml`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from eval import report, runner, tasks
+
+
+def configs(adapter: Path) -> list[str]:
+    default = runner.config_path("default").read_text()
+    where = adapter / "eval"
+    where.mkdir(parents=True, exist_ok=True)
+    base, lora = where / "base.toml", where / "lora.toml"
+    top, _, rest = default.partition("[weights]")
+    base.write_text(f'{top.rstrip()}\nadapter = "none"\n\n[weights]{rest}')
+    lora.write_text(f'{top.rstrip()}\nadapter = "{adapter.resolve()}"\n\n[weights]{rest}')
+    return [str(base), str(lora)]
+
+
+def evaluate(adapter: str | Path, data: str | Path, limit: int | None, *, time_limit: float = 900,
+             on_row=None) -> dict:
+    """Run base and lora on the examples plus `limit` held-out records; returns the summary per config."""
+    adapter = Path(adapter)
+    run = adapter / "eval" / "run"
+    bench = tasks.from_examples(run / "tasks") + tasks.from_records(Path(data), run / "tasks", split="test",
+                                                                     limit=limit)
+    rows = runner.run(bench, configs(adapter), run, time_limit=time_limit, on_row=on_row)
+    report.write(run)
+    return report.summarize(rows)
