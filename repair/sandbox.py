@@ -7,8 +7,8 @@ hung or forking test is killed with its whole session at the timeout, or as soon
 the disk (the run is killed once free space has dropped by `Limits.disk_bytes`).
 
 With bubblewrap installed (Debian: `bubblewrap`), also: no network (own network namespace), a read-only
-view of the whole file system except the run's own work directory and a size-capped private /tmp, and a
-private PID namespace, so a grandchild that double-forks out of the session still dies with the run.
+view of the whole file system (/tmp included) except the run's own work directory, which holds a private
+TMPDIR, and a private PID namespace, so a grandchild that double-forks out of the session still dies with the run.
 Without bubblewrap, `unshare --net` (user namespaces) still takes the network away. `isolation()` says
 which one this machine got; `debugger fix --json` reports it.
 
@@ -42,7 +42,6 @@ class Limits:
     processes: int = 200  # in the run's session at any moment
     file_bytes: int = 1 << 30  # largest file a process may write
     disk_bytes: int = 2 << 30  # drop in free disk space that ends the run
-    tmp_bytes: int = 1 << 30  # the private /tmp (bubblewrap only)
 
 
 @dataclass
@@ -176,10 +175,13 @@ class BwrapSandbox(LocalSandbox):
 
     def wrap(self, cmd: str, cwd: Path) -> list[str]:
         work = str(cwd.parent)  # the scratch dir: the copy, plus the run's reports beside it
+        # No tmpfs over /tmp: the project, its venv or this tool may live there. Temp files go to a
+        # private TMPDIR inside the scratch dir instead, and /tmp itself is read-only like the rest.
+        tmp = cwd.parent / "tmp"
+        tmp.mkdir(exist_ok=True)
         return ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
                 "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
-                "--bind", work, work, "--chdir", str(cwd), "--setenv", "TMPDIR", "/tmp",
+                "--bind", work, work, "--chdir", str(cwd), "--setenv", "TMPDIR", str(tmp),
                 "--", "/bin/sh", "-c", cmd]
 
 

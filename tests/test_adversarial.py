@@ -433,3 +433,14 @@ def test_pickle_weights_are_never_loaded(tmp_path):
     with pytest.raises(Exception):
         load_hf(str(model_dir))
     assert not sentinel.exists()
+
+
+@ISOLATED
+def test_tools_and_projects_under_tmp_stay_visible_and_tempfiles_work(tmp_path):
+    # CI clones (and venvs) may live under /tmp: the sandbox must not hide it behind a tmpfs
+    outside = tmp_path / "venv-like" / "tool.txt"
+    outside.parent.mkdir()
+    outside.write_text("visible\n")
+    r = run(f"cat {outside} && {sys.executable} -c \"import tempfile; print(tempfile.mkstemp()[1])\"", tmp_path)
+    assert r.returncode == 0, r.output
+    assert "visible" in r.output and str(tmp_path / "work" / "tmp") in r.output
