@@ -352,7 +352,9 @@ def test_ctrl_c_leaves_no_temp_files_or_children(tmp_path, project):
     env = dict(os.environ, TMPDIR=str(tmp))
     p = subprocess.Popen([sys.executable, "-m", "repair.cli", "fix", str(root / "calc.py"), "--model",
                           "fake:" + str(Path(__file__).parent / "fixtures" / "calc_fixed.py"), "--apply",
-                          "--sandbox", "local"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                          "--sandbox", "local"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         # a CI job started with `&` ignores SIGINT, and children inherit that: restore it
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while not pids.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
