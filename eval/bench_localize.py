@@ -100,8 +100,6 @@ def save_cases(cases: list[Case], path: Path) -> None:
 
 
 def load_cases(path: Path, split: str) -> list[Case]:
-    import dataclasses
-
     from repair.source import SourceFile
     from repair.testrun import Frame, TestCase, TestReport
     cases = []
@@ -114,7 +112,7 @@ def load_cases(path: Path, split: str) -> list[Case]:
                  for n, t in d["tests"].items()}
         sur = {int(k): v for k, v in d["surprisal"].items()} if d["surprisal"] else None
         cases.append(Case(d["id"], d["split"], d["kind"], tuple(d["fix"]), d["test_seconds"], d["surprisal_seconds"],
-                          dataclasses.replace(src), TestReport("", 1, False, 0.0, "", tests), sur))
+                          src, TestReport("", 1, False, 0.0, "", tests), sur))
     return cases
 
 
