@@ -14,7 +14,7 @@ from .source import InputError
 class FixConfig:
     strategy: str = "debugger"  # "debugger", or "naive": whole file + failure in one chat (the eval peer)
     model: str = DEFAULT_MODEL
-    adapter: str | None = None  # PEFT adapter dir applied to the model ("none": no adapter)
+    adapter: str | None = "auto"  # PEFT adapter dir; "auto": the one shipped for the model, if any; "none"
     test: str | None = None  # shell command run from the project root; default: pytest
     samples: int = 3  # sampled candidates per prompt, beside the greedy one
     temperature: float = 0.7
@@ -67,6 +67,8 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
     bad = [f for f in cfg.formats if f not in ("infill", "rewrite")]
     if bad:
         raise InputError(f"unknown edit format(s) {bad}: use infill, rewrite")
+    if cfg.adapter == "auto":
+        cfg.adapter = shipped_adapter(cfg.model)
     if cfg.adapter in ("none", ""):
         cfg.adapter = None
     if cfg.adapter and cfg.context_lines is None:
@@ -78,6 +80,12 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
     if bad:
         raise InputError(f"unknown localization weight(s) {sorted(bad)}")
     return cfg
+
+
+def shipped_adapter(model: str) -> str | None:
+    """The repair adapter trained for a pack and shipped inside the package (repair/adapters/PACK)."""
+    where = Path(__file__).parent / "adapters" / model
+    return str(where) if (where / "adapter_config.json").is_file() else None
 
 
 def adapter_context_lines(adapter: str) -> int | None:

@@ -22,8 +22,10 @@ class HFGenerator:
         t0 = time.time()
         self.model, self.tok = load_hf(spec, threads=threads, progress=progress)
         if adapter:
-            from peft import PeftModel
-            self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload()
+            from .lora import merge
+            if not merge(self.model, adapter):  # plain LoRA is folded in without importing peft (~10 s)
+                from peft import PeftModel
+                self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload()
         self.name = spec
         self.load_seconds = time.time() - t0
         ids = [self.tok.convert_tokens_to_ids(t) for t in STOP_TOKENS]

@@ -83,6 +83,7 @@ def prepare(spec: str, progress: Progress | None = None) -> Path | str:
     pack = PACKS[spec]
     hf = cache_dir(pack) / "hf"
     if (hf / "debugger.json").is_file():
+        _unmark_quantized(hf)
         return hf
     parts = find_parts(pack)
     gguf = cache_dir(pack) / "model.gguf"
@@ -121,6 +122,7 @@ def _convert(pack: Pack, gguf: Path, out: Path, progress: Progress | None) -> No
     shutil.rmtree(tmp, ignore_errors=True)
     dst.save_pretrained(tmp, safe_serialization=True)
     tok.save_pretrained(tmp)
+    _unmark_quantized(tmp)
     if progress:
         progress("convert", 2, 3)
     (tmp / "debugger.json").write_text(json.dumps({
@@ -131,6 +133,18 @@ def _convert(pack: Pack, gguf: Path, out: Path, progress: Progress | None) -> No
     os.replace(tmp, out)
     if progress:
         progress("convert", 3, 3)
+
+
+def _unmark_quantized(hf: Path) -> None:
+    """The config copied from the GGUF-loaded model still says `quant_method: gguf`, though the saved
+    weights are plain fp32: transformers then refuses to train on them. Drop the mark (also from caches
+    converted before this fix)."""
+    path = hf / "config.json"
+    cfg = json.loads(path.read_text())
+    if cfg.pop("quantization_config", None) is not None:
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(cfg, indent=2) + "\n")
+        os.replace(tmp, path)
 
 
 def load_hf(spec: str, threads: int | None = None, progress: Progress | None = None):

@@ -54,11 +54,16 @@ def failure_text(report: TestReport, limit: int = MAX_FAILURE) -> str:
     return text if len(text) <= limit else text[:limit // 3] + "\n  ...\n" + text[-2 * limit // 3:]
 
 
-def failure_comment(failure: str) -> str:
-    """The failure as a comment block on top of the file: the infill prompt's only way to say it."""
+def failure_comment(failure: str, original: str = "") -> str:
+    """The failure (and the lines cut out) as a comment block on top of the file: the infill prompt's only
+    way to say them. Showing the cut lines lets a trained adapter learn the small edit a bug usually needs."""
     if not failure.strip():
         return ""
-    return "# Failing test:\n" + "".join(f"# {ln}\n" for ln in failure.splitlines()[:14]) + "\n"
+    text = "# Failing test:\n" + "".join(f"# {ln}\n" for ln in failure.splitlines()[:14])
+    cut = original.splitlines()[:6]
+    if cut:
+        text += "# Buggy lines (the gap must replace them):\n" + "".join(f"#> {ln}\n" for ln in cut)
+    return text + "\n"
 
 
 def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int = 3,
@@ -74,7 +79,7 @@ def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int 
     prefix, original, suffix = "".join(lines[lo:start - 1]), "".join(lines[start - 1:end]), "".join(lines[end:hi])
     n = end - start + 1
     if failure:
-        body = template("infill_hint").substitute(failure=failure_comment(failure), prefix=prefix, suffix=suffix)
+        body = template("infill_hint").substitute(failure=failure_comment(failure, original), prefix=prefix, suffix=suffix)
     else:
         body = template("infill").substitute(prefix=prefix, suffix=suffix)
     return Prompt("infill", start, end, original, text=body, prefix=prefix, suffix=suffix,

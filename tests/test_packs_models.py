@@ -65,6 +65,20 @@ def test_tampered_cache_is_never_parsed(tiny_pack, monkeypatch):
     assert converted == [blob]
 
 
+def test_cache_converted_with_a_gguf_mark_is_unmarked(tiny_pack, monkeypatch):
+    import json
+    pack, _, _ = tiny_pack
+    monkeypatch.setitem(packs.PACKS, "tiny", pack)
+    monkeypatch.setattr(models, "PACKS", packs.PACKS)
+    hf = models.cache_dir(pack) / "hf"
+    hf.mkdir(parents=True)
+    (hf / "debugger.json").write_text("{}")
+    # what earlier conversions left: fp32 weights under a config still saying gguf, which refuses training
+    (hf / "config.json").write_text(json.dumps({"model_type": "qwen2", "quantization_config": {"quant_method": "gguf"}}))
+    assert models.prepare("tiny") == hf
+    assert json.loads((hf / "config.json").read_text()) == {"model_type": "qwen2"}
+
+
 def test_model_specs():
     assert models.kind_of("qwen2.5-coder-0.5b") == "pack"
     assert models.kind_of("fake:x.py") == "fake"

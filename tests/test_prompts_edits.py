@@ -12,7 +12,9 @@ def test_infill_prompt_cuts_the_span():
 
 def test_infill_hint_carries_the_failure_as_comments():
     p = prompts.infill(CODE, 6, 6, failure="- t::test\n  assert 1 == 2")
-    assert p.text.startswith("<|fim_prefix|># Failing test:\n# - t::test\n#   assert 1 == 2\n\nimport math")
+    assert p.text.startswith("<|fim_prefix|># Failing test:\n# - t::test\n#   assert 1 == 2\n"
+                             "# Buggy lines (the gap must replace them):\n#>         x = r * r\n\nimport math")
+    assert prompts.infill(CODE, 6, 6).text.count("x = r * r") == 0  # unhinted: the cut lines stay unseen
 
 
 def test_training_example_is_the_inference_prompt():

@@ -87,8 +87,68 @@ def test_adapter_loads_into_the_generator_and_sets_the_window(tiny, tmp_path):
     assert cfg.context_lines == 24
 
 
+@pytest.mark.parametrize("rslora", [False, True])
+def test_lora_merge_without_peft_matches_peft(tiny, tmp_path, rslora):
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from repair import lora
+    torch.manual_seed(0)
+    cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], use_rslora=rslora,
+                     init_lora_weights=False)  # random B: a zero delta would make any merge look right
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny), cfg).save_pretrained(tmp_path / "a")
+    ours, before = AutoModelForCausalLM.from_pretrained(tiny), AutoModelForCausalLM.from_pretrained(tiny)
+    assert lora.merge(ours, tmp_path / "a")
+    theirs = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny), tmp_path / "a").merge_and_unload()
+    mine, ref, old = ours.state_dict(), theirs.state_dict(), before.state_dict()
+    assert set(mine) == set(ref)
+    changed = [k for k in ref if not torch.equal(ref[k], old[k])]
+    assert len(changed) == 2 * 3  # two layers x three target modules
+    assert all(torch.allclose(mine[k], ref[k], atol=1e-6) for k in ref)
+
+
+def test_lora_merge_refuses_what_it_cannot_fold(tiny, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from repair import lora
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny),
+                   LoraConfig(r=2, target_modules=["q_proj"], use_dora=True)).save_pretrained(tmp_path / "dora")
+    model = AutoModelForCausalLM.from_pretrained(tiny)
+    old = {k: v.clone() for k, v in model.state_dict().items()}
+    assert not lora.merge(model, tmp_path / "dora")  # DoRA: left to peft, model untouched
+    assert all(torch.equal(old[k], v) for k, v in model.state_dict().items())
+    other = AutoModelForCausalLM.from_pretrained(tiny)
+    get_peft_model(other, LoraConfig(r=2, target_modules=["q_proj"])).save_pretrained(tmp_path / "a")
+    cfg = json.loads((tmp_path / "a" / "adapter_config.json").read_text())
+    (tmp_path / "a" / "adapter_config.json").write_text(json.dumps({**cfg, "use_dora": False}))
+    from safetensors.torch import load_file, save_file
+    t = load_file(str(tmp_path / "a" / "adapter_model.safetensors"))
+    save_file({k.replace("layers.1.", "layers.7."): v for k, v in t.items()},
+              str(tmp_path / "a" / "adapter_model.safetensors"))  # a layer this model does not have
+    with pytest.raises(lora.AdapterError, match="does not fit"):
+        lora.merge(model, tmp_path / "a")
+    assert all(torch.equal(old[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(lora.AdapterError, match="not a PEFT adapter"):
+        lora.merge(model, tmp_path)
+
+
 def test_presets_and_bad_settings():
     assert make("d", "o", "gpu").batch_size == 8 and make("d", "o", "gpu").lora.r == 16
     assert make("d", "o", "cpu", lr=1e-3).lr == 1e-3
     with pytest.raises(ValueError, match="unknown preset"):
         make("d", "o", "tpu")
+
+
+def test_heldout_configs_differ_only_in_the_adapter(tmp_path):
+    from repair.config import resolve
+    from training import heldout
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "debugger_train.json").write_text(json.dumps({"config": {"context_lines": 24}}))
+    base, lora = (resolve(tmp_path, config_file=path) for path in heldout.configs(adapter))
+    assert base.adapter is None and lora.adapter == str(adapter.resolve())
+    assert base.context_lines == lora.context_lines == 24  # the same prompts: only the weights differ
+    assert base.weights == lora.weights and base.weights

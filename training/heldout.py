@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from eval import report, runner, tasks
+from repair.config import adapter_context_lines
 
 
 def configs(adapter: Path) -> list[str]:
@@ -16,7 +17,10 @@ def configs(adapter: Path) -> list[str]:
     where.mkdir(parents=True, exist_ok=True)
     base, lora = where / "base.toml", where / "lora.toml"
     top, _, rest = default.partition("[weights]")
-    base.write_text(f'{top.rstrip()}\nadapter = "none"\n\n[weights]{rest}')
+    # the base sees the adapter's window too: the comparison isolates the weights, not the prompt length
+    window = adapter_context_lines(str(adapter))
+    same = f"\ncontext_lines = {window}" if window else ""
+    base.write_text(f'{top.rstrip()}\nadapter = "none"{same}\n\n[weights]{rest}')
     lora.write_text(f'{top.rstrip()}\nadapter = "{adapter.resolve()}"\n\n[weights]{rest}')
     return [str(base), str(lora)]
 
