@@ -121,7 +121,8 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
             res = json.loads(out.strip().splitlines()[-1])
         except (json.JSONDecodeError, IndexError):
             res = {"status": "timeout" if timed_out else "crash", "error": (err or out)[-2000:]}
-        row = {"task": task.id, "config": label(config), "bug_kind": task.bug_kind, "status": res.get("status"),
+        row = {"task": task.id, "config": label(config), "model": res.get("model"), "bug_kind": task.bug_kind,
+               "status": res.get("status"),
                "exit": p.returncode, "seconds": round(wall, 2), "tokens": res.get("tokens", 0),
                "generated": (res.get("candidates") or {}).get("generated", 0),
                "validated": (res.get("candidates") or {}).get("validated", 0),

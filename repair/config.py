@@ -14,7 +14,7 @@ from .source import InputError
 class FixConfig:
     strategy: str = "debugger"  # "debugger", or "naive": whole file + failure in one chat (the eval peer)
     model: str = DEFAULT_MODEL
-    adapter: str | None = "auto"  # PEFT adapter dir; "auto": the one shipped for the model, if any; "none"
+    adapter: str | None = None  # PEFT adapter dir; "auto": the one shipped for the model (not yet the default)
     test: str | None = None  # shell command run from the project root; default: pytest
     samples: int = 3  # sampled candidates per prompt, beside the greedy one
     temperature: float = 0.7
