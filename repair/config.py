@@ -82,9 +82,12 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
     return cfg
 
 
+ADAPTERS = Path(__file__).parent / "adapters"  # adapters shipped inside the package, one dir per pack
+
+
 def shipped_adapter(model: str) -> str | None:
     """The repair adapter trained for a pack and shipped inside the package (repair/adapters/PACK)."""
-    where = Path(__file__).parent / "adapters" / model
+    where = ADAPTERS / model
     return str(where) if (where / "adapter_config.json").is_file() else None
 
 

@@ -17,8 +17,9 @@ STOP_TOKENS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>", "<|
 
 def _label(adapter: str) -> str:
     from pathlib import Path
-    here = Path(__file__).parent / "adapters"
-    return "(shipped)" if Path(adapter).resolve().is_relative_to(here.resolve()) else str(adapter)
+
+    from .config import ADAPTERS
+    return "(shipped)" if Path(adapter).resolve().is_relative_to(ADAPTERS.resolve()) else str(adapter)
 
 
 class HFGenerator:
