@@ -26,7 +26,10 @@ def synth_cmd(project: str = typer.Argument(..., help="A project directory whose
               jobs: int = typer.Option(2, "--jobs", min=1), per_kind: int = typer.Option(1, "--per-kind", min=1),
               max_mutants: Optional[int] = typer.Option(None, "--max"),
               name: Optional[str] = typer.Option(None, "--name"), version: str = typer.Option("", "--version"),
-              license: str = typer.Option("", "--license")) -> None:
+              license: str = typer.Option("", "--license"),
+              plugins: bool = typer.Option(True, "--plugins/--no-plugins",
+                                           help="Let pytest load installed plugins (off: ~3x faster cold runs "
+                                                "when the suite passes without them).")) -> None:
     """Mutate the project's functions and keep the mutants its tests catch, with their real failures."""
     from .schema import read_jsonl, write_card
     from .synth import synth
@@ -38,7 +41,7 @@ def synth_cmd(project: str = typer.Argument(..., help="A project directory whose
         tid = bar.add_task(root.name, total=None)
         try:
             stats = synth(root, Path(out), command=test, jobs=jobs, per_kind=per_kind, max_mutants=max_mutants,
-                          name=name, version=version, license=license,
+                          name=name, version=version, license=license, plugin_autoload=plugins,
                           on_progress=lambda p, done, total: bar.update(tid, completed=done, total=total))
         except ValueError as e:
             _fail(str(e))

@@ -2,48 +2,48 @@
 
     python eval/bench_localize.py [--records data/corpus/bugs.jsonl] [--split test] [--limit 150]
                                   [--fit-split train] [--fit-limit 120] [--no-surprisal] [--out runs/localize]
+                                  [--reuse] [--save-weights]
 
 Bugs are the bundled examples plus the records of `--split` (the held-out projects by default). For
 each, one run of the visible tests records per-test lines (the same run `debugger fix` makes) and one
 forward pass gives the surprisal. A hit at k: one of the first k statements ranked contains the changed
-lines of the reference fix (for an inserted line, the statement before or after the gap). Weights are
-fitted by grid search on `--fit-split` bugs (projects disjoint from the evaluated ones) and reported on
-`--split`. Prints a table, writes results.json, report.md and a chart to --out.
+lines of the reference fix (for an inserted line, the statement before or after the gap). The feature
+weights are fitted (a listwise linear ranker) on `--fit-split` bugs, projects disjoint from the evaluated
+ones, and reported on `--split`; `--save-weights` makes them the runtime's. Prints a table, writes
+results.json, report.md and a chart to --out.
 """
 from __future__ import annotations
 
 import argparse
 import functools
-import itertools
 import json
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from repair import spans as sp  # noqa: E402
 from repair.config import FixConfig  # noqa: E402
-from repair.localize import Weights, localize, suspect_range  # noqa: E402
+from repair.localize import FEATURES, HAND_SET, candidates, suspect_ranges  # noqa: E402
 from repair.pipeline import _baseline  # noqa: E402
 from repair.source import load  # noqa: E402
 
 from eval.tasks import from_examples, from_records  # noqa: E402
 
 KS = (1, 3, 5)
-SINGLE = {  # each signal alone: the others weigh nothing (they still define which lines are candidates)
-    "traceback": (Weights(syntax=1, traceback=1, spectrum=0, surprisal=0), "ochiai"),
-    "ochiai": (Weights(syntax=0, traceback=0, spectrum=1, surprisal=0), "ochiai"),
-    "dstar": (Weights(syntax=0, traceback=0, spectrum=1, surprisal=0), "dstar"),
-    "surprisal": (Weights(syntax=0, traceback=0, spectrum=0, surprisal=1), "ochiai"),
+SINGLE = {  # each signal alone (they all still define which lines are candidates); ties: later line first
+    "traceback": ({"syntax": 10, "traceback": 1}, "ochiai"),
+    "ochiai": ({"spectrum": 1}, "ochiai"),
+    "dstar": ({"spectrum": 1}, "dstar"),
+    "branch": ({"branch": 1}, "ochiai"),
+    "surprisal": ({"surprisal": 1}, "ochiai"),
 }
-GRID = {"traceback": (0, 0.02, 0.1, 0.25, 0.5, 1, 2), "spectrum": (0, 0.25, 0.5, 1, 2),
-        "surprisal": (0, 0.01, 0.05, 0.1, 0.25, 0.5, 1), "formula": ("ochiai", "dstar")}
+L2 = 0.01  # on the fitted weights: ~100 training bugs, 17 features
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: matrix() caches per case
 class Case:
     id: str
     split: str
@@ -54,49 +54,82 @@ class Case:
     src: object = None
     report: object = None
     surprisal: dict | None = None
+    tokens: dict | None = None  # line -> every token's NLL (surprisal is their mean)
 
 
-def hit_rank(case: Case, weights: Weights, formula: str) -> int | None:
-    loc = localize(case.src, case.report, surprisal=case.surprisal, weights=weights, top_k=10_000, formula=formula)
+def is_hit(case: Case, start: int, end: int) -> bool:
     s, e = case.fix
-    for i, st in enumerate(loc.statements, 1):
-        if (e >= s and st.start_line <= s and e <= st.end_line) or \
-                (e < s and (st.start_line <= s <= st.end_line or st.start_line <= s - 1 <= st.end_line)):
-            return i
-    return None
+    if e >= s:
+        return start <= s and e <= end
+    return start <= s <= end or start <= s - 1 <= end  # an insertion: the statement before or after the gap
 
 
-def rates(cases: list[Case], weights: Weights, formula: str) -> dict[str, float]:
+@functools.lru_cache(maxsize=None)
+def matrix(case: Case, formula: str):
+    """The case's candidates as a feature matrix (rows in file order), their start lines and hit flags."""
+    import numpy as np
+    cands, _ = candidates(case.src, case.report, case.tokens or case.surprisal, formula)
+    x = np.array([[c.features[f] for f in FEATURES] for c in cands], dtype=float).reshape(len(cands), len(FEATURES))
+    starts = np.array([c.span.start_line for c in cands], dtype=float)
+    hits = np.array([is_hit(case, c.span.start_line, c.span.end_line) for c in cands], dtype=bool)
+    return x, starts, hits
+
+
+def hit_rank(case: Case, weights: dict, formula: str) -> int | None:
+    """Rank (1-based) of the first statement holding the fix, ranked as `localize` ranks them."""
+    import numpy as np
+    x, starts, hits = matrix(case, formula)
+    if not hits.any():
+        return None
+    score = x @ np.array([weights.get(f, 0.0) for f in FEATURES])
+    order = np.lexsort((-starts, -score))  # by score, then the later line first (localize's tie-break)
+    return int(np.flatnonzero(hits[order])[0]) + 1
+
+
+def rates(cases: list[Case], weights: dict, formula: str) -> dict[str, float]:
     ranks = [hit_rank(c, weights, formula) for c in cases]
     return {f"top{k}": sum(r is not None and r <= k for r in ranks) / max(1, len(ranks)) for k in KS}
 
 
-def objective(r: dict[str, float]) -> float:
-    return r["top1"] + 0.5 * r["top3"] + 0.25 * r["top5"]
-
-
-def fit(cases: list[Case], surprisal: bool) -> tuple[Weights, str, dict]:
-    best = None
-    for tb, spec, sur, formula in itertools.product(*GRID.values()):
-        if not surprisal and sur:
-            continue
-        w = Weights(syntax=1.0, traceback=tb, spectrum=spec, surprisal=sur)
-        r = rates(cases, w, formula)
-        key = (objective(r), -abs(tb - 1) - abs(spec - 0.6))  # ties: stay near the hand-set weights
-        if best is None or key > best[0]:
-            best = (key, w, formula, r)
-    return best[1], best[2], best[3]
+def fit(cases: list[Case], surprisal: bool, formula: str = "ochiai", steps: int = 3000) -> dict[str, float]:
+    """Listwise linear ranker: softmax over each bug's candidates, cross-entropy on the buggy ones,
+    L2 on the weights, Adam. Syntax keeps its hand-set weight (too few broken files to learn from)."""
+    import numpy as np
+    data = [(x, hits) for x, _, hits in (matrix(c, formula) for c in cases) if hits.any() and len(hits) > 1]
+    free = [i for i, f in enumerate(FEATURES) if f != "syntax" and (surprisal or not f.startswith("surprisal"))]
+    w = np.zeros(len(FEATURES))
+    for f, v in HAND_SET.items():
+        w[FEATURES.index(f)] = v if surprisal or not f.startswith("surprisal") else 0.0
+    m, v2 = np.zeros_like(w), np.zeros_like(w)
+    for t in range(1, steps + 1):
+        grad = np.zeros_like(w)
+        for x, hits in data:
+            z = x @ w
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            target = hits / hits.sum()
+            grad += x.T @ (p - target)
+        grad = grad / len(data) + L2 * w
+        mask = np.zeros_like(w)
+        mask[free] = 1
+        grad *= mask
+        m = 0.9 * m + 0.1 * grad
+        v2 = 0.999 * v2 + 0.001 * grad * grad
+        w -= 0.05 * (m / (1 - 0.9 ** t)) / (np.sqrt(v2 / (1 - 0.999 ** t)) + 1e-8)
+    return {f: round(float(w[i]), 4) for i, f in enumerate(FEATURES) if abs(w[i]) > 1e-6}
 
 
 def save_cases(cases: list[Case], path: Path) -> None:
     with path.open("w") as f:
         for c in cases:
-            tests = {n: {"outcome": t.outcome, "lines": t.lines, "frames": [[fr.file, fr.line, fr.name] for fr in t.frames]}
+            tests = {n: {"outcome": t.outcome, "lines": t.lines, "arcs": t.arcs, "recent": t.recent,
+                         "message": t.message[-600:],
+                         "frames": [[fr.file, fr.line, fr.name] for fr in t.frames]}
                      for n, t in c.report.tests.items()}
             f.write(json.dumps({"id": c.id, "split": c.split, "kind": c.kind, "fix": c.fix, "test_seconds": c.test_seconds,
                                 "surprisal_seconds": c.surprisal_seconds, "path": str(c.src.path),
                                 "root": str(c.src.root), "text": c.src.text, "tests": tests,
-                                "surprisal": c.surprisal}) + "\n")
+                                "surprisal": c.surprisal, "tokens": c.tokens}) + "\n")
 
 
 def load_cases(path: Path, split: str) -> list[Case]:
@@ -108,15 +141,19 @@ def load_cases(path: Path, split: str) -> list[Case]:
         if d["split"] != split:
             continue
         src = SourceFile(Path(d["path"]), Path(d["root"]), d["text"].encode(), "utf-8", False, d["text"], 0o644)
-        tests = {n: TestCase(n, t["outcome"], "", [Frame(*f) for f in t["frames"]], t["lines"])
+        tests = {n: TestCase(n, t["outcome"], t.get("message", ""), [Frame(*f) for f in t["frames"]], t["lines"],
+                             {}, [tuple(a) for a in t.get("arcs", [])], t.get("recent", []))
                  for n, t in d["tests"].items()}
         sur = {int(k): v for k, v in d["surprisal"].items()} if d["surprisal"] else None
+        toks = {int(k): v for k, v in d["tokens"].items()} if d.get("tokens") else None
         cases.append(Case(d["id"], d["split"], d["kind"], tuple(d["fix"]), d["test_seconds"], d["surprisal_seconds"],
-                          src, TestReport("", 1, False, 0.0, "", tests), sur))
+                          src, TestReport("", 1, False, 0.0, "", tests), sur, toks))
     return cases
 
 
-def collect(tasks, split: str, gen, on_progress) -> list[Case]:
+def collect(tasks, split: str, gen, on_progress, known: dict | None = None) -> list[Case]:
+    """`known`: id -> a Case from an earlier run whose surprisal is reused (the model pass does not
+    depend on the tests, so a probe change needs only the test runs again)."""
     cfg = FixConfig(test_timeout=10, timeout=300)
     cases = []
     for i, t in enumerate(tasks, 1):
@@ -131,12 +168,41 @@ def collect(tasks, split: str, gen, on_progress) -> list[Case]:
         if not report.failing:
             continue
         t0 = time.monotonic()
-        where = suspect_range(src, report)
-        scores = gen.line_surprisal(src.text, where) if gen is not None and where else None
-        sur = time.monotonic() - t0
+        where = suspect_ranges(src, report)
+        old = (known or {}).get(t.id)
+        if old is not None and old.src.text == src.text:
+            toks, sur = old.tokens, old.surprisal_seconds
+        else:
+            toks = gen.line_surprisal(src.text, where, tokens=True) if gen is not None and where else None
+            sur = time.monotonic() - t0
+        scores = {ln: sum(v) / len(v) for ln, v in toks.items()} if toks else None
         s, e = t.fix_lines or (0, -1)
-        cases.append(Case(t.id, split, t.bug_kind or "", (s, e), tests, sur, src, report, scores))
+        cases.append(Case(t.id, split, t.bug_kind or "", (s, e), tests, sur, src, report, scores, toks))
     return cases
+
+
+def time_runs(tasks: list, n: int) -> dict:
+    """Plain runs of the visible tests (no probe, no tracing) next to the recording runs localization
+    reads, on the same `n` bugs, one after the other (so both see the same machine load)."""
+    import os
+
+    from repair.sandbox import make_sandbox, remove_copy, scratch_copy
+    from repair.testrun import run_tests
+    plain, recording = [], []
+    for t in tasks[:n]:
+        copy = scratch_copy(t.project)
+        try:
+            r = make_sandbox().run(t.test, copy, dict(os.environ, PYTHONDONTWRITEBYTECODE="1"), 300)
+            rep = run_tests(copy, t.test, target=t.file, timeout=300, test_timeout=10)
+        finally:
+            remove_copy(copy)
+        plain.append(r.seconds)
+        recording.append(rep.seconds)
+    if not plain:
+        return {}
+    return {"bugs": len(plain), "plain_median_s": statistics.median(plain),
+            "recording_median_s": statistics.median(recording),
+            "ratio_median": statistics.median(b / a for a, b in zip(plain, recording) if a > 0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,17 +216,45 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default="runs/localize")
     ap.add_argument("--reuse", action="store_true", help="Re-rank the cases saved by an earlier run (OUT/cases.jsonl).")
+    ap.add_argument("--timing", type=int, default=20, metavar="N",
+                    help="Time a plain test run beside the recording run on N bugs (0: skip).")
+    ap.add_argument("--rescore", action="store_true",
+                    help="With --reuse: recompute every saved case's surprisal (after a change to how it is taken).")
+    ap.add_argument("--surprisal-from", metavar="CASES_JSONL",
+                    help="Take each bug's surprisal from another run's cases.jsonl (rerunning the tests, or with --reuse).")
+    ap.add_argument("--save-weights", action="store_true",
+                    help="Write the fitted weights to repair/localize_weights.json (the runtime's defaults).")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("statements", "functions", "error_lines"):  # the grid re-ranks the same files many times
-        setattr(sp, name, functools.lru_cache(maxsize=1024)(getattr(sp, name)))
     cache = out / "cases.jsonl"
     gen = None
     if a.reuse:
         fit_cases, cases = load_cases(cache, a.fit_split), load_cases(cache, a.split)
+        if a.surprisal_from:  # the surprisal of another run (same bugs, e.g. rescored), by id
+            other = {c.id: c for sp in (a.fit_split, a.split) for c in load_cases(Path(a.surprisal_from), sp)}
+            for c in fit_cases + cases:
+                o = other.get(c.id)
+                if o is not None and o.src.text == c.src.text:
+                    c.tokens, c.surprisal, c.surprisal_seconds = o.tokens, o.surprisal, o.surprisal_seconds
+        if a.rescore:
+            from repair.hf_generator import HFGenerator
+            from repair.packs import DEFAULT_MODEL
+            gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
+            for i, c in enumerate(fit_cases + cases, 1):
+                print(f"\r\033[Krescoring {i}/{len(fit_cases) + len(cases)} {c.id}", end="", file=sys.stderr, flush=True)
+                t0 = time.monotonic()
+                where = suspect_ranges(c.src, c.report)
+                c.tokens = gen.line_surprisal(c.src.text, where, tokens=True) if where else None
+                c.surprisal_seconds = time.monotonic() - t0
+                c.surprisal = {ln: sum(v) / len(v) for ln, v in c.tokens.items()} if c.tokens else None
+            print("\r\033[K", end="", file=sys.stderr)
+            save_cases(fit_cases + cases, cache)
     else:
-        if not a.no_surprisal:
+        known = {}
+        if a.surprisal_from:
+            known = {c.id: c for split in (a.fit_split, a.split) for c in load_cases(Path(a.surprisal_from), split)}
+        elif not a.no_surprisal:
             from repair.hf_generator import HFGenerator
             from repair.packs import DEFAULT_MODEL
             gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
@@ -171,30 +265,47 @@ def main(argv: list[str] | None = None) -> int:
             evaluated += from_records(records, out / "tasks" / a.split, split=a.split, limit=a.limit)
         fitting = from_records(records, out / "tasks" / a.fit_split, split=a.fit_split, limit=a.fit_limit) \
             if records.exists() and a.fit_limit else []
-        fit_cases = collect(fitting, a.fit_split, gen, say)
-        cases = collect(evaluated, a.split, gen, say)
+        fit_cases = collect(fitting, a.fit_split, gen, say, known)
+        cases = collect(evaluated, a.split, gen, say, known)
         print("\r\033[K", end="", file=sys.stderr)
         save_cases(fit_cases + cases, cache)
     with_surprisal = any(c.surprisal for c in cases)
 
     table = {name: rates(cases, w, f) for name, (w, f) in SINGLE.items() if with_surprisal or name != "surprisal"}
-    table["fused (hand-set defaults)"] = rates(cases, Weights(), "ochiai")
-    fitted_w, fitted_f, fit_rates = fit(fit_cases, with_surprisal) if fit_cases else (Weights(), "ochiai", {})
-    table[f"fused (fitted on {a.fit_split})"] = rates(cases, fitted_w, fitted_f)
+    table["fused (hand-set)"] = rates(cases, HAND_SET, "ochiai")
+    fitted = fit(fit_cases, with_surprisal) if fit_cases else dict(HAND_SET)
+    fit_rates = rates(fit_cases, fitted, "ochiai") if fit_cases else {}
+    table[f"fused (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
     kinds = sorted({c.kind for c in cases})
-    by_kind = {k: rates([c for c in cases if c.kind == k], fitted_w, fitted_f) | {"n": sum(c.kind == k for c in cases)}
+    by_kind = {k: rates([c for c in cases if c.kind == k], fitted, "ochiai") | {"n": sum(c.kind == k for c in cases)}
                for k in kinds}
     timing = {"test_run_median_s": statistics.median(c.test_seconds for c in cases) if cases else None,
               "surprisal_median_s": statistics.median(c.surprisal_seconds for c in cases) if with_surprisal else None}
+    if a.timing:
+        from eval.tasks import load_task
+        evaluated_tasks = [load_task(d) for parent in (out / "tasks" / "examples", out / "tasks" / a.split)
+                           if parent.is_dir() for d in sorted(parent.iterdir()) if (d / "task.json").is_file()]
+        timing["paired"] = time_runs(evaluated_tasks, a.timing)
     result = {"bugs": len(cases), "fit_bugs": len(fit_cases), "split": a.split, "fit_split": a.fit_split,
-              "table": table, "fitted": {"weights": asdict(fitted_w), "formula": fitted_f, "fit_rates": fit_rates},
+              "fit_projects": sorted({c.id.rsplit("-", 1)[0] for c in fit_cases}),
+              "table": table, "fitted": {"weights": fitted, "formula": "ochiai", "fit_rates": fit_rates},
               "by_kind": by_kind, "timing": timing,
               "ranks": {c.id: {"kind": c.kind, "ochiai": hit_rank(c, *SINGLE["ochiai"]),
-                               "fitted": hit_rank(c, fitted_w, fitted_f)} for c in cases}}
+                               "fitted": hit_rank(c, fitted, "ochiai")} for c in cases}}
     (out / "results.json").write_text(json.dumps(result, indent=2))
     report = render(result)
     (out / "report.md").write_text(report)
     chart(table, out / "hits.png")
+    if a.save_weights:
+        from repair.localize import WEIGHTS_FILE
+        from repair.provenance import provenance
+        WEIGHTS_FILE.write_text(json.dumps({
+            "weights": fitted, "formula": "ochiai", "fitted_on": {"split": a.fit_split, "bugs": len(fit_cases),
+                                                                 "projects": result["fit_projects"]},
+            "fit_rates": fit_rates, "heldout_rates": table[f"fused (fitted on {a.fit_split})"],
+            "heldout_bugs": len(cases), "made_by": "eval/bench_localize.py --save-weights",
+            "provenance": provenance()}, indent=1) + "\n")
+        print(f"weights written to {WEIGHTS_FILE}", file=sys.stderr)
     print(report)
     return 0
 
@@ -213,6 +324,11 @@ def render(r: dict) -> str:
     lines += ["", f"Cost: the recording test run takes {t['test_run_median_s']:.2f}s (median; it is the run "
               f"`debugger fix` makes anyway), the surprisal pass "
               + (f"{t['surprisal_median_s']:.2f}s." if t["surprisal_median_s"] is not None else "was skipped.")]
+    p = t.get("paired") or {}
+    if p:
+        lines += ["", f"On {p['bugs']} of the bugs, run back to back: one plain run of the same tests (no probe) "
+                  f"{p['plain_median_s']:.2f}s, the recording run {p['recording_median_s']:.2f}s (medians; "
+                  f"recording/plain {p['ratio_median']:.2f}x). Localization adds no other test run."]
     return "\n".join(lines) + "\n"
 
 

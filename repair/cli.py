@@ -133,7 +133,7 @@ def localize(
 
     from . import heatmap
     from .config import resolve
-    from .localize import Weights, localize as run_localize, suspect_range
+    from .localize import localize as run_localize, suspect_ranges, weights_for
     from .packs import PackError
     from .pipeline import _baseline, make_generator
     from .render import Renderer
@@ -150,11 +150,11 @@ def localize(
         scores = None
         if surprisal:
             gen = make_generator(cfg, r.event)
-            where = suspect_range(src, report)
-            scores = gen.line_surprisal(src.text, where) if hasattr(gen, "line_surprisal") and where else None
+            where = suspect_ranges(src, report)
+            scores = gen.line_surprisal(src.text, where, tokens=True) if hasattr(gen, "line_surprisal") and where else None
             if scores is None and not as_json:
                 err.print("surprisal skipped: file over the token budget or model without scores")
-        loc = run_localize(src, report, surprisal=scores, weights=Weights(**cfg.weights), formula=formula)
+        loc = run_localize(src, report, surprisal=scores, weights=weights_for(cfg.weights), formula=formula)
     except (InputError, PackError, ValueError) as e:
         r.stop()
         _fail(str(e), as_json, file)

@@ -27,7 +27,7 @@ class FixConfig:
     budget: float = 600.0  # seconds for the whole repair before giving up
     threads: int | None = None  # torch threads; default: all cores
     surprisal: bool = True  # model surprisal as a localization signal
-    weights: dict = field(default_factory=dict)  # localization signal weights (see localize.Weights)
+    weights: dict = field(default_factory=dict)  # localization feature weights over the fitted ones (see localize.FEATURES)
     sandbox: str = "auto"  # auto (strongest that works here), bwrap, unshare, local
     context_lines: int | None = None  # infill window on each side of the span; default: the adapter's, else all
     record: str | None = None  # with --apply: append the verified bug/fix pair to this JSONL (data/ schema)
@@ -75,10 +75,11 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
         cfg.context_lines = adapter_context_lines(cfg.adapter)
     if cfg.strategy not in ("debugger", "naive"):
         raise InputError(f"unknown strategy {cfg.strategy!r}: use debugger or naive")
-    from .localize import Weights
-    bad = set(cfg.weights) - {f.name for f in dataclasses.fields(Weights)}
-    if bad:
-        raise InputError(f"unknown localization weight(s) {sorted(bad)}")
+    from .localize import weights_for
+    try:
+        weights_for(cfg.weights)
+    except ValueError as e:
+        raise InputError(str(e)) from None
     return cfg
 
 

@@ -110,26 +110,41 @@ class HFGenerator:
         return Completion(self.tok.decode(new[:n], skip_special_tokens=False), n, greedy)
 
     # -- localization signal -------------------------------------------------------------------
-    def line_surprisal(self, text: str, lines: tuple[int, int] | None = None,
-                       max_tokens: int = 1024) -> dict[int, float] | None:
-        """Mean token negative log-likelihood per line of `text` (or of its 1-based inclusive `lines`
-        range, read on its own: a forward pass costs its length, and only suspects need scoring),
-        from one forward pass; None when the excerpt is over `max_tokens`."""
+    def line_surprisal(self, text: str, lines: tuple[int, int] | list[tuple[int, int]] | None = None,
+                       max_tokens: int = 1024, tokens: bool = False) -> dict | None:
+        """Mean token negative log-likelihood per line of `text`, from one forward pass, for the lines of
+        `lines`: a 1-based inclusive range, or ranges most important first (a forward pass costs its
+        length, and only suspects need scoring). A causal model scores a line from what precedes it, so
+        the excerpt is the file's top down to the last range when that fits in `max_tokens`; otherwise
+        as many ranges as fit, in priority order, read in file order. None when none fits.
+        `tokens`: every token's NLL per line instead of their mean."""
         import bisect
 
         import torch
 
         all_lines = text.splitlines(keepends=True)
-        lo, last = lines or (1, len(all_lines))
-        # a causal model scores a line from what precedes it: cutting after `last` changes nothing, so
-        # the excerpt starts at the top of the file when that fits, else at the range itself
-        for first in dict.fromkeys((1, lo)):
-            excerpt = "".join(all_lines[first - 1:last])
-            enc = self.tok(excerpt, return_offsets_mapping=True, return_tensors="pt")
-            ids, offsets = enc.input_ids, enc.offset_mapping[0].tolist()
-            if ids.shape[1] <= max_tokens:
-                break
-        if ids.shape[1] > max_tokens or ids.shape[1] < 2:
+        ranges = [lines] if isinstance(lines, tuple) else list(lines or [(1, len(all_lines))])
+        if not ranges:
+            return None
+        count = lambda t: len(self.tok(t).input_ids)  # noqa: E731
+        last = max(hi for _, hi in ranges)
+        if count("".join(all_lines[:last])) <= max_tokens:
+            chosen = [(1, last)]
+        else:
+            chosen, used = [], 0
+            for lo, hi in ranges:
+                n = count("".join(all_lines[lo - 1:hi]))
+                if used + n <= max_tokens:
+                    chosen.append((lo, hi))
+                    used += n
+            if not chosen:
+                return None
+            chosen.sort()
+        line_no = [ln for lo, hi in chosen for ln in range(lo, min(hi, len(all_lines)) + 1)]
+        excerpt = "".join(all_lines[ln - 1] for ln in line_no)
+        enc = self.tok(excerpt, return_offsets_mapping=True, return_tensors="pt")
+        ids, offsets = enc.input_ids, enc.offset_mapping[0].tolist()
+        if ids.shape[1] < 2 or ids.shape[1] > max_tokens:
             return None
         with torch.inference_mode():
             logits = self.model(ids.to(self.model.device)).logits[0, :-1].float()
@@ -141,9 +156,13 @@ class HFGenerator:
         per: dict[int, list[float]] = {}
         for (a, _b), v in zip(offsets[1:], nll):
             per.setdefault(bisect.bisect_right(starts, a), []).append(v)
-        ex_lines = excerpt.splitlines()
-        return {first - 1 + ln: sum(v) / len(v) for ln, v in per.items()
-                if ln <= len(ex_lines) and ex_lines[ln - 1].strip() and first - 1 + ln >= lo}
+        wanted = {ln for lo, hi in ranges for ln in range(lo, hi + 1)}
+        out = {}
+        for i, v in per.items():
+            ln = line_no[i - 1] if i <= len(line_no) else None
+            if ln in wanted and all_lines[ln - 1].strip():
+                out[ln] = [round(x, 3) for x in v] if tokens else sum(v) / len(v)
+        return out
 
 
 def render_chat(tok, messages: list[dict]) -> str:

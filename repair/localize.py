@@ -1,27 +1,62 @@
 """Where is the bug? Rank tree-sitter spans of the target file from the evidence of one test run.
 
-Signals, fused linearly (weights in `Weights`):
-  syntax     CPython's and tree-sitter's error locations, when the file does not parse
-  traceback  frames of failing tests inside the file, innermost first (a hang's stack counts too)
-  spectrum   Ochiai over per-test line coverage: lines run by failing tests and few passing ones
-  surprisal  optional per-line model surprise (mean token NLL), to break the spectrum's ties
+Every statement some evidence points at gets a feature vector; its score is a weighted sum. The
+weights are not guessed: `eval/bench_localize.py --save-weights` fits them on bug records of training
+projects (listwise: the buggy statement should come first) and writes `localize_weights.json` beside
+this module with the figures they reached; `[tool.debugger] weights` overrides any of them by name.
+
+Evidence:
+  syntax       CPython's and tree-sitter's error locations, when the file does not parse
+  traceback    frames of failing tests inside the file, innermost first (a hang's stack counts too)
+  spectrum     Ochiai (or DStar) over per-test line coverage: run by failing tests, by few passing ones;
+               DStar is also a feature of its own, so the fit can mix the two formulas
+  branch       the same over control-flow arcs leaving a statement: a wrong condition sends failing
+               tests down a way passing tests do not go, even when both run the condition itself
+  surprisal    optional per-line model surprise (token negative log-likelihood: mean and peak, also
+               as ranks among the candidates)
+  recent       how late a failing test last ran the statement (its last lines are where it broke)
+  name_match   the words the failing tests' names share with the enclosing function's name
+  statement type and distance to the line that raised, as priors
 """
 from __future__ import annotations
 
+import bisect
+import json
 import math
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 from . import spans as sp
 from .source import SourceFile
 from .testrun import TestReport
 
+WEIGHTS_FILE = Path(__file__).with_name("localize_weights.json")
+TYPES = {"return": {"return_statement"}, "condition": {"if_statement", "elif_clause", "while_statement",
+                                                          "assert_statement"},
+         "loop": {"for_statement"}, "assign": {"assignment", "augmented_assignment"}, "call": {"call"},
+         "raise": {"raise_statement"}}
+FEATURES = ("syntax", "traceback", "spectrum", "dstar", "only_failing", "fail_frac", "branch", "branch_only_failing",
+            "surprisal", "surprisal_peak", "surprisal_rank", "peak_rank", "spectrum_top", "near_raise", "recent",
+            "name_match", *(f"type_{t}" for t in TYPES))
+HAND_SET = {"syntax": 10.0, "traceback": 1.0, "spectrum": 0.6, "surprisal": 0.25}  # before any fit
+STRONG = ("syntax", "traceback", "spectrum")  # a candidate needs one of these; the rest only reorder
 
-@dataclass
-class Weights:
-    syntax: float = 1.0
-    traceback: float = 1.0
-    spectrum: float = 0.6
-    surprisal: float = 0.25
+
+@lru_cache(maxsize=1)
+def fitted_weights() -> dict[str, float]:
+    if WEIGHTS_FILE.exists():
+        return dict(json.loads(WEIGHTS_FILE.read_text())["weights"])
+    return dict(HAND_SET)
+
+
+def weights_for(overrides: dict | None = None) -> dict[str, float]:
+    """The fitted weights with `overrides` (feature -> weight) on top; unknown names are refused."""
+    bad = set(overrides or {}) - set(FEATURES)
+    if bad:
+        raise ValueError(f"unknown localization weight(s) {sorted(bad)}: known are {', '.join(FEATURES)}")
+    return {f: 0.0 for f in FEATURES} | fitted_weights() | dict(overrides or {})
 
 
 @dataclass
@@ -57,91 +92,175 @@ def _traceback(src: SourceFile, report: TestReport) -> dict[int, float]:
     return scores
 
 
-def _spectrum(report: TestReport, formula: str = "ochiai") -> dict[int, float]:
-    """Suspiciousness per line: Ochiai ef/sqrt(F*(ef+ep)), or DStar ef^2/(ep+F-ef) scaled to [0, 1]."""
-    failing, passing = report.failing, report.passing
-    nf = len(failing)
-    if nf == 0:
-        return {}
-    ef: dict[int, int] = {}
-    ep: dict[int, int] = {}
-    for n in failing:
-        for ln in report.tests[n].lines:
-            ef[ln] = ef.get(ln, 0) + 1
-    for n in passing:
-        for ln in report.tests[n].lines:
-            ep[ln] = ep.get(ln, 0) + 1
+def _suspicion(ef: dict, ep: dict, nf: int, formula: str) -> dict:
+    """Ochiai ef/sqrt(F*(ef+ep)), or DStar ef^2/(ep+F-ef) scaled to [0, 1], per element."""
     if formula == "dstar":
-        raw = {ln: e * e / (ep.get(ln, 0) + nf - e) if ep.get(ln, 0) + nf - e else float(e * e) * 2
-               for ln, e in ef.items()}
+        raw = {k: e * e / (ep.get(k, 0) + nf - e) if ep.get(k, 0) + nf - e else float(e * e) * 2
+               for k, e in ef.items()}
         top = max(raw.values(), default=1.0) or 1.0
-        return {ln: v / top for ln, v in raw.items()}
+        return {k: v / top for k, v in raw.items()}
     if formula != "ochiai":
         raise ValueError(f"unknown spectrum formula {formula!r}: use ochiai or dstar")
-    return {ln: e / math.sqrt(nf * (e + ep.get(ln, 0))) for ln, e in ef.items()}
+    return {k: e / math.sqrt(nf * (e + ep.get(k, 0))) for k, e in ef.items()}
 
 
-def suspect_range(src: SourceFile, report: TestReport) -> tuple[int, int] | None:
-    """The lines worth a surprisal pass: from the first to the last line the failing tests ran or
-    raised in, widened to whole functions. None when the failing tests never reach the file."""
+def _counts(report: TestReport, attr: str) -> tuple[dict, dict]:
+    ef: dict = {}
+    ep: dict = {}
+    for names, into in ((report.failing, ef), (report.passing, ep)):
+        for n in names:
+            for x in getattr(report.tests[n], attr):
+                into[x] = into.get(x, 0) + 1
+    return ef, ep
+
+
+def _spectrum(report: TestReport, formula: str = "ochiai") -> dict[int, float]:
+    ef, ep = _counts(report, "lines")
+    return _suspicion(ef, ep, len(report.failing), formula) if report.failing else {}
+
+
+def suspect_ranges(src: SourceFile, report: TestReport) -> list[tuple[int, int]]:
+    """The lines worth a surprisal pass, most suspicious first: every function the failing tests ran
+    or raised in (a module-level line stands alone), ordered by its best line spectrum, the traceback's
+    first. Empty when the failing tests never reach the file. The model reads as many as its token
+    budget holds, so a big file still gets its likeliest functions scored."""
     lines = {ln for n in report.failing for ln in report.tests[n].lines}
-    lines |= {f.line for n in report.failing for f in report.tests[n].frames if f.file == src.rel}
-    lines |= set(sp.error_lines(src.text))
+    raised = {f.line for n in report.failing for f in report.tests[n].frames if f.file == src.rel}
+    lines |= raised | set(sp.error_lines(src.text))
     if not lines:
-        return None
-    lo, hi = min(lines), max(lines)
+        return []
+    spectrum = _spectrum(report)
     funcs = sp.functions(src.text)
-    for ln in (lo, hi):
+    best: dict[tuple[int, int], float] = {}
+    for ln in lines:
         f = sp.function_at(funcs, ln)
-        if f is not None:
-            lo, hi = min(lo, f.start_line), max(hi, f.end_line)
-    return lo, hi
+        key = (f.start_line, f.end_line) if f is not None else (ln, ln)
+        best[key] = max(best.get(key, 0.0), spectrum.get(ln, 0.0) + (2.0 if ln in raised else 0.0))
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(best):  # nested functions: the outer one holds them
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    score = {r: max(v for (lo, hi), v in best.items() if r[0] <= lo and hi <= r[1]) for r in merged}
+    return sorted(merged, key=lambda r: (-score[r], r[0]))
 
 
-def localize(src: SourceFile, report: TestReport, *, surprisal: dict[int, float] | None = None,
-             weights: Weights | None = None, top_k: int = 8, formula: str = "ochiai") -> Localization:
-    w = weights or Weights()
+@dataclass
+class Candidate:
+    span: sp.Span
+    features: dict[str, float]
+
+
+def _words(name: str) -> set[str]:
+    """snake_case and camelCase parts, lower-cased: `test_parse_date` and `parseDate` share {parse, date}."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return {w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if len(w) > 2} - {"test", "tests", "self", "init"}
+
+
+def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = None,
+               formula: str = "ochiai") -> tuple[list[Candidate], dict[str, dict[int, float]]]:
+    """Every statement some strong evidence points at, with its features, and the per-line evidence.
+    `surprisal`: line -> mean token NLL, or line -> every token's NLL (then the peak counts too)."""
     text = src.text
     stmts, funcs = sp.statements(text), sp.functions(text)
+    nf = len(report.failing)
     evidence: dict[str, dict[int, float]] = {}
     errors = sp.error_lines(text)
     if errors:
         evidence["syntax"] = {ln: 1.0 / (1 + i) for i, ln in enumerate(errors)}
     evidence["traceback"] = _traceback(src, report)
-    evidence["spectrum"] = _spectrum(report, formula)
-    if surprisal:
-        top = max(surprisal.values()) or 1.0
-        evidence["surprisal"] = {ln: v / top for ln, v in surprisal.items()}
+    ef, ep = _counts(report, "lines")
+    evidence["spectrum"] = _suspicion(ef, ep, nf, formula) if nf else {}
+    dstar = _suspicion(ef, ep, nf, "dstar") if nf else {}
+    aef, aep = _counts(report, "arcs")
+    arc_score = _suspicion(aef, aep, nf, formula) if nf else {}
+    branch: dict[int, float] = {}
+    branch_only: dict[int, float] = {}
+    for (a, _b), s in arc_score.items():
+        branch[a] = max(branch.get(a, 0.0), s)
+        if a in ep and not aep.get((a, _b)):  # passing tests ran the line but never went this way
+            branch_only[a] = 1.0
+    evidence["branch"] = branch
+    mean: dict[int, float] = {}
+    peak: dict[int, float] = {}
+    for ln, v in (surprisal or {}).items():
+        vals = v if isinstance(v, list) else [v]
+        if vals:
+            mean[ln], peak[ln] = sum(vals) / len(vals), max(vals)
+    if mean:
+        top_mean, top_peak = max(mean.values()) or 1.0, max(peak.values()) or 1.0
+        evidence["surprisal"] = {ln: v / top_mean for ln, v in mean.items()}
+        peak = {ln: v / top_peak for ln, v in peak.items()}
+    # the innermost frame of each failing test inside the file: where the error surfaced
+    raised = {[f for f in report.tests[n].frames if f.file == src.rel][-1].line for n in report.failing
+              if any(f.file == src.rel for f in report.tests[n].frames)}
 
-    line_score: dict[int, float] = {}
-    line_reason: dict[int, list[str]] = {}
-    for signal, per_line in evidence.items():
-        weight = getattr(w, signal)
-        for ln, s in per_line.items():
-            if s <= 0:
-                continue
-            line_score[ln] = line_score.get(ln, 0.0) + weight * s
-            line_reason.setdefault(ln, []).append(f"{signal} {s:.2f}")
+    recent: dict[int, float] = {}
+    for n in report.failing:
+        order = report.tests[n].recent
+        for i, ln in enumerate(order):
+            recent[ln] = max(recent.get(ln, 0.0), (i + 1) / len(order))
 
-    scored: dict[tuple[int, int], ScoredSpan] = {}
-    for ln, s in line_score.items():
+    # tests tend to be named after what they test: test_parse_date exercises parse_date
+    test_words = [_words(n.split("::", 1)[-1]) for n in report.failing]
+
+    strong = {ln for sig in STRONG for ln in evidence.get(sig, {})}
+    out: list[Candidate] = []
+    seen: set[tuple[int, int]] = set()
+    for ln in sorted(strong):
         st = sp.statement_at(stmts, ln)
         if st is None:
-            if errors and ln in errors:  # a broken line tree-sitter could not make a statement of
-                st = sp.Span(ln, ln, "statement", "")
-            else:
+            if not (errors and ln in errors):
                 continue
-        key = (st.start_line, st.end_line)
-        prev = scored.get(key)
-        if prev is None or s > prev.score:
-            scored[key] = ScoredSpan(st.start_line, st.end_line, st.kind, s,
-                                     ", ".join(line_reason[ln]), st.name)
-    # Only the spectrum and surprisal say anything about lines no failing test reached; without
-    # traceback, syntax or spectrum evidence a line is not a candidate.
-    strong = {ln for sig in ("syntax", "traceback", "spectrum") for ln in evidence.get(sig, {})}
-    ranked = sorted((s for s in scored.values()
-                     if any(s.start_line <= ln <= s.end_line for ln in strong)),
-                    key=lambda s: (-s.score, -s.start_line))
+            st = sp.Span(ln, ln, "statement", "")  # a broken line tree-sitter could not make a statement of
+        if (st.start_line, st.end_line) in seen:
+            continue
+        seen.add((st.start_line, st.end_line))
+        lines = range(st.start_line, st.end_line + 1)
+        best = lambda d: max((d.get(x, 0.0) for x in lines), default=0.0)  # noqa: E731
+        run_f = max((ef.get(x, 0) for x in lines), default=0)
+        run_p = min((ep.get(x, 0) for x in lines if ef.get(x)), default=0)
+        fn = sp.function_at(funcs, st.start_line)
+        near = [abs(st.start_line - r) for r in raised if fn is not None and fn.contains(r)]
+        f = {"syntax": best(evidence.get("syntax", {})), "traceback": best(evidence["traceback"]),
+             "spectrum": best(evidence["spectrum"]), "dstar": best(dstar), "only_failing": float(run_f > 0 and run_p == 0),
+             "fail_frac": run_f / nf if nf else 0.0, "branch": best(branch),
+             "branch_only_failing": best(branch_only), "surprisal": best(evidence.get("surprisal", {})),
+             "surprisal_peak": best(peak), "near_raise": 1.0 / (1 + min(near)) if near else 0.0,
+             "recent": best(recent), "name_match": 0.0}
+        fn_words = _words(fn.name.rsplit(".", 1)[-1]) if fn is not None else set()
+        if fn_words and test_words:
+            f["name_match"] = max(len(fn_words & w) / len(fn_words) for w in test_words)
+        for t, types in TYPES.items():
+            f[f"type_{t}"] = float(st.type in types)
+        out.append(Candidate(st, f))
+    # relative to the other candidates: how the statement stands in this file, not in absolute terms
+    top_spectrum = max((c.features["spectrum"] for c in out), default=0.0)
+    for key, rank in (("surprisal", "surprisal_rank"), ("surprisal_peak", "peak_rank")):
+        values = sorted(c.features[key] for c in out)
+        for c in out:
+            c.features[rank] = (bisect.bisect_left(values, c.features[key]) / max(1, len(values) - 1)
+                                if c.features[key] else 0.0)
+    for c in out:
+        c.features["spectrum_top"] = float(c.features["spectrum"] >= top_spectrum > 0)
+    return out, evidence
+
+
+def localize(src: SourceFile, report: TestReport, *, surprisal: dict | None = None,
+             weights: dict[str, float] | None = None, top_k: int = 8, formula: str = "ochiai") -> Localization:
+    """`weights`: feature -> weight, complete (a missing feature weighs nothing); None: the fitted ones."""
+    w = weights_for() if weights is None else weights
+    cands, evidence = candidates(src, report, surprisal, formula)
+    ranked = []
+    for c in cands:
+        parts = {k: w.get(k, 0.0) * v for k, v in c.features.items() if v and w.get(k, 0.0)}
+        reason = ", ".join(f"{k} {c.features[k]:.2f}" for k, _ in sorted(parts.items(), key=lambda kv: -abs(kv[1]))
+                           if not k.startswith("type_"))
+        ranked.append(ScoredSpan(c.span.start_line, c.span.end_line, c.span.kind, sum(parts.values()),
+                                 reason or "run by failing tests", c.span.name))
+    ranked.sort(key=lambda s: (-s.score, -s.start_line))
+    funcs = sp.functions(src.text)
     fscores: dict[tuple[int, int], ScoredSpan] = {}
     for st in ranked:
         f = sp.function_at(funcs, st.start_line)
@@ -152,4 +271,4 @@ def localize(src: SourceFile, report: TestReport, *, surprisal: dict[int, float]
             fscores[key] = ScoredSpan(f.start_line, f.end_line, "function", st.score,
                                       f"contains line {st.start_line} ({st.reason})", f.name)
     functions = sorted(fscores.values(), key=lambda s: -s.score)
-    return Localization(ranked[:top_k], functions[:max(2, top_k // 3)], bool(errors), evidence)
+    return Localization(ranked[:top_k], functions[:max(2, top_k // 3)], "syntax" in evidence, evidence)

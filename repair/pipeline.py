@@ -13,7 +13,7 @@ from typing import Any, Callable
 from . import prompts, writer
 from .config import FixConfig
 from .generate import Generator, ast_key, generate
-from .localize import Localization, Weights, localize, suspect_range
+from .localize import Localization, localize, suspect_ranges, weights_for
 from .sandbox import make_sandbox, remove_copy, scratch_copy
 from .screen import screen
 from .source import InputError, SourceFile, load
@@ -161,9 +161,9 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     else:
         surprisal = None
         if cfg.surprisal and hasattr(gen, "line_surprisal"):
-            where = suspect_range(src, before)
-            surprisal = gen.line_surprisal(src.text, where) if where else None
-        loc = localize(src, before, surprisal=surprisal, weights=Weights(**cfg.weights), top_k=cfg.top_k)
+            where = suspect_ranges(src, before)
+            surprisal = gen.line_surprisal(src.text, where, tokens=True) if where else None
+        loc = localize(src, before, surprisal=surprisal, weights=weights_for(cfg.weights), top_k=cfg.top_k)
         emit("localized", loc)
     result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
                             "reason": s.reason, "kind": s.kind} for s in loc.spans]
@@ -245,7 +245,7 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, gen: Generat
             step = promising[0]
             base = dataclasses.replace(src, raw=step.candidate.data, text=step.candidate.text)
             base_report = _baseline(base, command, cfg)
-            loc = localize(base, base_report, weights=Weights(**cfg.weights), top_k=cfg.top_k)
+            loc = localize(base, base_report, weights=weights_for(cfg.weights), top_k=cfg.top_k)
         emit("round", (rnd + 1, promising[0] if promising else None))
     return None
 

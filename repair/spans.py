@@ -22,6 +22,7 @@ class Span:
     end_line: int
     kind: str  # statement | header | function | error
     name: str = ""  # qualified name of the enclosing function or class, if any
+    type: str = ""  # tree-sitter node type; an expression statement's is its expression's (assignment, call)
 
     def contains(self, line: int) -> bool:
         return self.start_line <= line <= self.end_line
@@ -66,12 +67,14 @@ def statements(text: str) -> list[Span]:
             if node.type == "expression_statement" and node.named_child_count == 1 \
                     and node.named_children[0].type == "string":
                 return  # docstrings are not where bugs live
-            out.append(Span(node.start_point[0] + 1, node.end_point[0] + 1, "statement", _qualname(node)))
+            kind = node.named_children[0].type if node.type == "expression_statement" and node.named_child_count \
+                else node.type
+            out.append(Span(node.start_point[0] + 1, node.end_point[0] + 1, "statement", _qualname(node), kind))
             return
         if node.type in HEADERS:
             s = node.start_point[0] + 1
             out.append(Span(s, max(s, _header_end(node)), "header", _qualname(node.parent or node)
-                            if node.type != "function_definition" else _qualname(node)))
+                            if node.type != "function_definition" else _qualname(node), node.type))
         for c in node.children:
             walk(c)
 

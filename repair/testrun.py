@@ -37,6 +37,8 @@ class TestCase:
     frames: list[Frame] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)  # lines of the target file this test executed
     files: dict[str, list[int]] = field(default_factory=dict)  # with target_dir: relative path -> lines
+    arcs: list[tuple[int, int]] = field(default_factory=list)  # (line, next line) in the target; 0 in, -1 out
+    recent: list[int] = field(default_factory=list)  # a failing test's last target lines, by last run, oldest first
 
 
 @dataclass
@@ -70,7 +72,8 @@ def default_command() -> str:
 
 def run_tests(copy: Path, command: str, *, target: str | None = None, select: list[str] | None = None,
               exitfirst: bool = False, timeout: float = 120.0, test_timeout: float = 30.0,
-              sandbox: Sandbox | None = None, coverage_dir: bool = False) -> TestReport:
+              sandbox: Sandbox | None = None, coverage_dir: bool = False,
+              extra_env: dict[str, str] | None = None) -> TestReport:
     """Run `command` in the scratch copy `copy`; `target` (relative path) turns on line recording for
     that file, `coverage_dir` for every file of the copy."""
     work = copy.parent
@@ -90,7 +93,7 @@ def run_tests(copy: Path, command: str, *, target: str | None = None, select: li
         "DEBUGGER_TARGET": str((copy / target).resolve()) if target else "",
         "DEBUGGER_SELECT": "",
         "DEBUGGER_TARGET_DIR": str(copy.resolve()) + os.sep if coverage_dir else "",
-    })
+    } | (extra_env or {}))
     if select:
         sel = work / "select.txt"
         sel.write_text("\n".join(select) + "\n")
@@ -128,7 +131,7 @@ def _read_probe(path: Path, copy: Path) -> dict[str, TestCase]:
         frames = [Frame(_rel(f["file"], copy), f["line"], f["name"]) for f in r.get("frames", [])]
         files = {_rel(f, copy): ln for f, ln in r.get("files", {}).items()}
         tests[r["nodeid"]] = TestCase(r["nodeid"], r["outcome"], r.get("message", ""), frames, r.get("lines", []),
-                                      files)
+                                      files, [tuple(a) for a in r.get("arcs", [])], r.get("recent", []))
     return tests
 
 
@@ -177,7 +180,8 @@ def _read_hang(path: Path, tests: dict[str, TestCase], copy: Path, test_timeout:
     frames = list(reversed(_frames_from_text(text, copy)))
     msg = f"timed out after {test_timeout:.0f}s (killed); stack at the time:\n" + "\n".join(lines[1:40])
     prev = tests.get(nodeid)
-    tests[nodeid] = TestCase(nodeid, "failed", msg[:MAX_MESSAGE], frames, prev.lines if prev else [])
+    tests[nodeid] = TestCase(nodeid, "failed", msg[:MAX_MESSAGE], frames, prev.lines if prev else [], {},
+                             prev.arcs if prev else [], prev.recent if prev else [])
     return nodeid
 
 

@@ -95,6 +95,20 @@ def test_synth_refuses_a_red_suite(project, tmp_path):
         synth.synth(root, tmp_path / "b.jsonl")
 
 
+def test_synth_without_plugin_autoload_runs_baseline_and_mutants_alike(project, tmp_path):
+    # a suite that can tell: it passes only when pytest was told not to autoload plugins, so the
+    # baseline would be red (and synth refuse) unless the setting reaches every run
+    root = project("calc")
+    (root / "calc.py").write_bytes(fixed("calc").read_bytes())
+    (root / "tests" / "conftest.py").write_text(
+        "import os\n\ndef pytest_configure(config):\n"
+        "    assert os.environ.get('PYTEST_DISABLE_PLUGIN_AUTOLOAD') == '1'\n")
+    with pytest.raises(ValueError, match="no passing tests"):
+        synth.synth(root, tmp_path / "a.jsonl", max_mutants=2, test_timeout=5)
+    stats = synth.synth(root, tmp_path / "b.jsonl", max_mutants=4, test_timeout=5, plugin_autoload=False)
+    assert stats.kept >= 2
+
+
 def _rec(project, kind="comparison_swap", **kw):
     buggy, fixed_ = "def f(a):\n    return a < 1\n", "def f(a):\n    return a <= 1\n"
     return schema.BugRecord(project=project, path="m.py", buggy=buggy + kw.pop("extra", ""),
@@ -196,3 +210,24 @@ def test_example_records_are_valid_and_held_out():
     assert "examples" in corpus.TEST_PROJECTS
     assert not corpus.TEST_PROJECTS & corpus.VALID_PROJECTS
     assert len(corpus.PROJECTS) >= 15 and len({p.name for p in corpus.PROJECTS}) == len(corpus.PROJECTS)
+
+
+def test_corpus_build_goes_on_past_a_red_project_and_splits(project, tmp_path, monkeypatch):
+    from data import corpus
+    green, red = project("calc"), project("helper")
+    (green / "calc.py").write_bytes(fixed("calc").read_bytes())
+    for t in (red / "tests").glob("test_*.py"):  # nothing passes: synth refuses it
+        t.write_text("def test_x():\n    assert False\n")
+    roots = {"green": green, "red": red}
+    monkeypatch.setattr(corpus, "PROJECTS", [corpus.Project("red", "1", "MIT", "python -m pytest -q"),
+                                             corpus.Project("green", "1", "MIT", "python -m pytest -q")])
+    monkeypatch.setattr(corpus, "fetch", lambda p, dest: roots[p.name])
+    out = tmp_path / "bugs.jsonl"
+    figures = corpus.build(out, jobs=1, max_per_project=3)
+    assert "no passing tests" in figures["red"]["error"]
+    assert figures["green"]["tried"] == 3 and figures["green"]["kept"] >= 1
+    recs = list(schema.read_jsonl(out))
+    assert {r.project for r in recs} == {"green", "examples"}
+    assert {r.split for r in recs if r.project == "green"} == {"train"}
+    assert {r.split for r in recs if r.project == "examples"} == {"test"}
+    assert (tmp_path / "bugs.README.md").exists()

@@ -123,3 +123,49 @@ def test_tasks_from_records_use_the_pinned_source_with_the_bug_in_place(tmp_path
     assert t.test.endswith("tests/test_calc.py") and t.judge == tasks.PYTEST
     rows = runner.run(made, ["default"], tmp_path / "run", extra=["--model", f"fake:{fixed('calc')}", "--samples", "0"])
     assert rows[0]["fixed"] and rows[0]["correct"]
+
+
+def test_localization_bench_ranks_as_localize_does_and_fits(tmp_path):
+    """The bench's fast matrix ranking must agree with localize() itself, its fit must not do worse on
+    the cases it was fitted on than the weights it starts from, and its cases cache must round-trip."""
+    from eval import bench_localize as bl
+    from repair.localize import HAND_SET, localize
+    cases = bl.collect(tasks.from_examples(tmp_path / "ex"), "test", None, lambda m: None)
+    assert len(cases) >= 6 and all(c.report.failing for c in cases)
+    weights = {"spectrum": 0.7, "branch": 0.3, "traceback": 1.0, "type_return": 0.2, "syntax": 10}
+    for c in cases:
+        loc = localize(c.src, c.report, weights=weights, top_k=10_000)
+        first = next((i for i, st in enumerate(loc.statements, 1) if bl.is_hit(c, st.start_line, st.end_line)), None)
+        assert bl.hit_rank(c, weights, "ochiai") == first, c.id
+    fitted = bl.fit(cases, surprisal=False, steps=50)
+    assert fitted["syntax"] == HAND_SET["syntax"]  # not learned: too few broken files
+    bl.save_cases(cases, tmp_path / "cases.jsonl")
+    again = bl.load_cases(tmp_path / "cases.jsonl", "test")
+    assert [bl.hit_rank(c, fitted, "ochiai") for c in again] == [bl.hit_rank(c, fitted, "ochiai") for c in cases]
+
+
+def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
+    """Synthetic bugs where only `branch` tells the buggy statement apart (spectrum ties, and a
+    misleading type prior): the fitted ranker must put it first where the hand-set weights do not."""
+    import numpy as np
+
+    from eval import bench_localize as bl
+    from repair.localize import FEATURES, HAND_SET
+    rng = np.random.default_rng(0)
+    fake = {}
+    for i in range(40):
+        n = 8
+        x = np.zeros((n, len(FEATURES)))
+        x[:, FEATURES.index("spectrum")] = 1.0
+        x[:, FEATURES.index("type_return")] = rng.integers(0, 2, n)
+        bug = int(rng.integers(0, n))
+        x[bug, FEATURES.index("branch")] = 1.0
+        x[bug, FEATURES.index("type_return")] = 0.0
+        hits = np.zeros(n, dtype=bool)
+        hits[bug] = True
+        fake[i] = (x, np.arange(n, dtype=float) + 1, hits)
+    cases = [bl.Case(str(i), "train", "k", (0, 0), 0, 0) for i in range(40)]
+    monkeypatch.setattr(bl, "matrix", lambda case, formula: fake[int(case.id)])
+    assert bl.rates(cases, HAND_SET, "ochiai")["top1"] < 0.5
+    fitted = bl.fit(cases, surprisal=False, steps=400)
+    assert fitted["branch"] > 0 and bl.rates(cases, fitted, "ochiai")["top1"] == 1.0

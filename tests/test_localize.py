@@ -1,3 +1,7 @@
+import json
+
+import pytest
+
 from repair.localize import localize
 from repair.sandbox import remove_copy, scratch_copy
 from repair.source import load
@@ -74,3 +78,65 @@ def test_localize_cli_json_and_html(project, cli, tmp_path):
     assert code == 0 and "suspicious spans" in out and "████████" in out
     code, _, err, _ = cli("localize", "nope.py", cwd=root)
     assert code == 2 and "no such file" in err
+
+
+BRANCHY = '''def grade(score):
+    label = "unknown"
+    if score > 50:
+        label = "pass"
+    else:
+        label = "fail"
+    return label
+'''
+BRANCHY_TESTS = '''from m import grade
+
+def test_high():
+    assert grade(90) == "pass"
+
+def test_edge():
+    assert grade(50) == "pass"
+'''
+
+
+def test_branch_spectrum_lifts_the_condition(tmp_path):
+    # `>` should be `>=`: both tests run the condition (line spectrum 0.71), only the failing one
+    # leaves it for the else branch: the arc spectrum gives the condition the body's full score
+    root = tmp_path / "p"
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    (root / "m.py").write_text(BRANCHY)
+    (root / "tests" / "test_m.py").write_text(BRANCHY_TESTS)
+    src = load(root / "m.py")
+    rep = baseline(src)
+    assert rep.failing == ["tests/test_m.py::test_edge"]
+    assert ((3, 6) in rep.tests[rep.failing[0]].arcs) and (3, 6) not in rep.tests["tests/test_m.py::test_high"].arcs
+    loc = localize(src, rep, weights={"branch": 1.0, "type_condition": 0.1})
+    assert loc.evidence["spectrum"][3] < 0.8 and loc.evidence["branch"][3] == 1.0
+    assert loc.statements[0].start_line == 3 and "branch" in loc.statements[0].reason
+    # the line spectrum alone prefers the else body
+    assert localize(src, rep, weights={"spectrum": 1.0}).statements[0].start_line == 6
+
+
+def test_feature_weights_are_fitted_and_overridable(tmp_path):
+    from repair.config import resolve
+    from repair.localize import FEATURES, WEIGHTS_FILE, weights_for
+    from repair.source import InputError
+    fitted = json.loads(WEIGHTS_FILE.read_text())
+    assert set(fitted["weights"]) <= set(FEATURES) and fitted["fitted_on"]["bugs"] > 0
+    w = weights_for({"surprisal": 0.0})
+    assert w["surprisal"] == 0.0 and set(w) == set(FEATURES)
+    assert w["spectrum"] == fitted["weights"].get("spectrum", 0.0)
+    with pytest.raises(ValueError, match="unknown localization weight"):
+        weights_for({"spectrun": 1.0})
+    with pytest.raises(InputError, match="spectrun"):
+        resolve(tmp_path, {"weights": {"spectrun": 1.0}})
+
+
+def test_suspect_ranges_are_the_failing_tests_functions_best_first(project):
+    from repair.localize import suspect_ranges
+    root = project("calc")
+    src = load(root / "calc.py")
+    rep = baseline(src)
+    assert sorted(rep.failing) == ["tests/test_calc.py::test_mul", "tests/test_calc.py::test_square"]
+    # mul runs only in failing tests (Ochiai 1); square in one of two; add in none
+    assert suspect_ranges(src, rep) == [(5, 6), (9, 10)]

@@ -49,6 +49,8 @@ def test_outcomes_frames_and_lines(tmp_path):
     inc = rep.tests["tests/test_mod.py::test_inc"]
     assert "assert 3 == 2" in inc.message
     assert inc.lines == [3, 4] and rep.tests["tests/test_mod.py::test_dec"].lines == [8]
+    # control flow too: entered at 3, on to 4, out (0 = frame entry, -1 = exit)
+    assert inc.arcs == [(0, 3), (3, 4), (4, -1)]
     assert [f.file for f in inc.frames][-1] == "tests/test_mod.py"
 
 
@@ -100,3 +102,35 @@ def test_non_pytest_command(tmp_path):
     rep = run(root, command="python3 -c 'import mod; assert mod.inc(1) == 2'", target="mod.py")
     assert rep.failing == ["<command>"]
     assert "AssertionError" in rep.tests["<command>"].message
+
+
+def test_lines_pytest_runs_to_report_a_failure_are_not_evidence(tmp_path):
+    # pytest calls __repr__ to show the values of a failed assert: that ran because the test had
+    # already failed, so it must not count as "run by the failing test"; repr called by the test counts
+    code = """
+    class Money:
+        def __init__(self, cents):
+            self.cents = cents + 1
+
+        def __eq__(self, other):
+            return self.cents == other.cents
+
+        def __repr__(self):
+            return f"Money({self.cents})"
+    """
+    tests = """
+    from mod import Money
+
+    def test_eq():
+        assert Money(1) == Money(2)
+
+    def test_repr():
+        assert repr(Money(1)) == "Money(2)"
+    """
+    root = make(tmp_path, code, tests)
+    rep = run(root, target="mod.py")
+    eq = rep.tests["tests/test_mod.py::test_eq"]
+    assert eq.outcome == "failed" and "Money(" in eq.message  # pytest did call the repr
+    assert 10 not in eq.lines and 7 in eq.lines
+    assert 10 in rep.tests["tests/test_mod.py::test_repr"].lines
+    assert eq.recent[-1] == 7  # the last target line the failing test ran

@@ -151,7 +151,7 @@ def test_heldout_configs_differ_only_in_the_adapter(tmp_path):
     base, lora = (resolve(tmp_path, config_file=path) for path in heldout.configs(adapter))
     assert base.adapter is None and lora.adapter == str(adapter.resolve())
     assert base.context_lines == lora.context_lines == 24  # the same prompts: only the weights differ
-    assert base.weights == lora.weights and base.weights
+    assert base.weights == lora.weights and base.model == lora.model and base.top_k == lora.top_k
 
 
 def test_auto_adapter_is_the_shipped_one_for_its_model(tmp_path):
@@ -163,3 +163,19 @@ def test_auto_adapter_is_the_shipped_one_for_its_model(tmp_path):
     assert cfg.adapter == str(shipped) and cfg.context_lines == 24  # prompted with the window it learned
     assert resolve(tmp_path, {"adapter": "auto", "model": "fake:x.py"}).adapter is None  # none ships for it
     assert resolve(tmp_path, {"adapter": "none"}).adapter is None
+
+
+def test_line_surprisal_reads_the_ranges_that_fit_its_budget(tiny):
+    from repair.hf_generator import HFGenerator
+    gen = HFGenerator(str(tiny))
+    text = _records()[0].buggy * 6  # the same function six times: 30+ lines
+    n = len(text.splitlines())
+    first, second = (n - 4, n), (1, 5)  # most suspicious first
+    wide = gen.line_surprisal(text, [first, second], max_tokens=10_000)
+    assert set(wide) <= set(range(1, 6)) | set(range(n - 4, n + 1)) and max(wide) > n - 5 and min(wide) <= 5
+    toks = gen.line_surprisal(text, [first, second], max_tokens=10_000, tokens=True)
+    assert all(abs(sum(toks[ln]) / len(toks[ln]) - wide[ln]) < 1e-2 for ln in wide)
+    tight_budget = len(gen.tok("".join(text.splitlines(keepends=True)[n - 5:])).input_ids)
+    tight = gen.line_surprisal(text, [first, second], max_tokens=tight_budget)
+    assert tight and min(tight) >= n - 4  # only the first range fits: the second is left out
+    assert gen.line_surprisal(text, [first], max_tokens=3) is None

@@ -5,6 +5,7 @@ the comparison can be rerun: `debugger eval DATA --config OUT/eval/base.toml --c
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from eval import report, runner, tasks
@@ -16,12 +17,14 @@ def configs(adapter: Path) -> list[str]:
     where = adapter / "eval"
     where.mkdir(parents=True, exist_ok=True)
     base, lora = where / "base.toml", where / "lora.toml"
-    top, _, rest = default.partition("[weights]")
+    # top-level keys must come before the first [table] of the TOML
+    cut = next((m.start() for m in re.finditer(r"^\[", default, re.M)), len(default))
+    top, rest = default[:cut].rstrip(), default[cut:]
     # the base sees the adapter's window too: the comparison isolates the weights, not the prompt length
     window = adapter_context_lines(str(adapter))
     same = f"\ncontext_lines = {window}" if window else ""
-    base.write_text(f'{top.rstrip()}\nadapter = "none"{same}\n\n[weights]{rest}')
-    lora.write_text(f'{top.rstrip()}\nadapter = "{adapter.resolve()}"\n\n[weights]{rest}')
+    base.write_text(f'{top}\nadapter = "none"{same}\n\n{rest}')
+    lora.write_text(f'{top}\nadapter = "{adapter.resolve()}"\n\n{rest}')
     return [str(base), str(lora)]
 
 

@@ -28,13 +28,42 @@ _TIMEOUT = float(os.environ.get("DEBUGGER_TEST_TIMEOUT") or 0)
 _AFTER_HANG = min(_TIMEOUT, float(os.environ.get("DEBUGGER_AFTER_HANG_TIMEOUT") or 3))
 _hangs = 0
 _MAX_TEXT = 4000
-_lines = set()
+_lines = {}  # line -> when it last ran (a step count): a failing test's last lines are where it broke
+_arcs = set()  # (from line, to line) in the target; 0 = entered the frame, -1 = left it
+_step = [0]
 _hang = None
+_RECENT = 50
+_STDLIB = os.path.dirname(os.__file__)
+_PYTEST = os.sep + "_pytest" + os.sep
 
 
-def _local(frame, event, arg):
-    if event == "line":
-        _lines.add(frame.f_lineno)
+def _called_by_pytest(frame):
+    """A call pytest makes itself (repr of the values in a failed assert, report formatting): the
+    target ran because the test already failed, which says nothing about where the bug is."""
+    f = frame.f_back
+    while f is not None:
+        name = f.f_code.co_filename
+        if name.startswith("<doctest"):
+            return False
+        if not (name.startswith("<") or (name.startswith(_STDLIB) and "site-packages" not in name)):
+            return _PYTEST in name
+        f = f.f_back
+    return False
+
+
+def _local_tracer():
+    last = [0]
+
+    def _local(frame, event, arg):
+        if event == "line":
+            ln = frame.f_lineno
+            _step[0] += 1
+            _lines[ln] = _step[0]
+            _arcs.add((last[0], ln))
+            last[0] = ln
+        elif event == "return":
+            _arcs.add((last[0], -1))
+        return _local
     return _local
 
 
@@ -48,7 +77,9 @@ def _global(frame, event, arg):
     # the call event's line is the def line: not evidence, so only the local tracer records lines
     name = frame.f_code.co_filename
     if name == _TARGET:
-        return _local
+        if _called_by_pytest(frame):
+            return None
+        return _local_tracer()  # one per call: an arc links lines of the same frame
     if _TARGET_DIR and name.startswith(_TARGET_DIR) and "site-packages" not in name:
         return _dir_local
     return None
@@ -138,6 +169,7 @@ def pytest_runtest_protocol(item, nextitem):
     item._debugger = {"nodeid": item.nodeid, "outcome": "passed", "frames": [], "message": ""}
     if _TARGET or _TARGET_DIR:
         _lines.clear()
+        _arcs.clear()
         _files.clear()
         threading.settrace(_global)
         sys.settrace(_global)
@@ -152,6 +184,9 @@ def pytest_runtest_protocol(item, nextitem):
             faulthandler.cancel_dump_traceback_later()
         rec = item._debugger
         rec["lines"] = sorted(_lines) if _TARGET else []
+        rec["arcs"] = sorted(_arcs) if _TARGET else []
+        if _TARGET and rec["outcome"] in ("failed", "error"):
+            rec["recent"] = sorted(_lines, key=_lines.get)[-_RECENT:]  # oldest first
         if _TARGET_DIR:
             rec["files"] = {f: sorted(v) for f, v in _files.items()}
         if _OUT:
