@@ -1,4 +1,4 @@
-"""The real-code corpus, rebuilt with one command: `debugger data corpus --out data/corpus/bugs.jsonl`.
+"""The real-code corpus, rebuilt with one command: `debugger data corpus` (its defaults are the recipe).
 
 Pinned pure-Python projects whose source distributions on PyPI include their test suites (and whose
 suites pass here with pytest alone) are downloaded, unpacked, and mutated by `synth`; the repo's own
@@ -49,6 +49,7 @@ PROJECTS = [
     Project("toolz", "1.2.0", "BSD-3-Clause"),
     Project("xmltodict", "1.0.4", "MIT"),
 ]
+REBUILD = "debugger data corpus (per kind 2, 350 new mutants per project and run; resumable)"
 TEST_PROJECTS = {"inflection", "isodate", "xmltodict", "examples"}  # held out: evaluation only
 VALID_PROJECTS = {"ordered-set"}
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -122,6 +123,6 @@ def build(out: Path, *, projects: list[str] | None = None, jobs: int = 2, per_ki
     records += example_records()
     split_by_project(records, TEST_PROJECTS, VALID_PROJECTS)
     write_jsonl(out, records)
-    write_card(out, records, {"projects": figures, "held_out": sorted(TEST_PROJECTS),
+    write_card(out, records, {"projects": figures, "rebuild": REBUILD, "held_out": sorted(TEST_PROJECTS),
                               "valid": sorted(VALID_PROJECTS)})
     return figures

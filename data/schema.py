@@ -129,6 +129,28 @@ def write_card(path: Path, records: list[BugRecord], extra: dict | None = None) 
         lines += [f"## {title}", "", "| value | records |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in sorted(by(key).items())]
         lines.append("")
+    kinds = sorted(by("bug_kind"))
+    per = Counter((r.project, r.bug_kind or "-") for r in records)
+    lines += ["## Bug kind per project", "", "| project | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+    lines += [f"| {p} | " + " | ".join(str(per[p, k] or "") for k in kinds) + " |" for p in sorted(by("project"))]
+    lines.append("")
+    extra = dict(extra or {})
+    figures = extra.pop("projects", None)
+    if figures:
+        split_of = {r.project: r.split for r in records}
+        lines += ["## Generation per project", "",
+                  "Mutants tried, kept, yield and minutes add up over the logged generation runs (an early run's "
+                  "log was lost for some projects, so `records` can exceed `kept`).", "",
+                  "| project | version | licence | split | records | tried | kept | yield | minutes |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for name, f in sorted(figures.items()):
+            if "error" in f and "tried" not in f:
+                lines.append(f"| {name} | | | | {by('project')[name]} | error: {f['error'][:80]} | | | |")
+                continue
+            lines.append(f"| {name} | {f.get('version', '')} | {f.get('license', '')} | {split_of.get(name, '-')} | "
+                         f"{by('project')[name]} | {f.get('tried', 0)} | {f.get('kept', 0)} | "
+                         f"{f['yield'] if f.get('yield') is not None else '-'} | {f.get('seconds', 0) / 60:.1f} |")
+        lines.append("")
     if extra:
         lines += ["## Generation", "", "```json", json.dumps(extra, indent=2), "```", ""]
     card.write_text("\n".join(lines))

@@ -2,7 +2,7 @@
 
     python eval/bench_localize.py [--records data/corpus/bugs.jsonl] [--split test] [--limit 150]
                                   [--fit-split train] [--fit-limit 120] [--no-surprisal] [--out runs/localize]
-                                  [--reuse] [--save-weights]
+                                  [--fit-exclude P1,P2] [--reuse | --extend] [--save-weights]
 
 Bugs are the bundled examples plus the records of `--split` (the held-out projects by default). For
 each, one run of the visible tests records per-test lines (the same run `debugger fix` makes) and one
@@ -151,9 +151,10 @@ def load_cases(path: Path, split: str) -> list[Case]:
     return cases
 
 
-def collect(tasks, split: str, gen, on_progress, known: dict | None = None) -> list[Case]:
+def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept: dict | None = None) -> list[Case]:
     """`known`: id -> a Case from an earlier run whose surprisal is reused (the model pass does not
-    depend on the tests, so a probe change needs only the test runs again)."""
+    depend on the tests, so a probe change needs only the test runs again). `kept`: id -> a Case taken
+    whole (nothing reruns: `--extend` grows a run by the bugs it lacks)."""
     cfg = FixConfig(test_timeout=10, timeout=300)
     cases = []
     for i, t in enumerate(tasks, 1):
@@ -161,6 +162,10 @@ def collect(tasks, split: str, gen, on_progress, known: dict | None = None) -> l
         try:
             src = load(t.project / t.file)
         except ValueError:
+            continue
+        old = (kept or {}).get(t.id)
+        if old is not None and old.src.text == src.text:
+            cases.append(old)
             continue
         t0 = time.monotonic()
         report = _baseline(src, t.test, cfg)
@@ -212,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=150)
     ap.add_argument("--fit-split", default="train")
     ap.add_argument("--fit-limit", type=int, default=120)
+    ap.add_argument("--fit-exclude", default="", metavar="P1,P2",
+                    help="Projects left out of the fit bugs (e.g. tabulate,sqlparse: slow suites).")
     ap.add_argument("--no-surprisal", action="store_true")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default="runs/localize")
@@ -220,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="Time a plain test run beside the recording run on N bugs (0: skip).")
     ap.add_argument("--rescore", action="store_true",
                     help="With --reuse: recompute every saved case's surprisal (after a change to how it is taken).")
+    ap.add_argument("--extend", action="store_true",
+                    help="Keep the bugs already in OUT/cases.jsonl as they are; collect only the missing ones.")
     ap.add_argument("--surprisal-from", metavar="CASES_JSONL",
                     help="Take each bug's surprisal from another run's cases.jsonl (rerunning the tests, or with --reuse).")
     ap.add_argument("--save-weights", action="store_true",
@@ -251,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             print("\r\033[K", end="", file=sys.stderr)
             save_cases(fit_cases + cases, cache)
     else:
-        known = {}
+        known, kept = {}, {}
+        if a.extend and cache.exists():
+            kept = {c.id: c for split in (a.fit_split, a.split) for c in load_cases(cache, split)
+                    if "<command>" not in c.report.tests}  # a run that never started (say, a missing plugin)
         if a.surprisal_from:
             known = {c.id: c for split in (a.fit_split, a.split) for c in load_cases(Path(a.surprisal_from), split)}
         elif not a.no_surprisal:
@@ -263,10 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         evaluated = from_examples(out / "tasks" / "examples")
         if records.exists():
             evaluated += from_records(records, out / "tasks" / a.split, split=a.split, limit=a.limit)
-        fitting = from_records(records, out / "tasks" / a.fit_split, split=a.fit_split, limit=a.fit_limit) \
-            if records.exists() and a.fit_limit else []
-        fit_cases = collect(fitting, a.fit_split, gen, say, known)
-        cases = collect(evaluated, a.split, gen, say, known)
+        skip = {p for p in a.fit_exclude.split(",") if p}
+        fitting = from_records(records, out / "tasks" / a.fit_split, split=a.fit_split, limit=a.fit_limit,
+                               exclude=skip) if records.exists() and a.fit_limit else []
+        fit_cases = collect(fitting, a.fit_split, gen, say, known, kept)
+        cases = collect(evaluated, a.split, gen, say, known, kept)
         print("\r\033[K", end="", file=sys.stderr)
         save_cases(fit_cases + cases, cache)
     with_surprisal = any(c.surprisal for c in cases)
@@ -286,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         evaluated_tasks = [load_task(d) for parent in (out / "tasks" / "examples", out / "tasks" / a.split)
                            if parent.is_dir() for d in sorted(parent.iterdir()) if (d / "task.json").is_file()]
         timing["paired"] = time_runs(evaluated_tasks, a.timing)
+    elif (out / "results.json").exists():  # not re-measured: keep the last run's figure
+        timing["paired"] = json.loads((out / "results.json").read_text())["timing"].get("paired", {})
     result = {"bugs": len(cases), "fit_bugs": len(fit_cases), "split": a.split, "fit_split": a.fit_split,
               "fit_projects": sorted({c.id.rsplit("-", 1)[0] for c in fit_cases}),
               "table": table, "fitted": {"weights": fitted, "formula": "ochiai", "fit_rates": fit_rates},

@@ -154,6 +154,10 @@ def localize(
             scores = gen.line_surprisal(src.text, where, tokens=True) if hasattr(gen, "line_surprisal") and where else None
             if scores is None and not as_json:
                 err.print("surprisal skipped: file over the token budget or model without scores")
+            elif scores and not as_json:
+                read = sum(any(ln in scores for ln in range(lo, hi + 1)) for lo, hi in where)
+                if read < len(where):  # the budget took the likeliest suspects only
+                    err.print(f"surprisal read {read} of {len(where)} suspect functions (file over the token budget)")
         loc = run_localize(src, report, surprisal=scores, weights=weights_for(cfg.weights), formula=formula)
     except (InputError, PackError, ValueError) as e:
         r.stop()

@@ -158,28 +158,35 @@ def _words(name: str) -> set[str]:
     return {w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if len(w) > 2} - {"test", "tests", "self", "init"}
 
 
-def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = None,
-               formula: str = "ochiai") -> tuple[list[Candidate], dict[str, dict[int, float]]]:
-    """Every statement some strong evidence points at, with its features, and the per-line evidence.
-    `surprisal`: line -> mean token NLL, or line -> every token's NLL (then the peak counts too)."""
-    text = src.text
-    stmts, funcs = sp.statements(text), sp.functions(text)
+@dataclass
+class _Signals:
+    """Per-line (and per-run) evidence of one test run, before it is gathered per statement."""
+    evidence: dict[str, dict[int, float]]  # what the caller sees: syntax, traceback, spectrum, branch, surprisal
+    errors: list[int]
+    dstar: dict[int, float]
+    branch_only: dict[int, float]
+    peak: dict[int, float]
+    recent: dict[int, float]
+    raised: set[int]  # each failing test's innermost frame in the file: where the error surfaced
+    ef: dict[int, int]  # failing / passing tests that ran the line
+    ep: dict[int, int]
+
+
+def _signals(src: SourceFile, report: TestReport, surprisal: dict | None, formula: str) -> _Signals:
     nf = len(report.failing)
     evidence: dict[str, dict[int, float]] = {}
-    errors = sp.error_lines(text)
+    errors = sp.error_lines(src.text)
     if errors:
         evidence["syntax"] = {ln: 1.0 / (1 + i) for i, ln in enumerate(errors)}
     evidence["traceback"] = _traceback(src, report)
     ef, ep = _counts(report, "lines")
     evidence["spectrum"] = _suspicion(ef, ep, nf, formula) if nf else {}
-    dstar = _suspicion(ef, ep, nf, "dstar") if nf else {}
     aef, aep = _counts(report, "arcs")
-    arc_score = _suspicion(aef, aep, nf, formula) if nf else {}
     branch: dict[int, float] = {}
     branch_only: dict[int, float] = {}
-    for (a, _b), s in arc_score.items():
+    for (a, b), s in (_suspicion(aef, aep, nf, formula) if nf else {}).items():
         branch[a] = max(branch.get(a, 0.0), s)
-        if a in ep and not aep.get((a, _b)):  # passing tests ran the line but never went this way
+        if a in ep and not aep.get((a, b)):  # passing tests ran the line but never went this way
             branch_only[a] = 1.0
     evidence["branch"] = branch
     mean: dict[int, float] = {}
@@ -192,26 +199,34 @@ def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = Non
         top_mean, top_peak = max(mean.values()) or 1.0, max(peak.values()) or 1.0
         evidence["surprisal"] = {ln: v / top_mean for ln, v in mean.items()}
         peak = {ln: v / top_peak for ln, v in peak.items()}
-    # the innermost frame of each failing test inside the file: where the error surfaced
     raised = {[f for f in report.tests[n].frames if f.file == src.rel][-1].line for n in report.failing
               if any(f.file == src.rel for f in report.tests[n].frames)}
-
     recent: dict[int, float] = {}
     for n in report.failing:
         order = report.tests[n].recent
         for i, ln in enumerate(order):
             recent[ln] = max(recent.get(ln, 0.0), (i + 1) / len(order))
+    return _Signals(evidence, errors, _suspicion(ef, ep, nf, "dstar") if nf else {}, branch_only, peak, recent,
+                    raised, ef, ep)
 
+
+def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = None,
+               formula: str = "ochiai") -> tuple[list[Candidate], dict[str, dict[int, float]]]:
+    """Every statement some strong evidence points at, with its features, and the per-line evidence.
+    `surprisal`: line -> mean token NLL, or line -> every token's NLL (then the peak counts too)."""
+    sig = _signals(src, report, surprisal, formula)
+    ev = sig.evidence
+    stmts, funcs = sp.statements(src.text), sp.functions(src.text)
+    nf = len(report.failing)
     # tests tend to be named after what they test: test_parse_date exercises parse_date
     test_words = [_words(n.split("::", 1)[-1]) for n in report.failing]
-
-    strong = {ln for sig in STRONG for ln in evidence.get(sig, {})}
+    strong = {ln for name in STRONG for ln in ev.get(name, {})}
     out: list[Candidate] = []
     seen: set[tuple[int, int]] = set()
     for ln in sorted(strong):
         st = sp.statement_at(stmts, ln)
         if st is None:
-            if not (errors and ln in errors):
+            if ln not in sig.errors:
                 continue
             st = sp.Span(ln, ln, "statement", "")  # a broken line tree-sitter could not make a statement of
         if (st.start_line, st.end_line) in seen:
@@ -219,16 +234,16 @@ def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = Non
         seen.add((st.start_line, st.end_line))
         lines = range(st.start_line, st.end_line + 1)
         best = lambda d: max((d.get(x, 0.0) for x in lines), default=0.0)  # noqa: E731
-        run_f = max((ef.get(x, 0) for x in lines), default=0)
-        run_p = min((ep.get(x, 0) for x in lines if ef.get(x)), default=0)
+        run_f = max((sig.ef.get(x, 0) for x in lines), default=0)
+        run_p = min((sig.ep.get(x, 0) for x in lines if sig.ef.get(x)), default=0)
         fn = sp.function_at(funcs, st.start_line)
-        near = [abs(st.start_line - r) for r in raised if fn is not None and fn.contains(r)]
-        f = {"syntax": best(evidence.get("syntax", {})), "traceback": best(evidence["traceback"]),
-             "spectrum": best(evidence["spectrum"]), "dstar": best(dstar), "only_failing": float(run_f > 0 and run_p == 0),
-             "fail_frac": run_f / nf if nf else 0.0, "branch": best(branch),
-             "branch_only_failing": best(branch_only), "surprisal": best(evidence.get("surprisal", {})),
-             "surprisal_peak": best(peak), "near_raise": 1.0 / (1 + min(near)) if near else 0.0,
-             "recent": best(recent), "name_match": 0.0}
+        near = [abs(st.start_line - r) for r in sig.raised if fn is not None and fn.contains(r)]
+        f = {"syntax": best(ev.get("syntax", {})), "traceback": best(ev["traceback"]),
+             "spectrum": best(ev["spectrum"]), "dstar": best(sig.dstar), "only_failing": float(run_f > 0 and run_p == 0),
+             "fail_frac": run_f / nf if nf else 0.0, "branch": best(ev["branch"]),
+             "branch_only_failing": best(sig.branch_only), "surprisal": best(ev.get("surprisal", {})),
+             "surprisal_peak": best(sig.peak), "near_raise": 1.0 / (1 + min(near)) if near else 0.0,
+             "recent": best(sig.recent), "name_match": 0.0}
         fn_words = _words(fn.name.rsplit(".", 1)[-1]) if fn is not None else set()
         if fn_words and test_words:
             f["name_match"] = max(len(fn_words & w) / len(fn_words) for w in test_words)
@@ -244,7 +259,7 @@ def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = Non
                                 if c.features[key] else 0.0)
     for c in out:
         c.features["spectrum_top"] = float(c.features["spectrum"] >= top_spectrum > 0)
-    return out, evidence
+    return out, ev
 
 
 def localize(src: SourceFile, report: TestReport, *, surprisal: dict | None = None,

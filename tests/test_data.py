@@ -129,6 +129,7 @@ def test_split_rule_and_loader(tmp_path):
     assert schema.load(path, split="test")["project"] == ["c"]
     card = schema.write_card(path, recs).read_text()
     assert "| comparison_swap | 3 |" in card and "| test | 1 |" in card
+    assert "| project | comparison_swap |" in card and "| a | 1 |" in card  # kind per project
 
 
 def test_span_between_and_check():
@@ -230,4 +231,7 @@ def test_corpus_build_goes_on_past_a_red_project_and_splits(project, tmp_path, m
     assert {r.project for r in recs} == {"green", "examples"}
     assert {r.split for r in recs if r.project == "green"} == {"train"}
     assert {r.split for r in recs if r.project == "examples"} == {"test"}
-    assert (tmp_path / "bugs.README.md").exists()
+    card = (tmp_path / "bugs.README.md").read_text()
+    kept = figures["green"]["kept"]
+    assert f"| green | 1 | MIT | train | {kept} | 3 | {kept} |" in card  # records, tried, kept per project
+    assert "| red |" in card and "error: " in card and '"held_out"' in card

@@ -105,22 +105,24 @@ def test_eval_cli_errors(cli, tmp_path):
 
 def test_tasks_from_records_use_the_pinned_source_with_the_bug_in_place(tmp_path, monkeypatch):
     from data import corpus, schema
-    monkeypatch.setattr(corpus, "PROJECTS", [corpus.Project("calc", "0", "MIT")])
+    monkeypatch.setattr(corpus, "PROJECTS", [corpus.Project("calc", "0", "MIT", tasks.PYTEST)])
     monkeypatch.setattr(corpus, "fetch", lambda p, dest: FIXTURES / "calc")
     good = fixed("calc").read_text()
     buggy = good.replace("return a * b", "return a - b")
     rec = schema.BugRecord(project="calc", path="calc.py", buggy=buggy, fixed=good, start_line=6, end_line=6,
                            fixed_span="    return a * b\n", failing_tests=["tests/test_calc.py::test_mul"],
-                           failure="assert -1 == 12", test_command=tasks.PYTEST, bug_kind="arithmetic_swap",
+                           failure="assert -1 == 12", test_command="python -m pytest -q --cov=calc",  # stale: plugin gone
+                           bug_kind="arithmetic_swap",
                            split="test")
     other = schema.BugRecord(**{**rec.__dict__, "id": "", "split": "train", "buggy": buggy + "\n"})
     src = tmp_path / "bugs.jsonl"
     schema.write_jsonl(src, [rec, other])
+    assert tasks.from_records(src, tmp_path / "none", exclude={"calc"}) == []
     made = tasks.from_records(src, tmp_path / "bench")
     assert len(made) == 1
     t = made[0]
     assert (t.project / "calc.py").read_text() == buggy and t.fix_lines == [6, 6]
-    assert t.test.endswith("tests/test_calc.py") and t.judge == tasks.PYTEST
+    assert t.test == f"{tasks.PYTEST} tests/test_calc.py" and t.judge == tasks.PYTEST  # the pinned command
     rows = runner.run(made, ["default"], tmp_path / "run", extra=["--model", f"fake:{fixed('calc')}", "--samples", "0"])
     assert rows[0]["fixed"] and rows[0]["correct"]
 
@@ -142,6 +144,17 @@ def test_localization_bench_ranks_as_localize_does_and_fits(tmp_path):
     bl.save_cases(cases, tmp_path / "cases.jsonl")
     again = bl.load_cases(tmp_path / "cases.jsonl", "test")
     assert [bl.hit_rank(c, fitted, "ochiai") for c in again] == [bl.hit_rank(c, fitted, "ochiai") for c in cases]
+    # --extend: a saved bug whose source is unchanged is taken whole, nothing reruns; the rest are collected
+    kept = {c.id: c for c in again[1:]}
+    calls = []
+    real = bl._baseline
+    bl._baseline = lambda *a: calls.append(a) or real(*a)
+    try:
+        grown = bl.collect(tasks.from_examples(tmp_path / "ex2"), "test", None, lambda m: None, kept=kept)
+    finally:
+        bl._baseline = real
+    assert len(calls) == 1 and [c.id for c in grown] == [c.id for c in cases]
+    assert grown[1:] == again[1:]
 
 
 def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):

@@ -179,3 +179,15 @@ def test_line_surprisal_reads_the_ranges_that_fit_its_budget(tiny):
     tight = gen.line_surprisal(text, [first, second], max_tokens=tight_budget)
     assert tight and min(tight) >= n - 4  # only the first range fits: the second is left out
     assert gen.line_surprisal(text, [first], max_tokens=3) is None
+
+
+def test_localize_cli_says_when_surprisal_read_only_some_suspects(tiny, tmp_path, cli):
+    """A failing function too long for the token budget is left out of the surprisal pass: the CLI
+    must say how many of the suspect functions the model read rather than pass over it silently."""
+    body = "".join("    a = a\n" for _ in range(1200))  # ~2,400 tokens of the tiny vocabulary
+    (tmp_path / "mod.py").write_text(f"def long(a, b):\n{body}    return a - b\n\n\ndef short(a, b):\n    return a - b\n")
+    (tmp_path / "test_mod.py").write_text("from mod import long, short\n\n\ndef test_long():\n    assert long(2, 3) == 5\n"
+                                          "\n\ndef test_short():\n    assert short(2, 3) == 5\n")
+    code, _, err, _ = cli("localize", "mod.py", "--surprisal", "--model", str(tiny), cwd=tmp_path)
+    assert code == 0, err
+    assert "surprisal read 1 of 2 suspect functions" in err
