@@ -119,8 +119,8 @@ def fit(cases: list[Case], surprisal: bool, formula: str = "ochiai", steps: int 
     return {f: round(float(w[i]), 4) for i, f in enumerate(FEATURES) if abs(w[i]) > 1e-6}
 
 
-def save_cases(cases: list[Case], path: Path) -> None:
-    with path.open("w") as f:
+def save_cases(cases: list[Case], path: Path, append: bool = False) -> None:
+    with path.open("a" if append else "w") as f:
         for c in cases:
             tests = {n: {"outcome": t.outcome, "lines": t.lines, "arcs": t.arcs, "recent": t.recent,
                          "message": t.message[-600:],
@@ -151,10 +151,12 @@ def load_cases(path: Path, split: str) -> list[Case]:
     return cases
 
 
-def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept: dict | None = None) -> list[Case]:
+def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept: dict | None = None,
+            on_case=None) -> list[Case]:
     """`known`: id -> a Case from an earlier run whose surprisal is reused (the model pass does not
     depend on the tests, so a probe change needs only the test runs again). `kept`: id -> a Case taken
-    whole (nothing reruns: `--extend` grows a run by the bugs it lacks)."""
+    whole (nothing reruns: `--extend` grows a run by the bugs it lacks). `on_case`: called with each
+    newly collected Case (the bench saves it at once, so an interrupted run loses nothing)."""
     cfg = FixConfig(test_timeout=10, timeout=300)
     cases = []
     for i, t in enumerate(tasks, 1):
@@ -183,6 +185,8 @@ def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept
         scores = {ln: sum(v) / len(v) for ln, v in toks.items()} if toks else None
         s, e = t.fix_lines or (0, -1)
         cases.append(Case(t.id, split, t.bug_kind or "", (s, e), tests, sur, src, report, scores, toks))
+        if on_case:
+            on_case(cases[-1])
     return cases
 
 
@@ -228,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rescore", action="store_true",
                     help="With --reuse: recompute every saved case's surprisal (after a change to how it is taken).")
     ap.add_argument("--extend", action="store_true",
-                    help="Keep the bugs already in OUT/cases.jsonl as they are; collect only the missing ones.")
+                    help="Keep the bugs already in OUT/cases.jsonl (and those an interrupted run saved) as they are; "
+                         "collect only the missing ones.")
     ap.add_argument("--surprisal-from", metavar="CASES_JSONL",
                     help="Take each bug's surprisal from another run's cases.jsonl (rerunning the tests, or with --reuse).")
     ap.add_argument("--save-weights", action="store_true",
@@ -261,9 +266,13 @@ def main(argv: list[str] | None = None) -> int:
             save_cases(fit_cases + cases, cache)
     else:
         known, kept = {}, {}
-        if a.extend and cache.exists():
-            kept = {c.id: c for split in (a.fit_split, a.split) for c in load_cases(cache, split)
+        partial = out / "cases.partial.jsonl"  # each case as it is collected; folded into the cache at the end
+        if a.extend:
+            kept = {c.id: c for path in (cache, partial) if path.exists() for split in (a.fit_split, a.split)
+                    for c in load_cases(path, split)
                     if "<command>" not in c.report.tests}  # a run that never started (say, a missing plugin)
+        elif partial.exists():
+            partial.unlink()
         if a.surprisal_from:
             known = {c.id: c for split in (a.fit_split, a.split) for c in load_cases(Path(a.surprisal_from), split)}
         elif not a.no_surprisal:
@@ -278,10 +287,12 @@ def main(argv: list[str] | None = None) -> int:
         skip = {p for p in a.fit_exclude.split(",") if p}
         fitting = from_records(records, out / "tasks" / a.fit_split, split=a.fit_split, limit=a.fit_limit,
                                exclude=skip) if records.exists() and a.fit_limit else []
-        fit_cases = collect(fitting, a.fit_split, gen, say, known, kept)
-        cases = collect(evaluated, a.split, gen, say, known, kept)
+        keep = lambda c: save_cases([c], partial, append=True)  # noqa: E731
+        fit_cases = collect(fitting, a.fit_split, gen, say, known, kept, keep)
+        cases = collect(evaluated, a.split, gen, say, known, kept, keep)
         print("\r\033[K", end="", file=sys.stderr)
         save_cases(fit_cases + cases, cache)
+        partial.unlink(missing_ok=True)
     with_surprisal = any(c.surprisal for c in cases)
 
     table = {name: rates(cases, w, f) for name, (w, f) in SINGLE.items() if with_surprisal or name != "surprisal"}

@@ -150,11 +150,13 @@ def test_localization_bench_ranks_as_localize_does_and_fits(tmp_path):
     real = bl._baseline
     bl._baseline = lambda *a: calls.append(a) or real(*a)
     try:
-        grown = bl.collect(tasks.from_examples(tmp_path / "ex2"), "test", None, lambda m: None, kept=kept)
+        saved = []
+        grown = bl.collect(tasks.from_examples(tmp_path / "ex2"), "test", None, lambda m: None, kept=kept,
+                           on_case=saved.append)
     finally:
         bl._baseline = real
     assert len(calls) == 1 and [c.id for c in grown] == [c.id for c in cases]
-    assert grown[1:] == again[1:]
+    assert grown[1:] == again[1:] and saved == grown[:1]  # only the newly collected case is handed on
 
 
 def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
