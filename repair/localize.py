@@ -210,56 +210,71 @@ def _signals(src: SourceFile, report: TestReport, surprisal: dict | None, formul
                     raised, ef, ep)
 
 
+def _features(st: sp.Span, fn: sp.Span | None, sig: _Signals, nf: int, test_words: list[set[str]]) -> dict:
+    ev = sig.evidence
+    lines = range(st.start_line, st.end_line + 1)
+    best = lambda d: max((d.get(x, 0.0) for x in lines), default=0.0)  # noqa: E731
+    run_f = max((sig.ef.get(x, 0) for x in lines), default=0)
+    run_p = min((sig.ep.get(x, 0) for x in lines if sig.ef.get(x)), default=0)
+    near = [abs(st.start_line - r) for r in sig.raised if fn is not None and fn.contains(r)]
+    f = {"syntax": best(ev.get("syntax", {})), "traceback": best(ev["traceback"]),
+         "spectrum": best(ev["spectrum"]), "dstar": best(sig.dstar), "only_failing": float(run_f > 0 and run_p == 0),
+         "fail_frac": run_f / nf if nf else 0.0, "branch": best(ev["branch"]),
+         "branch_only_failing": best(sig.branch_only), "surprisal": best(ev.get("surprisal", {})),
+         "surprisal_peak": best(sig.peak), "near_raise": 1.0 / (1 + min(near)) if near else 0.0,
+         "recent": best(sig.recent), "name_match": 0.0}
+    # tests tend to be named after what they test: test_parse_date exercises parse_date
+    fn_words = _words(fn.name.rsplit(".", 1)[-1]) if fn is not None else set()
+    if fn_words and test_words:
+        f["name_match"] = max(len(fn_words & w) / len(fn_words) for w in test_words)
+    for t, types in TYPES.items():
+        f[f"type_{t}"] = float(st.type in types)
+    return f
+
+
+def _relative(out: list[Candidate], surprisal: dict[int, float]) -> None:
+    """Features of how a statement stands among the candidates of this file, not in absolute terms."""
+    read = [c for c in out if any(x in surprisal for x in range(c.span.start_line, c.span.end_line + 1))]
+    for key, rank in (("surprisal", "surprisal_rank"), ("surprisal_peak", "peak_rank")):
+        values = sorted(c.features[key] for c in read)
+        for c in read:
+            c.features[rank] = bisect.bisect_left(values, c.features[key]) / max(1, len(values) - 1)
+    if read and len(read) < len(out):
+        # a big file's surprisal reads only its likeliest functions: a statement left unread is neither
+        # surprising nor plain, so it gets the median of those read rather than a zero that ranks it last
+        unread = [c for c in out if c not in read]
+        for key in ("surprisal", "surprisal_peak", "surprisal_rank", "peak_rank"):
+            mid = sorted(c.features[key] for c in read)[len(read) // 2]
+            for c in unread:
+                c.features[key] = mid
+    top_spectrum = max((c.features["spectrum"] for c in out), default=0.0)
+    for c in out:
+        c.features.setdefault("surprisal_rank", 0.0)
+        c.features.setdefault("peak_rank", 0.0)
+        c.features["spectrum_top"] = float(c.features["spectrum"] >= top_spectrum > 0)
+
+
 def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = None,
                formula: str = "ochiai") -> tuple[list[Candidate], dict[str, dict[int, float]]]:
     """Every statement some strong evidence points at, with its features, and the per-line evidence.
     `surprisal`: line -> mean token NLL, or line -> every token's NLL (then the peak counts too)."""
     sig = _signals(src, report, surprisal, formula)
-    ev = sig.evidence
     stmts, funcs = sp.statements(src.text), sp.functions(src.text)
-    nf = len(report.failing)
-    # tests tend to be named after what they test: test_parse_date exercises parse_date
     test_words = [_words(n.split("::", 1)[-1]) for n in report.failing]
-    strong = {ln for name in STRONG for ln in ev.get(name, {})}
     out: list[Candidate] = []
     seen: set[tuple[int, int]] = set()
-    for ln in sorted(strong):
+    for ln in sorted({ln for name in STRONG for ln in sig.evidence.get(name, {})}):
         st = sp.statement_at(stmts, ln)
         if st is None:
             if ln not in sig.errors:
                 continue
             st = sp.Span(ln, ln, "statement", "")  # a broken line tree-sitter could not make a statement of
-        if (st.start_line, st.end_line) in seen:
-            continue
-        seen.add((st.start_line, st.end_line))
-        lines = range(st.start_line, st.end_line + 1)
-        best = lambda d: max((d.get(x, 0.0) for x in lines), default=0.0)  # noqa: E731
-        run_f = max((sig.ef.get(x, 0) for x in lines), default=0)
-        run_p = min((sig.ep.get(x, 0) for x in lines if sig.ef.get(x)), default=0)
-        fn = sp.function_at(funcs, st.start_line)
-        near = [abs(st.start_line - r) for r in sig.raised if fn is not None and fn.contains(r)]
-        f = {"syntax": best(ev.get("syntax", {})), "traceback": best(ev["traceback"]),
-             "spectrum": best(ev["spectrum"]), "dstar": best(sig.dstar), "only_failing": float(run_f > 0 and run_p == 0),
-             "fail_frac": run_f / nf if nf else 0.0, "branch": best(ev["branch"]),
-             "branch_only_failing": best(sig.branch_only), "surprisal": best(ev.get("surprisal", {})),
-             "surprisal_peak": best(sig.peak), "near_raise": 1.0 / (1 + min(near)) if near else 0.0,
-             "recent": best(sig.recent), "name_match": 0.0}
-        fn_words = _words(fn.name.rsplit(".", 1)[-1]) if fn is not None else set()
-        if fn_words and test_words:
-            f["name_match"] = max(len(fn_words & w) / len(fn_words) for w in test_words)
-        for t, types in TYPES.items():
-            f[f"type_{t}"] = float(st.type in types)
-        out.append(Candidate(st, f))
-    # relative to the other candidates: how the statement stands in this file, not in absolute terms
-    top_spectrum = max((c.features["spectrum"] for c in out), default=0.0)
-    for key, rank in (("surprisal", "surprisal_rank"), ("surprisal_peak", "peak_rank")):
-        values = sorted(c.features[key] for c in out)
-        for c in out:
-            c.features[rank] = (bisect.bisect_left(values, c.features[key]) / max(1, len(values) - 1)
-                                if c.features[key] else 0.0)
-    for c in out:
-        c.features["spectrum_top"] = float(c.features["spectrum"] >= top_spectrum > 0)
-    return out, ev
+        if (st.start_line, st.end_line) not in seen:
+            seen.add((st.start_line, st.end_line))
+            fn = sp.function_at(funcs, st.start_line)
+            out.append(Candidate(st, _features(st, fn, sig, len(report.failing), test_words)))
+    _relative(out, sig.evidence.get("surprisal", {}))
+    return out, sig.evidence
 
 
 def localize(src: SourceFile, report: TestReport, *, surprisal: dict | None = None,

@@ -141,3 +141,25 @@ def test_suspect_ranges_are_the_failing_tests_functions_best_first(project):
     assert sorted(rep.failing) == ["tests/test_calc.py::test_mul", "tests/test_calc.py::test_square"]
     # mul runs only in failing tests (Ochiai 1); square in one of two; add in none
     assert suspect_ranges(src, rep) == [(5, 6), (9, 10)]
+
+
+def test_a_statement_surprisal_did_not_read_is_not_ranked_last(tmp_path):
+    # a big file's surprisal reads only its likeliest functions: the statements it left out get the
+    # median of those it read, so the model's silence neither lifts nor buries them
+    from repair.localize import candidates
+    root = tmp_path / "p"
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    (root / "m.py").write_text(BRANCHY)
+    (root / "tests" / "test_m.py").write_text(BRANCHY_TESTS)
+    src = load(root / "m.py")
+    rep = baseline(src)
+    read = {3: [4.0], 6: [1.0], 7: [2.0]}
+    cands = {c.span.start_line: c.features for c in candidates(src, rep, read)[0]}
+    assert set(read) < set(cands)
+    assert [cands[ln]["surprisal_rank"] for ln in (6, 7, 3)] == [0.0, 0.5, 1.0]
+    unread = [f for ln, f in cands.items() if ln not in read]
+    assert all(f["surprisal"] == cands[7]["surprisal"] == 0.5 and f["surprisal_rank"] == 0.5 for f in unread)
+    # without any reading, no statement carries a surprisal feature
+    assert all(not c.features["surprisal"] and not c.features["surprisal_rank"]
+               for c in candidates(src, rep, None)[0])
