@@ -99,16 +99,21 @@ def test_edge():
 '''
 
 
-def test_branch_spectrum_lifts_the_condition(tmp_path):
-    # `>` should be `>=`: both tests run the condition (line spectrum 0.71), only the failing one
-    # leaves it for the else branch: the arc spectrum gives the condition the body's full score
+def branchy(tmp_path):
+    """The BRANCHY project, its source file and its baseline run."""
     root = tmp_path / "p"
     (root / "tests").mkdir(parents=True)
     (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
     (root / "m.py").write_text(BRANCHY)
     (root / "tests" / "test_m.py").write_text(BRANCHY_TESTS)
     src = load(root / "m.py")
-    rep = baseline(src)
+    return src, baseline(src)
+
+
+def test_branch_spectrum_lifts_the_condition(tmp_path):
+    # `>` should be `>=`: both tests run the condition (line spectrum 0.71), only the failing one
+    # leaves it for the else branch: the arc spectrum gives the condition the body's full score
+    src, rep = branchy(tmp_path)
     assert rep.failing == ["tests/test_m.py::test_edge"]
     assert ((3, 6) in rep.tests[rep.failing[0]].arcs) and (3, 6) not in rep.tests["tests/test_m.py::test_high"].arcs
     loc = localize(src, rep, weights={"branch": 1.0, "type_condition": 0.1})
@@ -147,13 +152,7 @@ def test_a_statement_surprisal_did_not_read_is_not_ranked_last(tmp_path):
     # a big file's surprisal reads only its likeliest functions: the statements it left out get the
     # median of those it read, so the model's silence neither lifts nor buries them
     from repair.localize import candidates
-    root = tmp_path / "p"
-    (root / "tests").mkdir(parents=True)
-    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
-    (root / "m.py").write_text(BRANCHY)
-    (root / "tests" / "test_m.py").write_text(BRANCHY_TESTS)
-    src = load(root / "m.py")
-    rep = baseline(src)
+    src, rep = branchy(tmp_path)
     read = {3: [4.0], 6: [1.0], 7: [2.0]}
     cands = {c.span.start_line: c.features for c in candidates(src, rep, read)[0]}
     assert set(read) < set(cands)
