@@ -234,7 +234,8 @@ def _features(st: sp.Span, fn: sp.Span | None, sig: _Signals, nf: int, test_word
 
 def _relative(out: list[Candidate], surprisal: dict[int, float]) -> None:
     """Features of how a statement stands among the candidates of this file, not in absolute terms."""
-    read = [c for c in out if any(x in surprisal for x in range(c.span.start_line, c.span.end_line + 1))]
+    was_read = [any(x in surprisal for x in range(c.span.start_line, c.span.end_line + 1)) for c in out]
+    read = [c for c, r in zip(out, was_read) if r]
     for key, rank in (("surprisal", "surprisal_rank"), ("surprisal_peak", "peak_rank")):
         values = sorted(c.features[key] for c in read)
         for c in read:
@@ -242,7 +243,7 @@ def _relative(out: list[Candidate], surprisal: dict[int, float]) -> None:
     if read and len(read) < len(out):
         # a big file's surprisal reads only its likeliest functions: a statement left unread is neither
         # surprising nor plain, so it gets the median of those read rather than a zero that ranks it last
-        unread = [c for c in out if c not in read]
+        unread = [c for c, r in zip(out, was_read) if not r]
         for key in ("surprisal", "surprisal_peak", "surprisal_rank", "peak_rank"):
             mid = sorted(c.features[key] for c in read)[len(read) // 2]
             for c in unread:
