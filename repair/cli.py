@@ -41,7 +41,7 @@ def fix(
     model: Optional[str] = typer.Option(None, "--model", help="qwen2.5-coder-0.5b (default), qwen2.5-coder-1.5b, "
                                         "a model dir, a hub id, openai:URL#MODEL."),
     adapter: Optional[str] = typer.Option(
-        None, "--adapter", help="PEFT adapter dir; auto: the repair adapter shipped for the model; none (default)."),
+        None, "--adapter", help="PEFT adapter dir; auto (default): the repair adapter shipped for the model, if any; none: the base alone."),
     apply: bool = typer.Option(False, "--apply", help="Write the verified fix into FILE."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     samples: Optional[int] = typer.Option(None, "--samples", min=0, help="Sampled candidates per prompt."),

@@ -14,7 +14,7 @@ from .source import InputError
 class FixConfig:
     strategy: str = "debugger"  # "debugger", or "naive": whole file + failure in one chat (the eval peer)
     model: str = DEFAULT_MODEL
-    adapter: str | None = None  # PEFT adapter dir; "auto": the one shipped for the model (not yet the default)
+    adapter: str | None = "auto"  # PEFT adapter dir; "auto": the one shipped for the model, if any; "none"
     test: str | None = None  # shell command run from the project root; default: pytest
     samples: int = 3  # sampled candidates per prompt, beside the greedy one
     temperature: float = 0.7
@@ -87,7 +87,11 @@ ADAPTERS = Path(__file__).parent / "adapters"  # adapters shipped inside the pac
 
 
 def shipped_adapter(model: str) -> str | None:
-    """The repair adapter trained for a pack and shipped inside the package (repair/adapters/PACK)."""
+    """The repair adapter trained for a pack and shipped inside the package (repair/adapters/PACK); none for
+    a model dir, hub id or endpoint: an adapter fits only the weights it was trained on."""
+    from .packs import PACKS
+    if model not in PACKS:
+        return None
     where = ADAPTERS / model
     return str(where) if (where / "adapter_config.json").is_file() else None
 

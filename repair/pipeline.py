@@ -112,13 +112,13 @@ def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixCo
     if "infill" in cfg.formats:
         top = loc.statements[:cfg.top_k]
         w = cfg.context_lines
-        # an adapter learned from hinted prompts only (failure + cut lines): it gets them from the start
-        hint_all = bool(cfg.adapter)
-        stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line, failure if hint_all else "",
-                                                 window=w) for s in top], True, 0))
-        if cfg.samples:  # samples see the failure too: a second view of the same span
+        # The greedy pass does not show the cut lines: shown them, a model (the adapter too) tends to copy
+        # them back, a no-op. The samples see the failure and the cut lines: a second view of the span.
+        stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line, window=w) for s in top],
+                       True, 0))
+        if cfg.samples:
             hinted = [prompts.infill(base.text, s.start_line, s.end_line, failure, window=w) for s in top[:3]]
-            stages.append(("infill", hinted, not hint_all, cfg.samples))
+            stages.append(("infill", hinted, True, cfg.samples))
     if "rewrite" in cfg.formats:
         rewrites = [prompts.rewrite(base.text, f.start_line, f.end_line, f.name, base.rel, failure)
                     for f in loc.functions[:cfg.functions]]

@@ -68,7 +68,7 @@ def test_failure_text_is_bounded():
     assert len(text) <= prompts.MAX_FAILURE + 10 and "7 more failing" in text
 
 
-def test_an_adapter_gets_hinted_infills_from_the_first_stage(tmp_path):
+def test_greedy_infills_hide_the_cut_lines_with_or_without_an_adapter(tmp_path):
     from repair.config import FixConfig
     from repair.localize import Localization, ScoredSpan
     from repair.pipeline import _prompts
@@ -78,9 +78,8 @@ def test_an_adapter_gets_hinted_infills_from_the_first_stage(tmp_path):
     src = load(str(tmp_path / "m.py"), str(tmp_path))
     loc = Localization([ScoredSpan(6, 6, "statement", 1.0, "t"), ScoredSpan(7, 7, "statement", 0.5, "t")], [])
     report = TestReport("pytest", 1, False, 0.1, "", {"t::test": TestCase("t::test", "failed", "assert 1 == 2")})
-    base = _prompts(src, loc, report, FixConfig(formats=["infill"], adapter=None))
-    assert [greedy for _, _, greedy, _ in base] == [True, True]
-    assert "# Failing test" not in base[0][1][0].text and "# Failing test" in base[1][1][0].text
-    tuned = _prompts(src, loc, report, FixConfig(formats=["infill"], adapter="some/adapter"))
-    assert all("# Failing test" in p.text and "#> " in p.text for _, ps, _, _ in tuned for p in ps)
-    assert [greedy for _, _, greedy, _ in tuned] == [True, False]  # the hinted greedy is not decoded twice
+    for adapter in (None, "some/adapter"):  # shown the cut lines, the adapter's greedy copied them back
+        stages = _prompts(src, loc, report, FixConfig(formats=["infill"], adapter=adapter))
+        assert [(greedy, samples) for _, _, greedy, samples in stages] == [(True, 0), (True, 3)]
+        assert all("# Failing test" not in p.text for p in stages[0][1]) and "x = r" not in stages[0][1][0].text
+        assert all("# Failing test" in p.text and "#> " in p.text for p in stages[1][1])

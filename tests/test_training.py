@@ -154,14 +154,16 @@ def test_heldout_configs_differ_only_in_the_adapter(tmp_path):
     assert base.weights == lora.weights and base.model == lora.model and base.top_k == lora.top_k
 
 
-def test_auto_adapter_is_the_shipped_one_for_its_model(tmp_path):
+def test_the_shipped_adapter_is_the_default_for_its_model(tmp_path):
     from repair.config import resolve, shipped_adapter
     from repair.packs import DEFAULT_MODEL
     shipped = Path(shipped_adapter(DEFAULT_MODEL))
     assert {"adapter_config.json", "adapter_model.safetensors", "debugger_train.json"} <= {p.name for p in shipped.iterdir()}
-    cfg = resolve(tmp_path, {"adapter": "auto"})
-    assert cfg.adapter == str(shipped) and cfg.context_lines == 24  # prompted with the window it learned
+    for overrides in ({}, {"adapter": "auto"}):  # no flag: the shipped adapter
+        cfg = resolve(tmp_path, overrides)
+        assert cfg.adapter == str(shipped) and cfg.context_lines == 24  # prompted with the window it learned
     assert resolve(tmp_path, {"adapter": "auto", "model": "fake:x.py"}).adapter is None  # none ships for it
+    assert resolve(tmp_path, {"model": str(shipped)}).adapter is None  # a model dir is never its own adapter
     assert resolve(tmp_path, {"adapter": "none"}).adapter is None
 
 
