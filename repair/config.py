@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .packs import DEFAULT_MODEL
+from .packs import DEFAULT_MODEL, PACKS
 from .source import InputError
 
 
@@ -89,7 +89,6 @@ ADAPTERS = Path(__file__).parent / "adapters"  # adapters shipped inside the pac
 def shipped_adapter(model: str) -> str | None:
     """The repair adapter trained for a pack and shipped inside the package (repair/adapters/PACK); none for
     a model dir, hub id or endpoint: an adapter fits only the weights it was trained on."""
-    from .packs import PACKS
     if model not in PACKS:
         return None
     where = ADAPTERS / model
