@@ -2,15 +2,18 @@
 
     python eval/bench_localize.py [--records data/corpus/bugs.jsonl] [--split test] [--limit 150]
                                   [--fit-split train] [--fit-limit 120] [--no-surprisal] [--out runs/localize]
-                                  [--fit-exclude P1,P2] [--reuse | --extend] [--save-weights]
+                                  [--fit-exclude P1,P2] [--reuse [--rescore] | --extend] [--save-weights]
 
 Bugs are the bundled examples plus the records of `--split` (the held-out projects by default). For
-each, one run of the visible tests records per-test lines (the same run `debugger fix` makes) and one
-forward pass gives the surprisal. A hit at k: one of the first k statements ranked contains the changed
-lines of the reference fix (for an inserted line, the statement before or after the gap). The feature
-weights are fitted (a listwise linear ranker) on `--fit-split` bugs, projects disjoint from the evaluated
-ones, and reported on `--split`; `--save-weights` makes them the runtime's. Prints a table, writes
-results.json, report.md and a chart to --out.
+each, one run of the visible tests records per-test lines (the same run `debugger fix` makes) and the
+model's two reads as `debugger fix` makes them (repair.locate): the surprisal pass, then the infill pass
+over the top statements the runtime's weights rank first. A hit at k: one of the first k statements
+ranked contains the changed lines of the reference fix (for an inserted line, the statement before or
+after the gap). The feature weights are fitted (a listwise linear ranker) on `--fit-split` bugs,
+projects disjoint from the evaluated ones, and reported on `--split`: first every feature but the infill
+ones, then those on top with the rest kept (the infill pass scored what the first weights ranked top,
+so refit the first round, save, and `--rescore` before fitting the second on new first-round weights).
+`--save-weights` makes them the runtime's. Prints a table, writes results.json, report.md and a chart.
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from repair.config import FixConfig  # noqa: E402
-from repair.localize import FEATURES, HAND_SET, candidates, suspect_ranges  # noqa: E402
+from repair.locate import locate  # noqa: E402
+from repair.localize import FEATURES, HAND_SET, INFILL, candidates, weights_for  # noqa: E402
 from repair.pipeline import _baseline  # noqa: E402
 from repair.source import load  # noqa: E402
 
@@ -55,6 +59,7 @@ class Case:
     report: object = None
     surprisal: dict | None = None
     tokens: dict | None = None  # line -> every token's NLL (surprisal is their mean)
+    infill: dict | None = None  # (start, end) -> the infill pass's token scores, for the first ranking's top
 
 
 def is_hit(case: Case, start: int, end: int) -> bool:
@@ -68,7 +73,7 @@ def is_hit(case: Case, start: int, end: int) -> bool:
 def matrix(case: Case, formula: str):
     """The case's candidates as a feature matrix (rows in file order), their start lines and hit flags."""
     import numpy as np
-    cands, _ = candidates(case.src, case.report, case.tokens or case.surprisal, formula)
+    cands, _ = candidates(case.src, case.report, case.tokens or case.surprisal, formula, case.infill)
     x = np.array([[c.features[f] for f in FEATURES] for c in cands], dtype=float).reshape(len(cands), len(FEATURES))
     starts = np.array([c.span.start_line for c in cands], dtype=float)
     hits = np.array([is_hit(case, c.span.start_line, c.span.end_line) for c in cands], dtype=bool)
@@ -91,15 +96,23 @@ def rates(cases: list[Case], weights: dict, formula: str) -> dict[str, float]:
     return {f"top{k}": sum(r is not None and r <= k for r in ranks) / max(1, len(ranks)) for k in KS}
 
 
-def fit(cases: list[Case], surprisal: bool, formula: str = "ochiai", steps: int = 3000) -> dict[str, float]:
+def fit(cases: list[Case], surprisal: bool, formula: str = "ochiai", steps: int = 3000,
+        second: dict | None = None) -> dict[str, float]:
     """Listwise linear ranker: softmax over each bug's candidates, cross-entropy on the buggy ones,
-    L2 on the weights, Adam. Syntax keeps its hand-set weight (too few broken files to learn from)."""
+    L2 on the weights, Adam. Syntax keeps its hand-set weight (too few broken files to learn from).
+    First round: every feature but the infill ones. `second`: the first round's weights, kept, and only
+    the infill features fitted on top (the infill pass scored the statements those weights ranked first)."""
     import numpy as np
     data = [(x, hits) for x, _, hits in (matrix(c, formula) for c in cases) if hits.any() and len(hits) > 1]
-    free = [i for i, f in enumerate(FEATURES) if f != "syntax" and (surprisal or not f.startswith("surprisal"))]
-    w = np.zeros(len(FEATURES))
-    for f, v in HAND_SET.items():
-        w[FEATURES.index(f)] = v if surprisal or not f.startswith("surprisal") else 0.0
+    if second is not None:
+        free = [FEATURES.index(f) for f in INFILL]
+        w = np.array([second.get(f, 0.0) for f in FEATURES])
+    else:
+        free = [i for i, f in enumerate(FEATURES) if f != "syntax" and f not in INFILL
+                and (surprisal or not f.startswith("surprisal"))]
+        w = np.zeros(len(FEATURES))
+        for f, v in HAND_SET.items():
+            w[FEATURES.index(f)] = v if surprisal or not f.startswith("surprisal") else 0.0
     m, v2 = np.zeros_like(w), np.zeros_like(w)
     for t in range(1, steps + 1):
         grad = np.zeros_like(w)
@@ -129,7 +142,8 @@ def save_cases(cases: list[Case], path: Path, append: bool = False) -> None:
             f.write(json.dumps({"id": c.id, "split": c.split, "kind": c.kind, "fix": c.fix, "test_seconds": c.test_seconds,
                                 "surprisal_seconds": c.surprisal_seconds, "path": str(c.src.path),
                                 "root": str(c.src.root), "text": c.src.text, "tests": tests,
-                                "surprisal": c.surprisal, "tokens": c.tokens}) + "\n")
+                                "surprisal": c.surprisal, "tokens": c.tokens,
+                                "infill": [[s, e, t] for (s, e), t in (c.infill or {}).items()] or None}) + "\n")
 
 
 def load_cases(path: Path, split: str) -> list[Case]:
@@ -146,8 +160,9 @@ def load_cases(path: Path, split: str) -> list[Case]:
                  for n, t in d["tests"].items()}
         sur = {int(k): v for k, v in d["surprisal"].items()} if d["surprisal"] else None
         toks = {int(k): v for k, v in d["tokens"].items()} if d.get("tokens") else None
+        infill = {(s, e): [tuple(p) for p in t] for s, e, t in d["infill"]} if d.get("infill") else None
         cases.append(Case(d["id"], d["split"], d["kind"], tuple(d["fix"]), d["test_seconds"], d["surprisal_seconds"],
-                          src, TestReport("", 1, False, 0.0, "", tests), sur, toks))
+                          src, TestReport("", 1, False, 0.0, "", tests), sur, toks, infill))
     return cases
 
 
@@ -174,20 +189,26 @@ def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept
         tests = time.monotonic() - t0
         if not report.failing:
             continue
-        t0 = time.monotonic()
-        where = suspect_ranges(src, report)
         old = (known or {}).get(t.id)
         if old is not None and old.src.text == src.text:
-            toks, sur = old.tokens, old.surprisal_seconds
+            toks, infill, sur = old.tokens, old.infill, old.surprisal_seconds
         else:
-            toks = gen.line_surprisal(src.text, where, tokens=True) if gen is not None and where else None
-            sur = time.monotonic() - t0
+            toks, infill, sur = model_reads(src, report, gen)
         scores = {ln: sum(v) / len(v) for ln, v in toks.items()} if toks else None
         s, e = t.fix_lines or (0, -1)
-        cases.append(Case(t.id, split, t.bug_kind or "", (s, e), tests, sur, src, report, scores, toks))
+        cases.append(Case(t.id, split, t.bug_kind or "", (s, e), tests, sur, src, report, scores, toks, infill))
         if on_case:
             on_case(cases[-1])
     return cases
+
+
+def model_reads(src, report, gen) -> tuple[dict | None, dict | None, float]:
+    """The two model passes `debugger fix` makes, as it makes them (repair.locate, the runtime's weights
+    picking the statements the infill pass scores): per-line token NLLs, infill scores, seconds."""
+    if gen is None:
+        return None, None, 0.0
+    _loc, reads = locate(src, report, gen, weights=weights_for(), infill=True)
+    return reads.surprisal, reads.infill, reads.seconds
 
 
 def time_runs(tasks: list, n: int) -> dict:
@@ -230,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timing", type=int, default=20, metavar="N",
                     help="Time a plain test run beside the recording run on N bugs (0: skip).")
     ap.add_argument("--rescore", action="store_true",
-                    help="With --reuse: recompute every saved case's surprisal (after a change to how it is taken).")
+                    help="With --reuse: redo every saved case's model reads, surprisal and infill (after a change to "
+                         "how they are taken, or to the first-round weights).")
     ap.add_argument("--extend", action="store_true",
                     help="Keep the bugs already in OUT/cases.jsonl (and those an interrupted run saved) as they are; "
                          "collect only the missing ones.")
@@ -250,17 +272,14 @@ def main(argv: list[str] | None = None) -> int:
             for c in fit_cases + cases:
                 o = other.get(c.id)
                 if o is not None and o.src.text == c.src.text:
-                    c.tokens, c.surprisal, c.surprisal_seconds = o.tokens, o.surprisal, o.surprisal_seconds
+                    c.tokens, c.surprisal, c.surprisal_seconds, c.infill = o.tokens, o.surprisal, o.surprisal_seconds, o.infill
         if a.rescore:
             from repair.hf_generator import HFGenerator
             from repair.packs import DEFAULT_MODEL
             gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
             for i, c in enumerate(fit_cases + cases, 1):
                 print(f"\r\033[Krescoring {i}/{len(fit_cases) + len(cases)} {c.id}", end="", file=sys.stderr, flush=True)
-                t0 = time.monotonic()
-                where = suspect_ranges(c.src, c.report)
-                c.tokens = gen.line_surprisal(c.src.text, where, tokens=True) if where else None
-                c.surprisal_seconds = time.monotonic() - t0
+                c.tokens, c.infill, c.surprisal_seconds = model_reads(c.src, c.report, gen)
                 c.surprisal = {ln: sum(v) / len(v) for ln, v in c.tokens.items()} if c.tokens else None
             print("\r\033[K", end="", file=sys.stderr)
             save_cases(fit_cases + cases, cache)
@@ -298,8 +317,13 @@ def main(argv: list[str] | None = None) -> int:
     table = {name: rates(cases, w, f) for name, (w, f) in SINGLE.items() if with_surprisal or name != "surprisal"}
     table["fused (hand-set)"] = rates(cases, HAND_SET, "ochiai")
     fitted = fit(fit_cases, with_surprisal) if fit_cases else dict(HAND_SET)
-    fit_rates = rates(fit_cases, fitted, "ochiai") if fit_cases else {}
     table[f"fused (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
+    if any(c.infill for c in cases) and any(c.infill for c in fit_cases):
+        table["infill (re-ranks the fused top 8)"] = rates(cases, {"infill_rank": 1.0}, "ochiai")
+        fitted = fit([c for c in fit_cases if c.infill], with_surprisal, second=fitted)
+        table[f"fused + infill (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
+    fit_rates = rates(fit_cases, fitted, "ochiai") if fit_cases else {}
+    final = list(table)[-1]
     kinds = sorted({c.kind for c in cases})
     by_kind = {k: rates([c for c in cases if c.kind == k], fitted, "ochiai") | {"n": sum(c.kind == k for c in cases)}
                for k in kinds}
@@ -328,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         WEIGHTS_FILE.write_text(json.dumps({
             "weights": fitted, "formula": "ochiai", "fitted_on": {"split": a.fit_split, "bugs": len(fit_cases),
                                                                  "projects": result["fit_projects"]},
-            "fit_rates": fit_rates, "heldout_rates": table[f"fused (fitted on {a.fit_split})"],
+            "fit_rates": fit_rates, "heldout_rates": table[final],
             "heldout_bugs": len(cases), "made_by": "eval/bench_localize.py --save-weights",
             "provenance": provenance()}, indent=1) + "\n")
         print(f"weights written to {WEIGHTS_FILE}", file=sys.stderr)

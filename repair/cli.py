@@ -122,8 +122,8 @@ def localize(
     file: str = typer.Argument(..., help="The Python file to rank."),
     test: Optional[str] = typer.Option(None, "--test", help="Test command (default: pytest)."),
     root: Optional[str] = typer.Option(None, "--root"),
-    model: Optional[str] = typer.Option(None, "--model", help="Model for the surprisal signal."),
-    surprisal: bool = typer.Option(False, "--surprisal/--no-surprisal", help="Add model surprisal (loads the model)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model for the surprisal and infill signals."),
+    surprisal: bool = typer.Option(False, "--surprisal/--no-surprisal", help="Add the model's reads: surprisal, infill (loads it)."),
     formula: str = typer.Option("ochiai", "--formula", help="Spectrum formula: ochiai or dstar."),
     as_json: bool = typer.Option(False, "--json", help="One object on stdout: file and ranked spans."),
     html_out: Optional[str] = typer.Option(None, "--html", help="Write a page with the source coloured by suspicion."),
@@ -133,7 +133,8 @@ def localize(
 
     from . import heatmap
     from .config import resolve
-    from .localize import localize as run_localize, suspect_ranges, weights_for
+    from .locate import locate
+    from .localize import weights_for
     from .packs import PackError
     from .pipeline import _baseline, make_generator
     from .render import Renderer
@@ -147,18 +148,13 @@ def localize(
         r.event("baseline_start", cfg.test or default_command())
         report = _baseline(src, cfg.test or default_command(), cfg)
         r.event("baseline", report)
-        scores = None
-        if surprisal:
-            gen = make_generator(cfg, r.event)
-            where = suspect_ranges(src, report)
-            scores = gen.line_surprisal(src.text, where, tokens=True) if hasattr(gen, "line_surprisal") and where else None
-            if scores is None and not as_json:
+        gen = make_generator(cfg, r.event) if surprisal else None
+        loc, reads = locate(src, report, gen, weights=weights_for(cfg.weights), formula=formula)
+        if gen is not None and not as_json:
+            if reads.surprisal is None:
                 err.print("surprisal skipped: file over the token budget or model without scores")
-            elif scores and not as_json:
-                read = sum(any(ln in scores for ln in range(lo, hi + 1)) for lo, hi in where)
-                if read < len(where):  # the budget took the likeliest suspects only
-                    err.print(f"surprisal read {read} of {len(where)} suspect functions (file over the token budget)")
-        loc = run_localize(src, report, surprisal=scores, weights=weights_for(cfg.weights), formula=formula)
+            elif reads.read < reads.suspects:  # the budget took the likeliest suspects only
+                err.print(f"surprisal read {reads.read} of {reads.suspects} suspect functions (file over the token budget)")
     except (InputError, PackError, ValueError) as e:
         r.stop()
         _fail(str(e), as_json, file)

@@ -26,7 +26,7 @@ class FixConfig:
     test_timeout: float = 10.0  # one test
     budget: float = 600.0  # seconds for the whole repair before giving up
     threads: int | None = None  # torch threads; default: all cores
-    surprisal: bool = True  # model surprisal as a localization signal
+    surprisal: bool = True  # the model's reads (surprisal, infill likelihood) as localization signals
     weights: dict = field(default_factory=dict)  # localization feature weights over the fitted ones (see localize.FEATURES)
     sandbox: str = "auto"  # auto (strongest that works here), bwrap, unshare, local
     context_lines: int | None = None  # infill window on each side of the span; default: the adapter's, else all

@@ -165,6 +165,29 @@ class HFGenerator:
         return out
 
 
+    def infill_nll(self, pieces: list[tuple[str, str, str]]) -> list[list[tuple[float, float]]]:
+        """For each (prefix, middle, suffix): the middle scored as the fill-in-the-middle answer between the
+        other two, one (NLL, NLL of the model's own top token) pair per token of the middle. A line the model
+        would not have written there is a suspect. One short forward pass per piece: on a CPU a padded batch
+        of windows of unequal length costs more than the windows one by one."""
+        import torch
+
+        from .prompts import template
+
+        out = []
+        for prefix, middle, suffix in pieces:
+            head = self.tok(template("infill").substitute(prefix=prefix, suffix=suffix)).input_ids
+            mid = self.tok(middle).input_ids
+            ids = torch.tensor([head + mid], device=self.model.device)
+            with torch.inference_mode():
+                logits = self.model(ids).logits[0, len(head) - 1:-1].float()
+            lp = torch.log_softmax(logits, -1)
+            nll = -lp.gather(1, ids[0, len(head):, None])[:, 0]
+            best = -lp.max(-1).values
+            out.append([(round(a, 3), round(b, 3)) for a, b in zip(nll.tolist(), best.tolist())])
+        return out
+
+
 def render_chat(tok, messages: list[dict]) -> str:
     """The model's own chat template, rendered by transformers in jinja's sandbox: a template shipped
     with a model is code from a stranger, so one that reaches for Python internals is refused."""

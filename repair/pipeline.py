@@ -13,7 +13,8 @@ from typing import Any, Callable
 from . import prompts, writer
 from .config import FixConfig
 from .generate import Generator, ast_key, generate
-from .localize import Localization, localize, suspect_ranges, weights_for
+from .locate import locate
+from .localize import Localization, localize, weights_for
 from .sandbox import make_sandbox, remove_copy, scratch_copy
 from .screen import screen
 from .source import InputError, SourceFile, load
@@ -159,11 +160,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
         loc = Localization([], [])
     else:
-        surprisal = None
-        if cfg.surprisal and hasattr(gen, "line_surprisal"):
-            where = suspect_ranges(src, before)
-            surprisal = gen.line_surprisal(src.text, where, tokens=True) if where else None
-        loc = localize(src, before, surprisal=surprisal, weights=weights_for(cfg.weights), top_k=cfg.top_k)
+        loc, _reads = locate(src, before, gen, weights=weights_for(cfg.weights), top_k=cfg.top_k,
+                             surprisal=cfg.surprisal, infill=None if cfg.surprisal else False)
         emit("localized", loc)
     result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
                             "reason": s.reason, "kind": s.kind} for s in loc.spans]

@@ -162,3 +162,57 @@ def test_a_statement_surprisal_did_not_read_is_not_ranked_last(tmp_path):
     # without any reading, no statement carries a surprisal feature
     assert all(not c.features["surprisal"] and not c.features["surprisal_rank"]
                for c in candidates(src, rep, None)[0])
+
+
+def test_infill_pieces_cut_each_statement_out_of_its_function():
+    from repair.localize import INFILL_AFTER, INFILL_BEFORE, ScoredSpan, infill_pieces
+    body = "".join(f"    x{i} = {i}\n" for i in range(1, 100))
+    text = "import os\n\n\ndef f():\n" + body + "\n\ndef g():\n    return 1\n"
+    lines = text.splitlines(keepends=True)
+    at = lambda ln: ScoredSpan(ln, ln, "statement", 0.0, "")  # noqa: E731
+    (before, middle, after), (b2, m2, a2), (b3, m3, a3) = infill_pieces(text, [at(6), at(60), at(107)])
+    # near the top of f: from f's header, not from the module's imports, to 25 lines below
+    assert before == "".join(lines[3:5]) and middle == lines[5] and after == "".join(lines[6:6 + INFILL_AFTER])
+    # deep inside: at most 40 lines above
+    assert b2 == "".join(lines[60 - 1 - INFILL_BEFORE:59]) and m2 == "    x56 = 56\n"
+    # g's own lines only: nothing of f leaks into its window
+    assert (b3, m3, a3) == ("def g():\n", "    return 1\n", "")
+
+
+class ScoringModel:
+    """Reads like a model: a fixed surprisal, and an infill pass whose regret is high on one line."""
+    name = "scoring"
+
+    def __init__(self, odd_line: str):
+        self.odd, self.pieces = odd_line, []
+
+    def line_surprisal(self, text, lines, tokens=False):
+        return {ln: [1.0] for lo, hi in lines for ln in range(lo, hi + 1) if text.splitlines()[ln - 1].strip()}
+
+    def infill_nll(self, pieces):
+        self.pieces = pieces
+        return [[(5.0, 0.5)] if m.strip() == self.odd else [(1.0, 1.0)] for _b, m, _a in pieces]
+
+
+def test_locate_rescores_the_first_rankings_top_with_the_infill_pass(tmp_path):
+    from repair.locate import locate
+    from repair.localize import INFILL, INFILL_K, weights_for
+    src, rep = branchy(tmp_path)
+    first = localize(src, rep)
+    # the statement the infill pass finds odd is not the first ranking's top
+    odd = first.statements[1]
+    odd_text = src.text.splitlines()[odd.start_line - 1].strip()
+    gen = ScoringModel(odd_text)
+    w = weights_for({"infill_regret_rank": 50.0})
+    loc, reads = locate(src, rep, gen, weights=w)
+    assert len(gen.pieces) == min(INFILL_K, len(first.statements)) > 1
+    assert (loc.statements[0].start_line, loc.statements[0].end_line) == (odd.start_line, odd.end_line)
+    assert "infill_regret_rank 1.00" in loc.statements[0].reason
+    assert reads.surprisal and set(reads.infill) == {(s.start_line, s.end_line) for s in first.statements[:INFILL_K]}
+    # without the model's reads (the fake generator has neither) the ranking is the test run's alone
+    plain, none = locate(src, rep, None, weights=w)
+    assert [s.start_line for s in plain.statements] == [s.start_line for s in first.statements]
+    assert none.surprisal is None and none.infill is None
+    # weights that give the infill features nothing skip its pass (a pass per statement is not free)
+    _, skipped = locate(src, rep, ScoringModel(odd_text), weights=weights_for({f: 0.0 for f in INFILL}))
+    assert skipped.surprisal and skipped.infill is None

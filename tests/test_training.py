@@ -183,6 +183,21 @@ def test_line_surprisal_reads_the_ranges_that_fit_its_budget(tiny):
     assert gen.line_surprisal(text, [first], max_tokens=3) is None
 
 
+
+def test_infill_nll_scores_each_middle_between_its_prefix_and_suffix(tiny):
+    from repair.hf_generator import HFGenerator
+    gen = HFGenerator(str(tiny))
+    pieces = [("def add0(a, b):\n", "    return a - b\n", "\n\ndef keep(x):\n    return x\n"),
+              ("", "def keep(x):\n", "    return x\n")]
+    scores = gen.infill_nll(pieces)
+    for got, (prefix, middle, suffix) in zip(scores, pieces):
+        assert len(got) == len(gen.tok(middle).input_ids)  # one pair per token of the middle
+        assert all(nll >= top - 1e-4 for nll, top in got)  # no token beats the model's own top token
+    # the same middle between other lines is another answer: the pass reads what follows, not only what precedes
+    moved = gen.infill_nll([(pieces[0][0], pieces[0][1], "\n")])[0]
+    assert len(moved) == len(scores[0]) and moved != scores[0]
+    assert gen.infill_nll([]) == []
+
 def test_localize_cli_says_when_surprisal_read_only_some_suspects(tiny, tmp_path, cli):
     """A failing function too long for the token budget is left out of the surprisal pass: the CLI
     must say how many of the suspect functions the model read rather than pass over it silently."""
