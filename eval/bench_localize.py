@@ -6,8 +6,8 @@
 
 Bugs are the bundled examples plus the records of `--split` (the held-out projects by default). For
 each, one run of the visible tests records per-test lines (the same run `debugger fix` makes) and the
-model's two reads as `debugger fix` makes them (repair.locate): the surprisal pass, then the infill pass
-over the top statements the runtime's weights rank first. A hit at k: one of the first k statements
+model's reads as repair.locate makes them: the surprisal pass, then the infill pass over the statements
+the runtime's weights rank first (`debugger fix` makes that one only when the weights use it). A hit at k: one of the first k statements
 ranked contains the changed lines of the reference fix (for an inserted line, the statement before or
 after the gap). The feature weights are fitted (a listwise linear ranker) on `--fit-split` bugs,
 projects disjoint from the evaluated ones, and reported on `--split`: first every feature but the infill
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from repair.config import FixConfig  # noqa: E402
 from repair.locate import locate  # noqa: E402
-from repair.localize import FEATURES, HAND_SET, INFILL, candidates, weights_for  # noqa: E402
+from repair.localize import FEATURES, HAND_SET, INFILL, INFILL_K, candidates, weights_for  # noqa: E402
 from repair.pipeline import _baseline  # noqa: E402
 from repair.source import load  # noqa: E402
 
@@ -203,8 +203,8 @@ def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept
 
 
 def model_reads(src, report, gen) -> tuple[dict | None, dict | None, float]:
-    """The two model passes `debugger fix` makes, as it makes them (repair.locate, the runtime's weights
-    picking the statements the infill pass scores): per-line token NLLs, infill scores, seconds."""
+    """The model's reads as repair.locate makes them, the infill pass always (the runtime's weights pick
+    the statements it scores): per-line token NLLs, infill scores, seconds for both."""
     if gen is None:
         return None, None, 0.0
     _loc, reads = locate(src, report, gen, weights=weights_for(), infill=True)
@@ -257,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="Keep the bugs already in OUT/cases.jsonl (and those an interrupted run saved) as they are; "
                          "collect only the missing ones.")
     ap.add_argument("--surprisal-from", metavar="CASES_JSONL",
-                    help="Take each bug's surprisal from another run's cases.jsonl (rerunning the tests, or with --reuse).")
+                    help="Take each bug's model reads (surprisal, infill) from another run's cases.jsonl "
+                         "(rerunning the tests, or with --reuse).")
     ap.add_argument("--save-weights", action="store_true",
                     help="Write the fitted weights to repair/localize_weights.json (the runtime's defaults).")
     a = ap.parse_args(argv)
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     fitted = fit(fit_cases, with_surprisal) if fit_cases else dict(HAND_SET)
     table[f"fused (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
     if any(c.infill for c in cases) and any(c.infill for c in fit_cases):
-        table["infill (re-ranks the fused top 8)"] = rates(cases, {"infill_rank": 1.0}, "ochiai")
+        table[f"infill (re-ranks the fused top {INFILL_K})"] = rates(cases, {"infill_rank": 1.0}, "ochiai")
         fitted = fit([c for c in fit_cases if c.infill], with_surprisal, second=fitted)
         table[f"fused + infill (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
     fit_rates = rates(fit_cases, fitted, "ochiai") if fit_cases else {}
@@ -372,7 +373,7 @@ def render(r: dict) -> str:
         lines.append(f"| {k} | {v['n']} | {v['top1']:.0%} | {v['top3']:.0%} | {v['top5']:.0%} |")
     t = r["timing"]
     lines += ["", f"Cost: the recording test run takes {t['test_run_median_s']:.2f}s (median; it is the run "
-              f"`debugger fix` makes anyway), the surprisal pass "
+              f"`debugger fix` makes anyway), the model's reads (surprisal, and infill where taken) "
               + (f"{t['surprisal_median_s']:.2f}s." if t["surprisal_median_s"] is not None else "was skipped.")]
     p = t.get("paired") or {}
     if p:

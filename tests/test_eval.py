@@ -184,3 +184,33 @@ def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
     assert bl.rates(cases, HAND_SET, "ochiai")["top1"] < 0.5
     fitted = bl.fit(cases, surprisal=False, steps=400)
     assert fitted["branch"] > 0 and bl.rates(cases, fitted, "ochiai")["top1"] == 1.0
+
+
+def test_localization_second_round_fits_only_the_infill_features(monkeypatch):
+    """The infill pass scored what the first-round weights ranked top: its fit must keep those weights
+    as they are and learn only the infill ones, here the only feature that tells the bug apart."""
+    import numpy as np
+
+    from eval import bench_localize as bl
+    from repair.localize import FEATURES, INFILL
+    rng = np.random.default_rng(1)
+    fake = {}
+    for i in range(30):
+        n = 6
+        x = np.zeros((n, len(FEATURES)))
+        x[:, FEATURES.index("spectrum")] = 1.0
+        x[:, FEATURES.index("recent")] = rng.random(n)  # a misleading first-round feature
+        bug = int(rng.integers(0, n))
+        x[bug, FEATURES.index("infill_regret_rank")] = 1.0
+        hits = np.zeros(n, dtype=bool)
+        hits[bug] = True
+        fake[i] = (x, np.arange(n, dtype=float) + 1, hits)
+    cases = [bl.Case(str(i), "train", "k", (0, 0), 0, 0) for i in range(30)]
+    monkeypatch.setattr(bl, "matrix", lambda case, formula: fake[int(case.id)])
+    first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}
+    second = bl.fit(cases, surprisal=True, steps=300, second=first)
+    assert {f: v for f, v in second.items() if f not in INFILL} == first
+    assert second["infill_regret_rank"] > 2.0 and bl.rates(cases, second, "ochiai")["top1"] == 1.0
+    assert bl.rates(cases, first, "ochiai")["top1"] < 0.5
+    # and the first round never touches the infill features
+    assert not set(bl.fit(cases, surprisal=True, steps=50)) & set(INFILL)
