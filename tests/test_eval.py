@@ -159,28 +159,37 @@ def test_localization_bench_ranks_as_localize_does_and_fits(tmp_path):
     assert grown[1:] == again[1:] and saved == grown[:1]  # only the newly collected case is handed on
 
 
-def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
-    """Synthetic bugs where only `branch` tells the buggy statement apart (spectrum ties, and a
-    misleading type prior): the fitted ranker must put it first where the hand-set weights do not."""
+def synthetic_bugs(monkeypatch, count: int, width: int, seed: int, mark: str, decoy: str, draw, clear_decoy: bool):
+    """`count` bugs of `width` candidates whose spectrum ties: `mark` is set on the buggy one only, `decoy`
+    drawn at random for all (cleared on the buggy one when `clear_decoy`). The bench's matrix is patched to
+    serve them; returns the cases."""
     import numpy as np
 
     from eval import bench_localize as bl
-    from repair.localize import FEATURES, HAND_SET
-    rng = np.random.default_rng(0)
+    from repair.localize import FEATURES
+    rng = np.random.default_rng(seed)
     fake = {}
-    for i in range(40):
-        n = 8
-        x = np.zeros((n, len(FEATURES)))
+    for i in range(count):
+        x = np.zeros((width, len(FEATURES)))
         x[:, FEATURES.index("spectrum")] = 1.0
-        x[:, FEATURES.index("type_return")] = rng.integers(0, 2, n)
-        bug = int(rng.integers(0, n))
-        x[bug, FEATURES.index("branch")] = 1.0
-        x[bug, FEATURES.index("type_return")] = 0.0
-        hits = np.zeros(n, dtype=bool)
+        x[:, FEATURES.index(decoy)] = draw(rng, width)
+        bug = int(rng.integers(0, width))
+        x[bug, FEATURES.index(mark)] = 1.0
+        if clear_decoy:
+            x[bug, FEATURES.index(decoy)] = 0.0
+        hits = np.zeros(width, dtype=bool)
         hits[bug] = True
-        fake[i] = (x, np.arange(n, dtype=float) + 1, hits)
-    cases = [bl.Case(str(i), "train", "k", (0, 0), 0, 0) for i in range(40)]
+        fake[i] = (x, np.arange(width, dtype=float) + 1, hits)
     monkeypatch.setattr(bl, "matrix", lambda case, formula: fake[int(case.id)])
+    return [bl.Case(str(i), "train", "k", (0, 0), 0, 0) for i in range(count)]
+
+
+def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
+    """Synthetic bugs where only `branch` tells the buggy statement apart (spectrum ties, and a
+    misleading type prior): the fitted ranker must put it first where the hand-set weights do not."""
+    from eval import bench_localize as bl
+    from repair.localize import HAND_SET
+    cases = synthetic_bugs(monkeypatch, 40, 8, 0, "branch", "type_return", lambda rng, n: rng.integers(0, 2, n), True)
     assert bl.rates(cases, HAND_SET, "ochiai")["top1"] < 0.5
     fitted = bl.fit(cases, surprisal=False, steps=400)
     assert fitted["branch"] > 0 and bl.rates(cases, fitted, "ochiai")["top1"] == 1.0
@@ -189,24 +198,9 @@ def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
 def test_localization_second_round_fits_only_the_infill_features(monkeypatch):
     """The infill pass scored what the first-round weights ranked top: its fit must keep those weights
     as they are and learn only the infill ones, here the only feature that tells the bug apart."""
-    import numpy as np
-
     from eval import bench_localize as bl
-    from repair.localize import FEATURES, INFILL
-    rng = np.random.default_rng(1)
-    fake = {}
-    for i in range(30):
-        n = 6
-        x = np.zeros((n, len(FEATURES)))
-        x[:, FEATURES.index("spectrum")] = 1.0
-        x[:, FEATURES.index("recent")] = rng.random(n)  # a misleading first-round feature
-        bug = int(rng.integers(0, n))
-        x[bug, FEATURES.index("infill_regret_rank")] = 1.0
-        hits = np.zeros(n, dtype=bool)
-        hits[bug] = True
-        fake[i] = (x, np.arange(n, dtype=float) + 1, hits)
-    cases = [bl.Case(str(i), "train", "k", (0, 0), 0, 0) for i in range(30)]
-    monkeypatch.setattr(bl, "matrix", lambda case, formula: fake[int(case.id)])
+    from repair.localize import INFILL
+    cases = synthetic_bugs(monkeypatch, 30, 6, 1, "infill_regret_rank", "recent", lambda rng, n: rng.random(n), False)
     first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}
     second = bl.fit(cases, surprisal=True, steps=300, second=first)
     assert {f: v for f, v in second.items() if f not in INFILL} == first
