@@ -39,12 +39,14 @@ def locate(src: SourceFile, report: TestReport, gen=None, *, weights: dict | Non
         reads.suspects = len(where)
         reads.surprisal = gen.line_surprisal(src.text, where, tokens=True) if where else None
         reads.read = sum(any(ln in (reads.surprisal or {}) for ln in range(lo, hi + 1)) for lo, hi in where)
-    loc = localize(src, report, surprisal=reads.surprisal, weights=w, top_k=max(top_k, INFILL_K), formula=formula)
-    if gen is not None and infill and hasattr(gen, "infill_nll") and len(loc.statements) > 1:
+    second = gen is not None and infill and hasattr(gen, "infill_nll")
+    loc = localize(src, report, surprisal=reads.surprisal, weights=w, top_k=max(top_k, INFILL_K) if second else top_k,
+                   formula=formula)
+    if second and len(loc.statements) > 1:  # otherwise the first ranking is the answer: no second round
         first = loc.statements[:INFILL_K]
         scores = gen.infill_nll(infill_pieces(src.text, first))
         reads.infill = {(s.start_line, s.end_line): t for s, t in zip(first, scores)}
-    loc = localize(src, report, surprisal=reads.surprisal, infill=reads.infill, weights=w, top_k=top_k,
-                   formula=formula)
+        loc = localize(src, report, surprisal=reads.surprisal, infill=reads.infill, weights=w, top_k=top_k,
+                       formula=formula)
     reads.seconds = time.monotonic() - t0
     return loc, reads
