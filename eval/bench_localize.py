@@ -3,16 +3,19 @@
     python eval/bench_localize.py [--records data/corpus/bugs.jsonl] [--split test] [--limit 150]
                                   [--fit-split train] [--fit-limit 120] [--no-surprisal] [--out runs/localize]
                                   [--fit-exclude P1,P2] [--reuse [--rescore] | --extend] [--save-weights]
+                                  [--no-infill] [--mutation] [--keep-weights]
 
 Bugs are the bundled examples plus the records of `--split` (the held-out projects by default). For
 each, one run of the visible tests records per-test lines (the same run `debugger fix` makes) and the
 model's reads as repair.locate makes them: the surprisal pass, then the infill pass over the statements
-the runtime's weights rank first (`debugger fix` makes that one only when the weights use it). A hit at k: one of the first k statements
+the runtime's first-round weights rank first; with `--mutation`, the mutation probe over them too
+(`debugger fix` makes either only when the weights use it). A hit at k: one of the first k statements
 ranked contains the changed lines of the reference fix (for an inserted line, the statement before or
 after the gap). The feature weights are fitted (a listwise linear ranker) on `--fit-split` bugs,
-projects disjoint from the evaluated ones, and reported on `--split`: first every feature but the infill
-ones, then those on top with the rest kept (the infill pass scored what the first weights ranked top,
-so refit the first round, save, and `--rescore` before fitting the second on new first-round weights).
+projects disjoint from the evaluated ones, and reported on `--split`: first every feature but the
+second-round ones (or, with `--keep-weights`, the runtime's as they are), then the infill and the
+mutation features on top with the rest kept (those passes scored what the first weights ranked top, so
+refit the first round, save, and recollect before fitting the second on new first-round weights).
 `--save-weights` makes them the runtime's. Prints a table, writes results.json, report.md and a chart.
 """
 from __future__ import annotations
@@ -30,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from repair.config import FixConfig  # noqa: E402
 from repair.locate import locate  # noqa: E402
-from repair.localize import FEATURES, HAND_SET, INFILL, INFILL_K, candidates, weights_for  # noqa: E402
+from repair.localize import (FEATURES, HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTATION,  # noqa: E402
+                             candidates, localize, weights_for)
 from repair.pipeline import _baseline  # noqa: E402
 from repair.source import load  # noqa: E402
 
@@ -60,6 +64,9 @@ class Case:
     surprisal: dict | None = None
     tokens: dict | None = None  # line -> every token's NLL (surprisal is their mean)
     infill: dict | None = None  # (start, end) -> the infill pass's token scores, for the first ranking's top
+    mutation: dict | None = None  # (start, end) -> the mutation probe's scores, for the first ranking's top
+    mutation_seconds: float = 0.0
+    mutants_run: int = 0
 
 
 def is_hit(case: Case, start: int, end: int) -> bool:
@@ -73,7 +80,7 @@ def is_hit(case: Case, start: int, end: int) -> bool:
 def matrix(case: Case, formula: str):
     """The case's candidates as a feature matrix (rows in file order), their start lines and hit flags."""
     import numpy as np
-    cands, _ = candidates(case.src, case.report, case.tokens or case.surprisal, formula, case.infill)
+    cands, _ = candidates(case.src, case.report, case.tokens or case.surprisal, formula, case.infill, case.mutation)
     x = np.array([[c.features[f] for f in FEATURES] for c in cands], dtype=float).reshape(len(cands), len(FEATURES))
     starts = np.array([c.span.start_line for c in cands], dtype=float)
     hits = np.array([is_hit(case, c.span.start_line, c.span.end_line) for c in cands], dtype=bool)
@@ -97,18 +104,19 @@ def rates(cases: list[Case], weights: dict, formula: str) -> dict[str, float]:
 
 
 def fit(cases: list[Case], surprisal: bool, formula: str = "ochiai", steps: int = 3000,
-        second: dict | None = None) -> dict[str, float]:
+        second: dict | None = None, free: tuple[str, ...] = INFILL) -> dict[str, float]:
     """Listwise linear ranker: softmax over each bug's candidates, cross-entropy on the buggy ones,
     L2 on the weights, Adam. Syntax keeps its hand-set weight (too few broken files to learn from).
-    First round: every feature but the infill ones. `second`: the first round's weights, kept, and only
-    the infill features fitted on top (the infill pass scored the statements those weights ranked first)."""
+    First round: every feature but the second-round ones. `second`: the first round's weights, kept, and
+    only the `free` features (infill or mutation) fitted on top (their pass scored the statements those
+    weights ranked first)."""
     import numpy as np
     data = [(x, hits) for x, _, hits in (matrix(c, formula) for c in cases) if hits.any() and len(hits) > 1]
     if second is not None:
-        free = [FEATURES.index(f) for f in INFILL]
+        free = [FEATURES.index(f) for f in free]
         w = np.array([second.get(f, 0.0) for f in FEATURES])
     else:
-        free = [i for i, f in enumerate(FEATURES) if f != "syntax" and f not in INFILL
+        free = [i for i, f in enumerate(FEATURES) if f != "syntax" and f not in INFILL + MUTATION
                 and (surprisal or not f.startswith("surprisal"))]
         w = np.zeros(len(FEATURES))
         for f, v in HAND_SET.items():
@@ -143,7 +151,9 @@ def save_cases(cases: list[Case], path: Path, append: bool = False) -> None:
                                 "surprisal_seconds": c.surprisal_seconds, "path": str(c.src.path),
                                 "root": str(c.src.root), "text": c.src.text, "tests": tests,
                                 "surprisal": c.surprisal, "tokens": c.tokens,
-                                "infill": [[s, e, t] for (s, e), t in (c.infill or {}).items()] or None}) + "\n")
+                                "infill": [[s, e, t] for (s, e), t in (c.infill or {}).items()] or None,
+                                "mutation": [[s, e, m] for (s, e), m in (c.mutation or {}).items()] or None,
+                                "mutation_seconds": c.mutation_seconds, "mutants_run": c.mutants_run}) + "\n")
 
 
 def load_cases(path: Path, split: str) -> list[Case]:
@@ -161,17 +171,20 @@ def load_cases(path: Path, split: str) -> list[Case]:
         sur = {int(k): v for k, v in d["surprisal"].items()} if d["surprisal"] else None
         toks = {int(k): v for k, v in d["tokens"].items()} if d.get("tokens") else None
         infill = {(s, e): [tuple(p) for p in t] for s, e, t in d["infill"]} if d.get("infill") else None
+        mut = {(s, e): m for s, e, m in d["mutation"]} if d.get("mutation") else None
         cases.append(Case(d["id"], d["split"], d["kind"], tuple(d["fix"]), d["test_seconds"], d["surprisal_seconds"],
-                          src, TestReport("", 1, False, 0.0, "", tests), sur, toks, infill))
+                          src, TestReport("", 1, False, 0.0, "", tests), sur, toks, infill, mut,
+                          d.get("mutation_seconds", 0.0), d.get("mutants_run", 0)))
     return cases
 
 
 def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept: dict | None = None,
-            on_case=None) -> list[Case]:
+            on_case=None, infill: bool = True, mutation: bool = False) -> list[Case]:
     """`known`: id -> a Case from an earlier run whose surprisal is reused (the model pass does not
     depend on the tests, so a probe change needs only the test runs again). `kept`: id -> a Case taken
     whole (nothing reruns: `--extend` grows a run by the bugs it lacks). `on_case`: called with each
-    newly collected Case (the bench saves it at once, so an interrupted run loses nothing)."""
+    newly collected Case (the bench saves it at once, so an interrupted run loses nothing). `mutation`:
+    run the mutation probe over the top statements of the runtime's first ranking."""
     cfg = FixConfig(test_timeout=10, timeout=300)
     cases = []
     for i, t in enumerate(tasks, 1):
@@ -191,34 +204,66 @@ def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept
             continue
         old = (known or {}).get(t.id)
         if old is not None and old.src.text == src.text:
-            toks, infill, sur = old.tokens, old.infill, old.surprisal_seconds
+            toks, inf, sur = old.tokens, old.infill, old.surprisal_seconds
         else:
-            toks, infill, sur = model_reads(src, report, gen)
+            toks, inf, sur = model_reads(src, report, gen, infill)
         scores = {ln: sum(v) / len(v) for ln, v in toks.items()} if toks else None
         s, e = t.fix_lines or (0, -1)
-        cases.append(Case(t.id, split, t.bug_kind or "", (s, e), tests, sur, src, report, scores, toks, infill))
+        cases.append(Case(t.id, split, t.bug_kind or "", (s, e), tests, sur, src, report, scores, toks, inf))
+        if mutation:
+            m = mutation_reads(src, report, toks, t.test, report.seconds)
+            cases[-1].mutation, cases[-1].mutation_seconds, cases[-1].mutants_run = m.scores, m.seconds, m.run
         if on_case:
             on_case(cases[-1])
     return cases
 
 
-def model_reads(src, report, gen) -> tuple[dict | None, dict | None, float]:
-    """The model's reads as repair.locate makes them, the infill pass always (the runtime's weights pick
-    the statements it scores): per-line token NLLs, infill scores, seconds for both."""
+def model_reads(src, report, gen, infill: bool = True) -> tuple[dict | None, dict | None, float]:
+    """The model's reads as repair.locate makes them, the infill pass too unless `infill` is False (the
+    runtime's weights pick the statements it scores): per-line token NLLs, infill scores, seconds."""
     if gen is None:
         return None, None, 0.0
-    _loc, reads = locate(src, report, gen, weights=weights_for(), infill=True)
+    _loc, reads = locate(src, report, gen, weights=weights_for(), infill=infill)
     return reads.surprisal, reads.infill, reads.seconds
 
 
-def time_runs(tasks: list, n: int) -> dict:
+def mutation_reads(src, report, tokens, command: str, seconds: float):
+    """The mutation probe as `debugger fix` makes it: over the top MUTANT_K statements of the first
+    ranking by the runtime's weights, its loop held to the recording run's time (`seconds`)."""
+    from repair.mutants import probe
+    loc = localize(src, report, surprisal=tokens, weights=weights_for(), top_k=MUTANT_K)
+    return probe(src, report, loc.statements[:MUTANT_K], command, budget=max(1.0, seconds), timeout=300)
+
+
+def remutate(out: Path, cases: list[Case], projects: str) -> None:
+    """Redo the saved cases' mutation probes from the task folders the collecting run wrote."""
+    from eval.tasks import load_task
+    chosen = [c for c in cases if projects == "all" or c.id.rsplit("-", 1)[0] in projects.split(",")]
+    for i, c in enumerate(chosen, 1):
+        print(f"\r\033[Kmutating {i}/{len(chosen)} {c.id}", end="", file=sys.stderr, flush=True)
+        where = (out / "tasks" / c.split / c.id, out / "tasks" / "examples" / c.id)
+        folder = next((d for d in where if d.is_dir()), None)
+        if folder is None:
+            continue
+        t = load_task(folder)
+        src = load(t.project / t.file)  # the probe copies the project it lives in
+        if src.text != c.src.text:
+            continue
+        m = mutation_reads(src, c.report, c.tokens or c.surprisal, t.test, c.test_seconds)
+        c.mutation, c.mutation_seconds, c.mutants_run = m.scores, m.seconds, m.run
+    print("\r\033[K", end="", file=sys.stderr)
+
+
+def time_runs(tasks: list, n: int, mutation: bool = False) -> dict:
     """Plain runs of the visible tests (no probe, no tracing) next to the recording runs localization
-    reads, on the same `n` bugs, one after the other (so both see the same machine load)."""
+    reads (and the mutation probe after each, with `mutation`), on the same `n` bugs, one after the
+    other (so all see the same machine load)."""
     import os
 
+    from repair.mutants import probe
     from repair.sandbox import make_sandbox, remove_copy, scratch_copy
     from repair.testrun import run_tests
-    plain, recording = [], []
+    plain, recording, mutating = [], [], []
     for t in tasks[:n]:
         copy = scratch_copy(t.project)
         try:
@@ -228,11 +273,19 @@ def time_runs(tasks: list, n: int) -> dict:
             remove_copy(copy)
         plain.append(r.seconds)
         recording.append(rep.seconds)
+        if mutation and rep.failing:
+            src = load(t.project / t.file)
+            first = localize(src, rep, weights=weights_for(), top_k=MUTANT_K).statements
+            mutating.append((r.seconds, probe(src, rep, first, t.test, budget=max(1.0, rep.seconds)).seconds))
     if not plain:
         return {}
-    return {"bugs": len(plain), "plain_median_s": statistics.median(plain),
-            "recording_median_s": statistics.median(recording),
-            "ratio_median": statistics.median(b / a for a, b in zip(plain, recording) if a > 0)}
+    out = {"bugs": len(plain), "plain_median_s": statistics.median(plain),
+           "recording_median_s": statistics.median(recording),
+           "ratio_median": statistics.median(b / a for a, b in zip(plain, recording) if a > 0)}
+    if mutating:
+        out |= {"mutation_median_s": statistics.median(m for _, m in mutating),
+                "mutation_ratio_median": statistics.median(m / a for a, m in mutating if a > 0)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,6 +312,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--surprisal-from", metavar="CASES_JSONL",
                     help="Take each bug's model reads (surprisal, infill) from another run's cases.jsonl "
                          "(rerunning the tests, or with --reuse).")
+    ap.add_argument("--no-infill", action="store_true",
+                    help="Skip the infill pass when collecting (it costs ~12 s a bug).")
+    ap.add_argument("--mutation", action="store_true",
+                    help="Run the mutation probe on each collected bug (one more test run each).")
+    ap.add_argument("--remutate", metavar="P1,P2", default="",
+                    help="With --reuse: redo the mutation probe of the saved bugs of these projects ('all': every "
+                         "one) from OUT/tasks (after a change to the probe).")
+    ap.add_argument("--keep-weights", action="store_true",
+                    help="Take the runtime's first-round weights as they are (repair/localize_weights.json) and "
+                         "fit only the second-round features on top.")
     ap.add_argument("--save-weights", action="store_true",
                     help="Write the fitted weights to repair/localize_weights.json (the runtime's defaults).")
     a = ap.parse_args(argv)
@@ -284,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
                 c.surprisal = {ln: sum(v) / len(v) for ln, v in c.tokens.items()} if c.tokens else None
             print("\r\033[K", end="", file=sys.stderr)
             save_cases(fit_cases + cases, cache)
+        if a.remutate:
+            remutate(out, fit_cases + cases, a.remutate)
+            save_cases(fit_cases + cases, cache)
     else:
         known, kept = {}, {}
         partial = out / "cases.partial.jsonl"  # each case as it is collected; folded into the cache at the end
@@ -308,8 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         fitting = from_records(records, out / "tasks" / a.fit_split, split=a.fit_split, limit=a.fit_limit,
                                exclude=skip) if records.exists() and a.fit_limit else []
         keep = lambda c: save_cases([c], partial, append=True)  # noqa: E731
-        fit_cases = collect(fitting, a.fit_split, gen, say, known, kept, keep)
-        cases = collect(evaluated, a.split, gen, say, known, kept, keep)
+        fit_cases = collect(fitting, a.fit_split, gen, say, known, kept, keep, not a.no_infill, a.mutation)
+        cases = collect(evaluated, a.split, gen, say, known, kept, keep, not a.no_infill, a.mutation)
         print("\r\033[K", end="", file=sys.stderr)
         save_cases(fit_cases + cases, cache)
         partial.unlink(missing_ok=True)
@@ -317,30 +383,51 @@ def main(argv: list[str] | None = None) -> int:
 
     table = {name: rates(cases, w, f) for name, (w, f) in SINGLE.items() if with_surprisal or name != "surprisal"}
     table["fused (hand-set)"] = rates(cases, HAND_SET, "ochiai")
-    fitted = fit(fit_cases, with_surprisal) if fit_cases else dict(HAND_SET)
-    table[f"fused (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
+    if a.keep_weights:
+        fitted = {f: w for f, w in weights_for().items() if w and f not in INFILL + MUTATION}
+        table["fused (the runtime's first-round weights)"] = rates(cases, fitted, "ochiai")
+    else:
+        fitted = fit(fit_cases, with_surprisal) if fit_cases else dict(HAND_SET)
+        table[f"fused (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
     if any(c.infill for c in cases) and any(c.infill for c in fit_cases):
         table[f"infill (re-ranks the fused top {INFILL_K})"] = rates(cases, {"infill_rank": 1.0}, "ochiai")
         fitted = fit([c for c in fit_cases if c.infill], with_surprisal, second=fitted)
         table[f"fused + infill (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
+    if any(c.mutation for c in cases) and any(c.mutation for c in fit_cases):
+        table[f"mutation (re-ranks the fused top {MUTANT_K})"] = rates(
+            cases, {"mutant_kill": 1.0, "mutant_fix": 1.0}, "ochiai")
+        fitted = fit([c for c in fit_cases if c.mutation], with_surprisal, second=fitted, free=MUTATION)
+        table[f"fused + mutation (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
     fit_rates = rates(fit_cases, fitted, "ochiai") if fit_cases else {}
     final = list(table)[-1]
+    undone = {}
+    if any(c.mutation for c in cases):
+        # the corpus's bugs are mutants: where one of the probe's mutants undoes one, the probe all but
+        # names the line. Shown apart, since a real bug is that simple less often.
+        first = {f: w for f, w in fitted.items() if f not in MUTATION}
+        inv = [c for c in cases if any(is_hit(c, s, e) and v["fix"] >= 1.0 for (s, e), v in (c.mutation or {}).items())]
+        for name, sub in (("a mutant undoes the bug", inv), ("none does", [c for c in cases if c not in inv])):
+            undone[name] = {"n": len(sub), "before": rates(sub, first, "ochiai"), "after": rates(sub, fitted, "ochiai")}
     kinds = sorted({c.kind for c in cases})
     by_kind = {k: rates([c for c in cases if c.kind == k], fitted, "ochiai") | {"n": sum(c.kind == k for c in cases)}
                for k in kinds}
     timing = {"test_run_median_s": statistics.median(c.test_seconds for c in cases) if cases else None,
-              "surprisal_median_s": statistics.median(c.surprisal_seconds for c in cases) if with_surprisal else None}
+              "surprisal_median_s": statistics.median(c.surprisal_seconds for c in cases) if with_surprisal else None,
+              "mutation_median_s": statistics.median(c.mutation_seconds for c in cases if c.mutation)
+              if any(c.mutation for c in cases) else None,
+              "mutants_run_median": statistics.median(c.mutants_run for c in cases if c.mutation)
+              if any(c.mutation for c in cases) else None}
     if a.timing:
         from eval.tasks import load_task
         evaluated_tasks = [load_task(d) for parent in (out / "tasks" / "examples", out / "tasks" / a.split)
                            if parent.is_dir() for d in sorted(parent.iterdir()) if (d / "task.json").is_file()]
-        timing["paired"] = time_runs(evaluated_tasks, a.timing)
+        timing["paired"] = time_runs(evaluated_tasks, a.timing, mutation=any(c.mutation for c in cases))
     elif (out / "results.json").exists():  # not re-measured: keep the last run's figure
         timing["paired"] = json.loads((out / "results.json").read_text())["timing"].get("paired", {})
     result = {"bugs": len(cases), "fit_bugs": len(fit_cases), "split": a.split, "fit_split": a.fit_split,
               "fit_projects": sorted({c.id.rsplit("-", 1)[0] for c in fit_cases}),
               "table": table, "fitted": {"weights": fitted, "formula": "ochiai", "fit_rates": fit_rates},
-              "by_kind": by_kind, "timing": timing,
+              "by_kind": by_kind, "timing": timing, "mutation_split": undone,
               "ranks": {c.id: {"kind": c.kind, "ochiai": hit_rank(c, *SINGLE["ochiai"]),
                                "fitted": hit_rank(c, fitted, "ochiai")} for c in cases}}
     (out / "results.json").write_text(json.dumps(result, indent=2))
@@ -350,7 +437,13 @@ def main(argv: list[str] | None = None) -> int:
     if a.save_weights:
         from repair.localize import WEIGHTS_FILE
         from repair.provenance import provenance
-        WEIGHTS_FILE.write_text(json.dumps({
+        kept = {}
+        if a.keep_weights and WEIGHTS_FILE.exists():  # the first round came from an earlier fit: say which
+            old = json.loads(WEIGHTS_FILE.read_text())
+            kept = {"first_round": old.get("first_round") or {
+                k: old.get(k) for k in ("fitted_on", "fit_rates", "heldout_rates", "heldout_bugs")}
+                | {"git_sha": old.get("provenance", {}).get("git_sha")}}
+        WEIGHTS_FILE.write_text(json.dumps(kept | {
             "weights": fitted, "formula": "ochiai", "fitted_on": {"split": a.fit_split, "bugs": len(fit_cases),
                                                                  "projects": result["fit_projects"]},
             "fit_rates": fit_rates, "heldout_rates": table[final],
@@ -371,15 +464,29 @@ def render(r: dict) -> str:
               "|---|---|---|---|---|"]
     for k, v in r["by_kind"].items():
         lines.append(f"| {k} | {v['n']} | {v['top1']:.0%} | {v['top3']:.0%} | {v['top5']:.0%} |")
+    if r.get("mutation_split"):
+        lines += ["", "Before and after the mutation features, split by whether one of the probe's mutants of the "
+                  "buggy statement makes every failing test pass (the corpus's bugs are mutants themselves):", "",
+                  "| bugs | n | top-1 | top-3 | top-5 |", "|---|---|---|---|---|"]
+        for k, v in r["mutation_split"].items():
+            b, a = v["before"], v["after"]
+            cells = " | ".join(f"{b[f'top{n}']:.0%} -> {a[f'top{n}']:.0%}" for n in KS)
+            lines.append(f"| {k} | {v['n']} | {cells} |")
     t = r["timing"]
     lines += ["", f"Cost: the recording test run takes {t['test_run_median_s']:.2f}s (median; it is the run "
               f"`debugger fix` makes anyway), the model's reads (surprisal, and infill where taken) "
               + (f"{t['surprisal_median_s']:.2f}s." if t["surprisal_median_s"] is not None else "was skipped.")]
+    if t.get("mutation_median_s") is not None:
+        lines[-1] += (f" The mutation probe (one more test session, its loop held to the recording run's time) "
+                      f"{t['mutation_median_s']:.2f}s, {t['mutants_run_median']:.0f} mutants run (medians).")
     p = t.get("paired") or {}
     if p:
         lines += ["", f"On {p['bugs']} of the bugs, run back to back: one plain run of the same tests (no probe) "
                   f"{p['plain_median_s']:.2f}s, the recording run {p['recording_median_s']:.2f}s (medians; "
-                  f"recording/plain {p['ratio_median']:.2f}x). Localization adds no other test run."]
+                  f"recording/plain {p['ratio_median']:.2f}x)."
+                  + (f" The mutation probe after it {p['mutation_median_s']:.2f}s (probe/plain "
+                     f"{p['mutation_ratio_median']:.2f}x): the one extra test run localization adds."
+                     if p.get("mutation_median_s") is not None else " Localization adds no other test run.")]
     return "\n".join(lines) + "\n"
 
 

@@ -136,7 +136,7 @@ def localize(
     from .locate import locate
     from .localize import weights_for
     from .packs import PackError
-    from .pipeline import _baseline, make_generator
+    from .pipeline import _baseline, make_generator, mutation_probe
     from .render import Renderer
     from .source import InputError, find_root, load
     from .testrun import default_command
@@ -149,7 +149,8 @@ def localize(
         report = _baseline(src, cfg.test or default_command(), cfg)
         r.event("baseline", report)
         gen = make_generator(cfg, r.event) if surprisal else None
-        loc, reads = locate(src, report, gen, weights=weights_for(cfg.weights), formula=formula)
+        loc, reads = locate(src, report, gen, weights=weights_for(cfg.weights), formula=formula,
+                            mutate=mutation_probe(src, report, cfg.test or default_command(), cfg, r.event))
         if gen is not None and not as_json:
             if reads.surprisal is None:
                 err.print("surprisal skipped: file over the token budget or model without scores")
@@ -164,9 +165,12 @@ def localize(
     if html_out:
         Path(html_out).write_text(heatmap.page(src, loc), encoding="utf-8")
     if as_json:
+        m = reads.mutation
         print(json.dumps({"file": str(src.path), "failing": report.failing, "spans": [
             {"start_line": s.start_line, "end_line": s.end_line, "kind": s.kind, "score": round(s.score, 4),
-             "evidence": s.reason} for s in loc.spans]}))
+             "evidence": s.reason} for s in loc.spans]}
+            | ({"mutation": {"mutants": m.mutants, "run": m.run, "seconds": round(m.seconds, 2), "error": m.error}}
+               if m is not None else {})))
     else:
         heatmap.terminal(out, src, loc)
         if html_out:

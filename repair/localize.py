@@ -18,6 +18,10 @@ Evidence:
                fill-in-the-middle answer between the lines around it (it reads what follows, which the
                left-to-right surprisal cannot): its mean token NLL, and how far its tokens fall below the
                model's own top token, as ranks among those scored. The rest keep their first-round score.
+  mutation     optional, for the first ranking's top statements only (repair/mutants.py): each mutated a
+               few ways and its tests rerun; kill = Metallaxis (a mutant that changes the failing tests'
+               outcome and few passing ones marks its statement), fix = a mutant made failing tests pass
+               and broke none of the passing ones run. Same second-round rule as infill.
   recent       how late a failing test last ran the statement (its last lines are where it broke)
   name_match   the words the failing tests' names share with the enclosing function's name
   statement type and distance to the line that raised, as priors
@@ -43,8 +47,11 @@ TYPES = {"return": {"return_statement"}, "condition": {"if_statement", "elif_cla
          "raise": {"raise_statement"}}
 FEATURES = ("syntax", "traceback", "spectrum", "dstar", "only_failing", "fail_frac", "branch", "branch_only_failing",
             "surprisal", "surprisal_peak", "surprisal_rank", "peak_rank", "spectrum_top", "near_raise", "recent",
-            "name_match", *(f"type_{t}" for t in TYPES), "infill_rank", "infill_regret_rank")
+            "name_match", *(f"type_{t}" for t in TYPES), "infill_rank", "infill_regret_rank", "mutant_kill",
+            "mutant_fix")
 INFILL = ("infill_rank", "infill_regret_rank")
+MUTATION = ("mutant_kill", "mutant_fix")
+MUTANT_K = 8  # statements the mutation probe mutates: the first ranking's top
 INFILL_K = 8  # statements the infill pass scores: the first ranking's top, where the order is close
 INFILL_BEFORE, INFILL_AFTER = 40, 25  # lines of the enclosing function around the statement the pass reads
 HAND_SET = {"syntax": 10.0, "traceback": 1.0, "spectrum": 0.6, "surprisal": 0.25}  # before any fit
@@ -292,10 +299,12 @@ def _infill(out: list[Candidate], infill: dict) -> None:
 
 
 def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = None,
-               formula: str = "ochiai", infill: dict | None = None) -> tuple[list[Candidate], dict[str, dict[int, float]]]:
+               formula: str = "ochiai", infill: dict | None = None,
+               mutants: dict | None = None) -> tuple[list[Candidate], dict[str, dict[int, float]]]:
     """Every statement some strong evidence points at, with its features, and the per-line evidence.
     `surprisal`: line -> mean token NLL, or line -> every token's NLL (then the peak counts too).
-    `infill`: what `infill_nll` gave for the statements of `infill_pieces` (see `_infill`)."""
+    `infill`: what `infill_nll` gave for the statements of `infill_pieces` (see `_infill`).
+    `mutants`: (start, end) -> the mutation probe's scores (see repair.mutants.score)."""
     sig = _signals(src, report, surprisal, formula)
     stmts, funcs = sp.statements(src.text), sp.functions(src.text)
     test_words = [_words(n.split("::", 1)[-1]) for n in report.failing]
@@ -313,17 +322,21 @@ def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = Non
             out.append(Candidate(st, _features(st, fn, sig, len(report.failing), test_words)))
     _relative(out, sig.evidence.get("surprisal", {}))
     for c in out:
-        c.features.update(dict.fromkeys(INFILL, 0.0))
+        c.features.update(dict.fromkeys(INFILL + MUTATION, 0.0))
+        m = (mutants or {}).get((c.span.start_line, c.span.end_line))
+        if m:
+            c.features.update({"mutant_kill": m["kill"], "mutant_fix": m["fix"]})
     _infill(out, infill or {})
     return out, sig.evidence
 
 
 def localize(src: SourceFile, report: TestReport, *, surprisal: dict | None = None, infill: dict | None = None,
-             weights: dict[str, float] | None = None, top_k: int = 8, formula: str = "ochiai") -> Localization:
+             mutants: dict | None = None, weights: dict[str, float] | None = None, top_k: int = 8,
+             formula: str = "ochiai") -> Localization:
     """`weights`: feature -> weight, complete (a missing feature weighs nothing); None: the fitted ones.
-    `infill`: the second round's scores for the first round's top statements (see `candidates`)."""
+    `infill`, `mutants`: the second round's scores for the first round's top statements (see `candidates`)."""
     w = weights_for() if weights is None else weights
-    cands, evidence = candidates(src, report, surprisal, formula, infill)
+    cands, evidence = candidates(src, report, surprisal, formula, infill, mutants)
     ranked = []
     for c in cands:
         parts = {k: w.get(k, 0.0) * v for k, v in c.features.items() if v and w.get(k, 0.0)}

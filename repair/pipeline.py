@@ -90,6 +90,20 @@ def _flaky(src: SourceFile, before: TestReport, command: str, cfg: FixConfig) ->
     return flaky
 
 
+def mutation_probe(src: SourceFile, report: TestReport, command: str, cfg: FixConfig, emit: Event):
+    """The mutation probe bound to this project, its loop held to the time of the recording run (so
+    localization adds about one run of the relevant tests)."""
+    from .mutants import probe
+
+    def run(stmts):
+        emit("mutation_start", len(stmts))
+        m = probe(src, report, stmts, command, budget=max(1.0, report.seconds), timeout=cfg.timeout,
+                  sandbox=make_sandbox(cfg.sandbox))
+        emit("mutation", m)
+        return m
+    return run
+
+
 def make_generator(cfg: FixConfig, on_event: Event) -> Generator:
     from .models import kind_of
     kind = kind_of(cfg.model)
@@ -161,7 +175,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         loc = Localization([], [])
     else:
         loc, _reads = locate(src, before, gen, weights=weights_for(cfg.weights), top_k=cfg.top_k,
-                             surprisal=cfg.surprisal, infill=None if cfg.surprisal else False)
+                             surprisal=cfg.surprisal, infill=None if cfg.surprisal else False,
+                             mutate=mutation_probe(src, before, command, cfg, emit))
         emit("localized", loc)
     result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
                             "reason": s.reason, "kind": s.kind} for s in loc.spans]

@@ -84,6 +84,13 @@ class Renderer:
         funcs = escape(", ".join(f.name or f"{f.start_line}-{f.end_line}" for f in loc.functions[:3]))
         self._log(f"[bold]suspect[/] lines {top or '-'}; functions {funcs or '-'}")
 
+    def on_mutation_start(self, n: int) -> None:
+        self._say(f"mutating the top {n} statements and rerunning their tests")
+
+    def on_mutation(self, m) -> None:
+        note = f" [yellow]({escape(m.error)})[/]" if m.error else ""
+        self._log(f"[bold]mutants[/] {m.run} of {m.mutants} run in {m.seconds:.1f}s{note}")
+
     def on_prompt(self, p) -> None:
         where = f"line {p.start_line}" if p.start_line == p.end_line else f"lines {p.start_line}-{p.end_line}"
         self._say(f"{p.kind}: generating a patch for {where}")

@@ -195,16 +195,19 @@ def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
     assert fitted["branch"] > 0 and bl.rates(cases, fitted, "ochiai")["top1"] == 1.0
 
 
-def test_localization_second_round_fits_only_the_infill_features(monkeypatch):
-    """The infill pass scored what the first-round weights ranked top: its fit must keep those weights
-    as they are and learn only the infill ones, here the only feature that tells the bug apart."""
+@pytest.mark.parametrize("free,mark", [("INFILL", "infill_regret_rank"), ("MUTATION", "mutant_fix")])
+def test_localization_second_round_fits_only_its_own_features(monkeypatch, free, mark):
+    """The infill pass and the mutation probe scored what the first-round weights ranked top: their fit
+    must keep those weights as they are and learn only their own, here the only feature that tells the
+    bug apart."""
     from eval import bench_localize as bl
-    from repair.localize import INFILL
-    cases = synthetic_bugs(monkeypatch, 30, 6, 1, "infill_regret_rank", "recent", lambda rng, n: rng.random(n), False)
+    from repair import localize
+    own = getattr(localize, free)
+    cases = synthetic_bugs(monkeypatch, 30, 6, 1, mark, "recent", lambda rng, n: rng.random(n), False)
     first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}
-    second = bl.fit(cases, surprisal=True, steps=300, second=first)
-    assert {f: v for f, v in second.items() if f not in INFILL} == first
-    assert second["infill_regret_rank"] > 2.0 and bl.rates(cases, second, "ochiai")["top1"] == 1.0
+    second = bl.fit(cases, surprisal=True, steps=300, second=first, free=own)
+    assert {f: v for f, v in second.items() if f not in own} == first
+    assert second[mark] > 2.0 and bl.rates(cases, second, "ochiai")["top1"] == 1.0
     assert bl.rates(cases, first, "ochiai")["top1"] < 0.5
-    # and the first round never touches the infill features
-    assert not set(bl.fit(cases, surprisal=True, steps=50)) & set(INFILL)
+    # and the first round never touches the second round's features
+    assert not set(bl.fit(cases, surprisal=True, steps=50)) & set(localize.INFILL + localize.MUTATION)

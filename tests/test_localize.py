@@ -38,13 +38,9 @@ def test_helper_the_traceback_never_enters(project):
 
 
 def test_traceback_frames_rank_first(tmp_path):
-    root = tmp_path / "p"
-    (root / "tests").mkdir(parents=True)
-    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
-    (root / "m.py").write_text("def get(d):\n    x = 1\n    return d['key']\n\n\ndef f(d):\n    return get(d)\n")
-    (root / "tests" / "test_m.py").write_text("from m import f\n\ndef test_f():\n    assert f({'k': 1}) == 1\n")
-    src = load(root / "m.py")
-    loc = localize(src, baseline(src))
+    src, rep = tiny_project(tmp_path, "def get(d):\n    x = 1\n    return d['key']\n\n\ndef f(d):\n    return get(d)\n",
+                            "from m import f\n\ndef test_f():\n    assert f({'k': 1}) == 1\n")
+    loc = localize(src, rep)
     assert loc.statements[0].start_line == 3 and "traceback" in loc.statements[0].reason
     # the outer frame comes soon after (the fitted weights may put the raising line's neighbour first)
     assert 7 in [st.start_line for st in loc.statements[1:3]]
@@ -99,15 +95,20 @@ def test_edge():
 '''
 
 
-def branchy(tmp_path):
-    """The BRANCHY project, its source file and its baseline run."""
+def tiny_project(tmp_path, code: str, tests: str):
+    """A project of m.py and tests/test_m.py: its source file and its baseline run."""
     root = tmp_path / "p"
     (root / "tests").mkdir(parents=True)
     (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
-    (root / "m.py").write_text(BRANCHY)
-    (root / "tests" / "test_m.py").write_text(BRANCHY_TESTS)
+    (root / "m.py").write_text(code)
+    (root / "tests" / "test_m.py").write_text(tests)
     src = load(root / "m.py")
     return src, baseline(src)
+
+
+def branchy(tmp_path):
+    """The BRANCHY project, its source file and its baseline run."""
+    return tiny_project(tmp_path, BRANCHY, BRANCHY_TESTS)
 
 
 def test_branch_spectrum_lifts_the_condition(tmp_path):

@@ -1,0 +1,171 @@
+"""pytest plugin for the mutation probe: one session that reruns a few tests under each mutant.
+
+Loaded with "-p debugger_mutate" beside debugger_probe; standard library and pytest only. Driven by
+DEBUGGER_MUTANTS, a JSON file:
+  {"target": abs path of the file under repair, "out": JSON-lines result file, "budget": seconds,
+   "test_timeout": seconds per test, "mutants": [{"id": .., "text": the whole mutated file,
+   "tests": [node ids]}, ...]}
+The tests are collected once (select them with DEBUGGER_SELECT). The loop first runs every listed test
+as it is, then each mutant: the mutated file is compiled and the `__code__` of every function of the
+target module reachable from it (module globals, class attributes, decorators' `__wrapped__`) is
+swapped for its mutated twin, the mutant's tests run, and the code is put back. References the tests
+already hold (`from mod import f`) see the mutant, and nothing is re-imported. One result line per run:
+{"id": mutant id or "base", "results": {nodeid: [outcome, first line of pytest's crash message]}}.
+No test starts after `budget` seconds (a mutant cut short is dropped). A mutant that hangs a test fails
+it by SIGALRM; one that blocks the signal is stopped by the caller's timeout of the whole run (the
+lines written so far survive).
+Not undone between mutants: state a mutant left behind outside the swapped code (a module-level dict
+it filled, a file it wrote in the scratch copy); lru caches are cleared. Code the tests reach only
+through a function made at run time (a closure factory's product) sees the mutant only if the factory
+runs again. What this costs is a noisier score, never the user's files: it all runs in the scratch copy.
+"""
+import functools
+import inspect
+import json
+import os
+import signal
+import sys
+import time
+import types
+
+import pytest
+
+_SPEC = os.environ.get("DEBUGGER_MUTANTS")
+_LRU = type(functools.lru_cache()(lambda: None))
+
+
+class MutantTimeout(Exception):
+    """A test outlived the per-test limit under a mutant."""
+
+
+def _alarm(signum, frame):
+    raise MutantTimeout("test timed out under the mutant")
+
+
+def _code_by_qualname(code, into):
+    into[code.co_qualname] = code
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            _code_by_qualname(c, into)
+    return into
+
+
+def _functions(module, target):
+    """Every function object of the module defined in `target`, and the caches to clear. Attributes are
+    read statically: a lazy attribute (six's moved modules) must not import anything here."""
+    funcs, caches, seen = [], [], set()
+
+    def visit(obj, depth):
+        if id(obj) in seen or depth > 4:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, (staticmethod, classmethod)):
+            visit(obj.__func__, depth + 1)
+        elif isinstance(obj, property):
+            for f in (obj.fget, obj.fset, obj.fdel):
+                if f is not None:
+                    visit(f, depth + 1)
+        elif isinstance(obj, type):
+            if getattr(obj, "__module__", None) == module.__name__:
+                for v in list(vars(obj).values()):
+                    visit(v, depth + 1)
+        elif isinstance(obj, types.FunctionType):
+            if obj.__code__.co_filename == target:
+                funcs.append(obj)
+        if type(obj) is _LRU:
+            caches.append(obj)
+        wrapped = None if isinstance(obj, type) else inspect.getattr_static(obj, "__wrapped__", None)
+        if wrapped is not None:
+            visit(wrapped, depth + 1)
+
+    for v in list(vars(module).values()):
+        try:
+            visit(v, 0)
+        except Exception:  # noqa: BLE001 - an object that will not be looked at is one function fewer, no more
+            continue
+    return funcs, caches
+
+
+def _modules(target):
+    out = []
+    for m in list(sys.modules.values()):
+        f = getattr(m, "__file__", None)
+        if f and os.path.realpath(f) == target:
+            out.append(m)
+    return out
+
+
+def _swap(funcs, text, target):
+    """Put the mutant's code into the functions; return what to put back."""
+    new = _code_by_qualname(compile(text, target, "exec"), {})
+    old = []
+    for f in funcs:
+        c = new.get(f.__code__.co_qualname)
+        if c is not None and c.co_freevars == f.__code__.co_freevars and c != f.__code__:
+            old.append((f, f.__code__))
+            f.__code__ = c
+    return old
+
+
+def _run(item, timeout):
+    from _pytest.runner import runtestprotocol
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        reports = runtestprotocol(item, nextitem=None, log=False)
+    except MutantTimeout:
+        return ["failed", "timed out"]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    bad = [r for r in reports if r.failed]
+    if not bad:
+        return ["skipped" if any(r.skipped for r in reports) else "passed", ""]
+    crash = getattr(bad[0].longrepr, "reprcrash", None)
+    msg = crash.message if crash is not None else str(bad[0].longrepr)
+    return ["failed", msg.strip().splitlines()[0][:300] if msg.strip() else ""]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    if not _SPEC:
+        return None
+    with open(_SPEC, encoding="utf-8") as f:
+        spec = json.load(f)
+    target = os.path.realpath(spec["target"])
+    items = {it.nodeid: it for it in session.items}
+    funcs, caches = [], []
+    for m in _modules(target):
+        fs, cs = _functions(m, target)
+        funcs += fs
+        caches += cs
+    start, budget, timeout = time.monotonic(), float(spec["budget"]), float(spec["test_timeout"])
+    wanted = sorted({n for m in spec["mutants"] for n in m["tests"] if n in items})
+    with open(spec["out"], "a", encoding="utf-8") as out:
+        out.write(json.dumps({"id": "base", "functions": len(funcs),
+                              "results": {n: _run(items[n], timeout) for n in wanted}}) + "\n")
+        out.flush()
+        for m in spec["mutants"]:
+            if time.monotonic() - start > budget:
+                break
+            for c in caches:
+                c.cache_clear()
+            try:
+                old = _swap(funcs, m["text"], target)
+            except Exception as e:  # noqa: BLE001 - a mutant that does not compile is skipped, not fatal
+                out.write(json.dumps({"id": m["id"], "error": repr(e)[:300]}) + "\n")
+                continue
+            try:  # a mutant no reachable function holds (a nested class, say) is not run at all
+                results = {}
+                for n in m["tests"] if old else ():
+                    if n in items and time.monotonic() - start <= budget:
+                        results[n] = _run(items[n], timeout)
+                if old and len(results) < sum(n in items for n in m["tests"]):
+                    break  # out of time mid-mutant: half its tests say nothing
+            finally:
+                for f, code in old:
+                    f.__code__ = code
+                for c in caches:
+                    c.cache_clear()
+            out.write(json.dumps({"id": m["id"], "swapped": len(old), "results": results}) + "\n")
+            out.flush()
+    return True

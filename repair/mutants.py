@@ -1,0 +1,267 @@
+"""Mutants of one statement: small, single-line edits of the kind bugs are made of.
+
+Each keeps the file's line count, so every other line keeps its number (the probe swaps function code
+objects compiled from the mutated file, and the tracebacks still point at the user's lines). Only
+statements inside a function are mutated: module-level code ran at import, before the probe could
+swap anything. Standard library only (`ast`).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import math
+import time
+from dataclasses import dataclass
+
+# an operator's likeliest slips first
+CMP = {ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt, ast.GtE), ast.Gt: (ast.GtE, ast.Lt), ast.GtE: (ast.Gt, ast.LtE),
+       ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,), ast.In: (ast.NotIn,), ast.NotIn: (ast.In,),
+       ast.Is: (ast.IsNot,), ast.IsNot: (ast.Is,)}
+BIN = {ast.Add: (ast.Sub,), ast.Sub: (ast.Add,), ast.Mult: (ast.FloorDiv, ast.Add), ast.Div: (ast.Mult,),
+       ast.FloorDiv: (ast.Div, ast.Mult), ast.Mod: (ast.FloorDiv,), ast.Pow: (ast.Mult,),
+       ast.BitAnd: (ast.BitOr,), ast.BitOr: (ast.BitAnd,), ast.LShift: (ast.RShift,), ast.RShift: (ast.LShift,)}
+DELETABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Break, ast.Continue)
+
+
+def _statement(tree: ast.AST, start: int) -> tuple[ast.stmt | None, ast.AST | None]:
+    """The statement that starts on line `start`, and the innermost function around it (None: module level)."""
+    found: list = [None, None]
+
+    def walk(node, fn) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt) and child.lineno == start and found[0] is None:
+                found[:] = [child, fn]
+            walk(child, child if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else fn)
+    walk(tree, None)
+    return found[0], found[1]
+
+
+def _local_names(fn: ast.AST) -> list[str]:
+    """The function's parameters and the names it binds, most used first."""
+    bound = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    bound |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    uses = [n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id in bound]
+    return sorted(bound, key=lambda x: (-uses.count(x), x))
+
+
+def _header_nodes(st: ast.stmt) -> list[ast.AST]:
+    """The expressions of the statement itself, not of a body nested in it."""
+    if isinstance(st, (ast.If, ast.While)):
+        return [st.test]
+    if isinstance(st, (ast.For, ast.AsyncFor)):
+        return [st.iter]
+    if isinstance(st, (ast.With, ast.AsyncWith)):
+        return [i.context_expr for i in st.items]
+    if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Try)):
+        return []
+    return [st]
+
+
+def _inside_fstring(root: ast.AST) -> set[int]:
+    # positions of nodes inside an f-string are not reliable before Python 3.12
+    return {id(n) for j in ast.walk(root) if isinstance(j, ast.JoinedStr) for n in ast.walk(j)}
+
+
+def _edits(node: ast.AST, st: ast.stmt) -> list[tuple[str, ast.AST]]:
+    """(label, replacement node) for one expression node."""
+    out: list[tuple[str, ast.AST]] = []
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        for op in CMP.get(type(node.ops[0]), ()):
+            out.append((f"{_op(node.ops[0])} -> {_op(op())}", ast.Compare(node.left, [op()], node.comparators)))
+    elif isinstance(node, ast.BinOp):
+        for op in BIN.get(type(node.op), ()):
+            out.append((f"{_op(node.op)} -> {_op(op())}", ast.BinOp(node.left, op(), node.right)))
+    elif isinstance(node, ast.BoolOp):
+        other = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        out.append((f"{_op(node.op)} -> {_op(other)}", ast.BoolOp(other, node.values)))
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
+        out.append(("drop " + ("not" if isinstance(node.op, ast.Not) else "minus"), node.operand))
+    elif isinstance(node, ast.Constant) and type(node.value) is bool:
+        out.append((f"{node.value} -> {not node.value}", ast.Constant(not node.value)))
+    elif isinstance(node, ast.Constant) and type(node.value) is int:
+        out += [(f"{node.value} -> {node.value + d}", ast.Constant(node.value + d)) for d in (1, -1)]
+    elif isinstance(node, ast.Call) and len(node.args) == 2 and not node.keywords \
+            and not any(isinstance(a, ast.Starred) for a in node.args):
+        out.append(("swap arguments", ast.Call(node.func, node.args[::-1], [])))
+    return out
+
+
+def _op(op: ast.AST) -> str:
+    return {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.In: "in",
+            ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.Add: "+", ast.Sub: "-", ast.Mult: "*",
+            ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|",
+            ast.LShift: "<<", ast.RShift: ">>", ast.And: "and", ast.Or: "or"}.get(type(op), type(op).__name__)
+
+
+def _splice(line: str, col: int, end_col: int, text: str) -> str:
+    b = line.encode("utf-8")  # ast columns are UTF-8 byte offsets
+    return (b[:col] + text.encode("utf-8") + b[end_col:]).decode("utf-8")
+
+
+def mutants(text: str, start: int, end: int, limit: int = 6) -> list[tuple[str, str]]:
+    """Up to `limit` (label, mutated file text) for the statement spanning lines start..end, each one
+    edit on one line: a negated condition, a swapped operator, a constant off by one, two arguments
+    swapped, the statement deleted. Only mutants that still compile; none outside a function."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    st, fn = _statement(tree, start)
+    if st is None or fn is None:
+        return []
+    lines = text.splitlines(keepends=True)
+    found: list[tuple[str, str]] = []
+    seen = {text}
+
+    def add(label: str, lineno: int, new_line: str) -> None:
+        new = "".join(lines[:lineno - 1]) + new_line + "".join(lines[lineno:])
+        if new in seen:
+            return
+        try:
+            compile(new, "<mutant>", "exec")
+        except (SyntaxError, ValueError):
+            return
+        seen.add(new)
+        found.append((f"line {lineno}: {label}", new))
+
+    def replace(node: ast.AST, label: str, repl: ast.AST) -> None:
+        if node.lineno == node.end_lineno and start <= node.lineno <= end:
+            ln = lines[node.lineno - 1]
+            add(label, node.lineno, _splice(ln, node.col_offset, node.end_col_offset, f"({ast.unparse(repl)})"))
+
+    if isinstance(st, (ast.If, ast.While)) and st.test.lineno == st.test.end_lineno:
+        t = st.test
+        replace(t, "negate condition", t.operand if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not)
+                else ast.UnaryOp(ast.Not(), t))
+    if isinstance(st, ast.Return) and st.value is not None:
+        replace(st.value, "return None", ast.Constant(None))
+    if isinstance(st, ast.AugAssign) and st.lineno == st.end_lineno:
+        for op in BIN.get(type(st.op), ())[:1]:
+            new = ast.AugAssign(st.target, op(), st.value)
+            add(f"{_op(st.op)}= -> {_op(op())}=", st.lineno,
+                _splice(lines[st.lineno - 1], st.col_offset, st.end_col_offset, ast.unparse(new)))
+    if isinstance(st, DELETABLE) and st.lineno == st.end_lineno:
+        add("delete statement", st.lineno, _splice(lines[st.lineno - 1], st.col_offset, st.end_col_offset, "pass"))
+    skip = set().union(*(_inside_fstring(h) for h in _header_nodes(st))) if _header_nodes(st) else set()
+    head = len(found)
+    for root in _header_nodes(st):
+        for node in ast.walk(root):
+            if id(node) in skip or not hasattr(node, "lineno"):
+                continue
+            for label, repl in _edits(node, st):
+                replace(node, label, repl)
+    ops = found[head:]
+    del found[head:]
+    # a variable read where another of the function's was meant: each read swapped for the likeliest other
+    local = _local_names(fn)
+    for root in _header_nodes(st):
+        for node in ast.walk(root):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in local \
+                    and id(node) not in skip:
+                other = next((x for x in local if x != node.id), None)
+                if other is not None:
+                    replace(node, f"{node.id} -> {other}", ast.Name(other, ast.Load()))
+    names = found[head:]
+    del found[head:]
+    for pair in zip(ops, names):  # the two kinds alternate, so a small limit still gets both
+        found += pair
+    found += ops[len(names):] + names[len(ops):]
+    return found[:limit]
+
+
+@dataclass
+class MutationProbe:
+    scores: dict  # (start, end) -> {"mutants": run, "kill": Metallaxis score, "fix": share of failing tests fixed}
+    mutants: int = 0  # generated
+    run: int = 0  # run before the budget ran out
+    seconds: float = 0.0
+    error: str = ""
+
+
+def _tests_for(report, start: int, end: int, failing: list[str], failing_max: int,
+               passing_max: int) -> tuple[list[str], int]:
+    """The tests a mutant of the statement is run against, and how many failing tests ran it. A mutant
+    can change only a test that runs it: the failing tests that ran the statement (at most
+    `failing_max`: a suite with 50 failing tests would spend the budget on a few mutants), and passing
+    ones that ran it (they tell a mutant that breaks everything from one that touches only the failure)."""
+    lines = set(range(start, end + 1))
+    cover = [n for n in failing if lines & set(report.tests[n].lines)] or failing  # raised there, unrecorded
+    ran = [n for n in report.passing if "::" in n and lines & set(report.tests[n].lines)]
+    return cover[:failing_max] + ran[:passing_max], len(cover)
+
+
+def score(base: dict, runs: list[tuple[dict, list[str], int]], failing: list[str]) -> dict:
+    """`base`: nodeid -> [outcome, message] unmutated; `runs`: (results, tests, failing tests that ran the
+    statement) per mutant of one statement. kill (Metallaxis): the failing tests a mutant changed
+    (outcome or message) over the square root of all failing tests times every test it changed, best
+    over the mutants; fix: the largest share of all failing tests a mutant makes pass while breaking
+    none of the passing tests it ran. When only a sample of the failing tests that ran the statement
+    was run, its share stands for all of them."""
+    total = sum(base.get(n, ["failed"])[0] == "failed" for n in failing)  # not run in base: not covering
+    kill = fix = 0.0
+    n = 0
+    for results, tests, cover in runs:
+        fails = [f for f in tests if f in failing and base.get(f, ["passed"])[0] == "failed"]
+        if not results or not fails:
+            continue
+        n += 1
+        scale = cover / len(fails)
+        fk = sum(results.get(f, base[f]) != base[f] for f in fails) * scale
+        fixed = sum(results.get(f, ["failed"])[0] == "passed" for f in fails) * scale
+        pk = sum(results.get(p, ["passed"])[0] == "failed" for p in tests
+                 if p not in failing and base.get(p, ["failed"])[0] == "passed")
+        if fk:
+            kill = max(kill, min(1.0, fk / math.sqrt(total * (fk + pk))))
+        if not pk:
+            fix = max(fix, min(1.0, fixed / total))
+    return {"mutants": n, "kill": kill, "fix": fix}
+
+
+def probe(src, report, stmts: list, command: str, *, budget: float, test_timeout: float = 2.0,
+          timeout: float = 120.0, sandbox=None, per_statement: int = 6, failing_max: int = 6,
+          passing_max: int = 8) -> MutationProbe:
+    """Mutate each of `stmts` (spans, best first) and rerun its tests in one pytest session in a scratch
+    copy (repair/_probe/debugger_mutate.py): the failing tests, and passing ones that ran the statement.
+    Mutants go round-robin over the statements, so a budget cut still reaches every one of them."""
+    from .sandbox import remove_copy, scratch_copy
+    from .testrun import run_tests
+    t0 = time.monotonic()
+    failing = [n for n in report.failing if "::" in n]
+    per = [(s, mutants(src.text, s.start_line, s.end_line, per_statement)) for s in stmts]
+    made = sum(len(m) for _, m in per)
+    if not failing or not made:
+        return MutationProbe({}, made, seconds=time.monotonic() - t0)
+    order = []
+    for i in range(per_statement):
+        order += [(s, m[i]) for s, m in per if i < len(m)]
+    tests = {(s.start_line, s.end_line): _tests_for(report, s.start_line, s.end_line, failing, failing_max,
+                                                     passing_max) for s, _ in per}
+    copy = scratch_copy(src.root)
+    work = copy.parent
+    try:
+        (copy / src.rel).write_bytes(src.raw)
+        spec = {"target": str((copy / src.rel).resolve()), "out": str(work / "mutants.jsonl"), "budget": budget,
+                "test_timeout": test_timeout,
+                "mutants": [{"id": i, "text": text, "tests": tests[(s.start_line, s.end_line)][0]}
+                            for i, (s, (_label, text)) in enumerate(order)]}
+        (work / "mutants.json").write_text(json.dumps(spec))
+        select = sorted({n for m in spec["mutants"] for n in m["tests"]})
+        rep = run_tests(copy, command, select=select, timeout=timeout, test_timeout=test_timeout, sandbox=sandbox,
+                        extra_env={"DEBUGGER_MUTANTS": str(work / "mutants.json")}, plugins=("debugger_mutate",))
+        lines = [json.loads(x) for x in (work / "mutants.jsonl").read_text().splitlines()] \
+            if (work / "mutants.jsonl").exists() else []
+    finally:
+        remove_copy(copy)
+    base = next((x["results"] for x in lines if x.get("id") == "base"), None)
+    if base is None:  # the plugin never got to run the tests: say why in one line
+        said = [ln for ln in rep.output.splitlines() if "Error" in ln] or rep.output.strip().splitlines()
+        return MutationProbe({}, made, 0, time.monotonic() - t0,
+                             said[-1].strip()[:300] if said else "the mutation run wrote nothing")
+    done = {x["id"]: x.get("results", {}) for x in lines if x.get("id") != "base"}
+    runs: dict = {}
+    for i, (s, _m) in enumerate(order):
+        if i in done:
+            key = (s.start_line, s.end_line)
+            runs.setdefault(key, []).append((done[i], *tests[key]))
+    scores = {k: score(base, v, failing) for k, v in runs.items()}
+    return MutationProbe(scores, made, len(done), time.monotonic() - t0)

@@ -1,0 +1,118 @@
+import ast
+
+from repair.localize import MUTATION, localize, weights_for
+from repair.mutants import mutants, probe, score
+from repair.testrun import default_command
+
+from tests.test_localize import branchy, tiny_project
+
+CODE = '''LIMIT = 3
+
+
+def total(xs, n):
+    acc = 0
+    for x in xs[:n]:
+        if x > 2 and not x == 5:
+            acc += x * 2
+    return max(acc, n - 1)
+'''
+
+
+def test_each_mutant_is_one_edit_on_the_statements_line():
+    found = mutants(CODE, 7, 7, limit=20)
+    labels = [label for label, _ in found]
+    assert labels[0] == "line 7: negate condition"  # statement-level edits first
+    assert {"line 7: and -> or", "line 7: > -> >=", "line 7: drop not", "line 7: == -> !=",
+            "line 7: 2 -> 3"} <= set(labels)
+    for _, text in found:
+        ast.parse(text)
+        old, new = CODE.splitlines(), text.splitlines()
+        assert len(new) == len(old) and [i for i, (a, b) in enumerate(zip(old, new)) if a != b] == [6]
+    assert len(mutants(CODE, 7, 7, limit=4)) == 4
+    assert [label for label, _ in mutants(CODE, 8, 8, limit=3)] == ["line 8: += -> -=", "line 8: delete statement",
+                                                                  "line 8: * -> //"]
+    assert ("line 9: swap arguments", CODE.replace("max(acc, n - 1)", "(max(n - 1, acc))")) in mutants(CODE, 9, 9, 20)
+    assert mutants(CODE, 1, 1) == []  # module level: ran at import, before any swap
+    assert mutants(CODE.replace("acc = 0", "acc = = 0"), 7, 7) == []  # a file that does not parse
+
+
+def test_score_is_metallaxis_and_fix_needs_the_passing_tests_kept():
+    base = {"f1": ["failed", "assert 1 == 2"], "f2": ["failed", "assert 3 == 4"], "p": ["passed", ""]}
+    failing = ["f1", "f2"]
+    both = ["f1", "f2", "p"]
+    changes_one = ({"f1": ["failed", "assert 0 == 2"], "f2": base["f2"], "p": ["passed", ""]}, both, 2)
+    fixes_both_breaks_p = ({"f1": ["passed", ""], "f2": ["passed", ""], "p": ["failed", "x"]}, both, 2)
+    fixes_one = ({"f1": ["passed", ""], "f2": base["f2"], "p": ["passed", ""]}, both, 2)
+    s = score(base, [changes_one], failing)
+    assert abs(s["kill"] - 1 / (2 * 1) ** 0.5) < 1e-9 and s["fix"] == 0.0
+    s = score(base, [fixes_both_breaks_p], failing)
+    assert abs(s["kill"] - 2 / (2 * 3) ** 0.5) < 1e-9 and s["fix"] == 0.0  # broke a passing test: no fix
+    s = score(base, [changes_one, fixes_one, ({}, ["f1"], 2)], failing)
+    assert s["mutants"] == 2 and s["fix"] == 0.5  # a mutant that ran nothing does not count
+    # run on a sample (f1) of the two failing tests that ran the statement: its share stands for both
+    s = score(base, [({"f1": ["passed", ""], "p": ["passed", ""]}, ["f1", "p"], 2)], failing)
+    assert s["fix"] == 1.0 and s["kill"] == 1.0
+    # a statement only f1 ran: fixing f1 fixes half of what fails
+    assert score(base, [({"f1": ["passed", ""]}, ["f1"], 1)], failing)["fix"] == 0.5
+
+
+def test_probe_finds_the_mutant_that_fixes_the_condition(tmp_path):
+    src, rep = branchy(tmp_path)  # `score > 50` should be `>=`; the tests do `from m import grade`
+    before = (src.root / "m.py").read_bytes()
+    stmts = localize(src, rep).statements
+    m = probe(src, rep, stmts, default_command(), budget=30)
+    assert (src.root / "m.py").read_bytes() == before  # mutants ran in a scratch copy
+    assert not m.error and m.run == m.mutants > 5
+    assert m.scores[(3, 3)]["fix"] == 1.0 and m.scores[(3, 3)]["kill"] == 1.0
+    assert m.scores[(6, 6)]["fix"] == 0.0  # the else body: no mutant of it passes test_edge
+    loc = localize(src, rep, mutants=m.scores, weights={"spectrum": 1.0, "mutant_fix": 2.0})
+    assert loc.statements[0].start_line == 3 and "mutant_fix 1.00" in loc.statements[0].reason
+    # no time: the unmutated run only, no scores
+    none = probe(src, rep, stmts, default_command(), budget=0)
+    assert none.run == 0 and none.scores == {}
+
+
+def test_lazy_module_attributes_are_not_touched(tmp_path):
+    """six-style lazy attributes import on first touch: finding the functions must not touch them."""
+    from tests.test_localize import BRANCHY, BRANCHY_TESTS
+    lazy = "\n\nclass Lazy:\n    def __getattr__(self, name):\n        raise ImportError(name)\n\n\nmoves = Lazy()\n"
+    src, rep = tiny_project(tmp_path, BRANCHY + lazy, BRANCHY_TESTS)
+    m = probe(src, rep, localize(src, rep).statements, default_command(), budget=30)
+    assert not m.error and m.run > 5 and m.scores[(3, 3)]["fix"] == 1.0
+
+
+def test_a_mutant_that_hangs_is_cut_by_the_per_test_limit(tmp_path):
+    src, rep = tiny_project(tmp_path, "def count(n):\n    i = 0\n    while i < n:\n        i += 2\n    return i\n",
+                            "from m import count\n\ndef test_count():\n    assert count(3) == 3\n")
+    stmts = [s for s in localize(src, rep).statements if s.start_line == 4]  # `-=` never ends the loop
+    m = probe(src, rep, stmts, default_command(), budget=30, test_timeout=0.5)
+    assert m.run >= 2 and m.scores[(4, 4)]["kill"] == 1.0 and m.seconds < 20
+
+
+def test_locate_runs_the_probe_only_when_weighted(tmp_path):
+    from repair.locate import locate
+    src, rep = branchy(tmp_path)
+    asked = []
+
+    def fake_probe(stmts):
+        asked.append([s.start_line for s in stmts])
+        from repair.mutants import MutationProbe
+        return MutationProbe({(s.start_line, s.end_line): {"mutants": 1, "kill": 0.0, "fix": float(s.start_line == 2)}
+                              for s in stmts}, len(stmts), len(stmts))
+    loc, reads = locate(src, rep, None, weights=weights_for({"mutant_fix": 100.0}), mutate=fake_probe)
+    assert asked and loc.statements[0].start_line == 2 and reads.mutation.run == len(asked[0])
+    asked.clear()
+    _, reads = locate(src, rep, None, weights=weights_for(dict.fromkeys(MUTATION, 0.0)), mutate=fake_probe)
+    assert not asked and reads.mutation is None
+
+
+def test_localize_cli_runs_the_probe_when_the_settings_weight_it(tmp_path, cli):
+    src, _ = branchy(tmp_path)
+    (src.root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n\n'
+                                             '[tool.debugger]\nweights = {mutant_fix = 5.0}\n')
+    code, _, err, data = cli("localize", "m.py", "--json", cwd=src.root)
+    assert code == 0, err
+    assert data["mutation"]["run"] > 5 and not data["mutation"]["error"]
+    assert data["spans"][0]["start_line"] == 3 and "mutant_fix" in data["spans"][0]["evidence"]
+    code, _, err, _ = cli("localize", "m.py", cwd=src.root)
+    assert code == 0 and "mutants" in err and " run in " in err
