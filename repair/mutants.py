@@ -197,7 +197,8 @@ def score(base: dict, runs: list[tuple[dict, list[str], int]], failing: list[str
     over the mutants; fix: the largest share of all failing tests a mutant makes pass while breaking
     none of the passing tests it ran. When only a sample of the failing tests that ran the statement
     was run, its share stands for all of them."""
-    total = sum(base.get(n, ["failed"])[0] == "failed" for n in failing)  # not run in base: not covering
+    # every failing test still failing unmutated; one the base run left out ran none of the statements
+    total = sum(base.get(n, ["failed"])[0] == "failed" for n in failing)
     kill = fix = 0.0
     n = 0
     for results, tests, cover in runs:
