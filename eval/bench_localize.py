@@ -260,7 +260,6 @@ def time_runs(tasks: list, n: int, mutation: bool = False) -> dict:
     other (so all see the same machine load)."""
     import os
 
-    from repair.mutants import probe
     from repair.sandbox import make_sandbox, remove_copy, scratch_copy
     from repair.testrun import run_tests
     plain, recording, mutating = [], [], []
@@ -275,8 +274,7 @@ def time_runs(tasks: list, n: int, mutation: bool = False) -> dict:
         recording.append(rep.seconds)
         if mutation and rep.failing:
             src = load(t.project / t.file)
-            first = localize(src, rep, weights=weights_for(), top_k=MUTANT_K).statements
-            mutating.append((r.seconds, probe(src, rep, first, t.test, budget=max(1.0, rep.seconds)).seconds))
+            mutating.append((r.seconds, mutation_reads(src, rep, None, t.test, rep.seconds).seconds))
     if not plain:
         return {}
     out = {"bugs": len(plain), "plain_median_s": statistics.median(plain),

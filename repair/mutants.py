@@ -218,15 +218,18 @@ def score(base: dict, runs: list[tuple[dict, list[str], int]], failing: list[str
     return {"mutants": n, "kill": kill, "fix": fix}
 
 
-def probe(src, report, stmts: list, command: str, *, budget: float, test_timeout: float = 2.0,
+def probe(src, report, stmts: list, command: str, *, budget: float | None = None, test_timeout: float = 2.0,
           timeout: float = 120.0, sandbox=None, per_statement: int = 6, failing_max: int = 6,
           passing_max: int = 8) -> MutationProbe:
     """Mutate each of `stmts` (spans, best first) and rerun its tests in one pytest session in a scratch
     copy (repair/_probe/debugger_mutate.py): the failing tests, and passing ones that ran the statement.
-    Mutants go round-robin over the statements, so a budget cut still reaches every one of them."""
+    Mutants go round-robin over the statements, so a budget cut still reaches every one of them.
+    `budget`: seconds for the mutant loop; default the recording run's (`report.seconds`, at least one),
+    so the probe costs about one more run of the relevant tests."""
     from .sandbox import remove_copy, scratch_copy
     from .testrun import run_tests
     t0 = time.monotonic()
+    budget = max(1.0, report.seconds) if budget is None else budget
     failing = [n for n in report.failing if "::" in n]
     per = [(s, mutants(src.text, s.start_line, s.end_line, per_statement)) for s in stmts]
     made = sum(len(m) for _, m in per)

@@ -97,7 +97,7 @@ def mutation_probe(src: SourceFile, report: TestReport, command: str, cfg: FixCo
 
     def run(stmts):
         emit("mutation_start", len(stmts))
-        m = probe(src, report, stmts, command, budget=max(1.0, report.seconds), timeout=cfg.timeout,
+        m = probe(src, report, stmts, command, timeout=cfg.timeout,
                   sandbox=make_sandbox(cfg.sandbox))
         emit("mutation", m)
         return m
