@@ -13,169 +13,33 @@ the runtime's first-round weights rank first; with `--mutation`, the mutation pr
 ranked contains the changed lines of the reference fix (for an inserted line, the statement before or
 after the gap). The feature weights are fitted (a listwise linear ranker) on `--fit-split` bugs,
 projects disjoint from the evaluated ones, and reported on `--split`: first every feature but the
-second-round ones (or, with `--keep-weights`, the runtime's as they are), then the infill and the
-mutation features on top with the rest kept (those passes scored what the first weights ranked top, so
-refit the first round, save, and recollect before fitting the second on new first-round weights).
-`--save-weights` makes them the runtime's. Prints a table, writes results.json, report.md and a chart.
+second-round ones (or, with `--keep-weights`, the runtime's first round as it is), then the infill
+features on top with the rest kept, then the mutation features with every other weight refit beside them
+(shown also with the first round's kept). The first-round weights stay what picks the statements the
+passes read (they scored what those weights ranked top, so refit the first round, save, and recollect
+before fitting the second on new first-round weights). `--save-weights` makes them the runtime's (both
+sets). Prints a table, writes results.json, report.md and a chart.
 """
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from repair.config import FixConfig  # noqa: E402
 from repair.locate import locate  # noqa: E402
-from repair.localize import (FEATURES, HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTATION,  # noqa: E402
-                             candidates, localize, weights_for)
+from repair.localize import HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTATION, localize, weights_for  # noqa: E402
 from repair.pipeline import _baseline  # noqa: E402
 from repair.source import load  # noqa: E402
 
+from eval.rank_fit import (KS, SINGLE, Case, first_round, fit, hit_rank, is_hit, load_cases,  # noqa: E402
+                           rates, save_cases)
 from eval.tasks import from_examples, from_records  # noqa: E402
-
-KS = (1, 3, 5)
-SINGLE = {  # each signal alone (they all still define which lines are candidates); ties: later line first
-    "traceback": ({"syntax": 10, "traceback": 1}, "ochiai"),
-    "ochiai": ({"spectrum": 1}, "ochiai"),
-    "dstar": ({"spectrum": 1}, "dstar"),
-    "branch": ({"branch": 1}, "ochiai"),
-    "surprisal": ({"surprisal": 1}, "ochiai"),
-}
-L2 = 0.01  # on the fitted weights: ~100 training bugs, 17 features
-
-
-@dataclass(eq=False)  # hashed by identity: matrix() caches per case
-class Case:
-    id: str
-    split: str
-    kind: str
-    fix: tuple[int, int]  # buggy-side lines of the reference change; end < start: an insertion
-    test_seconds: float
-    surprisal_seconds: float
-    src: object = None
-    report: object = None
-    surprisal: dict | None = None
-    tokens: dict | None = None  # line -> every token's NLL (surprisal is their mean)
-    infill: dict | None = None  # (start, end) -> the infill pass's token scores, for the first ranking's top
-    mutation: dict | None = None  # (start, end) -> the mutation probe's scores, for the first ranking's top
-    mutation_seconds: float = 0.0
-    mutants_run: int = 0
-
-
-def is_hit(case: Case, start: int, end: int) -> bool:
-    s, e = case.fix
-    if e >= s:
-        return start <= s and e <= end
-    return start <= s <= end or start <= s - 1 <= end  # an insertion: the statement before or after the gap
-
-
-@functools.lru_cache(maxsize=None)
-def matrix(case: Case, formula: str):
-    """The case's candidates as a feature matrix (rows in file order), their start lines and hit flags."""
-    import numpy as np
-    cands, _ = candidates(case.src, case.report, case.tokens or case.surprisal, formula, case.infill, case.mutation)
-    x = np.array([[c.features[f] for f in FEATURES] for c in cands], dtype=float).reshape(len(cands), len(FEATURES))
-    starts = np.array([c.span.start_line for c in cands], dtype=float)
-    hits = np.array([is_hit(case, c.span.start_line, c.span.end_line) for c in cands], dtype=bool)
-    return x, starts, hits
-
-
-def hit_rank(case: Case, weights: dict, formula: str) -> int | None:
-    """Rank (1-based) of the first statement holding the fix, ranked as `localize` ranks them."""
-    import numpy as np
-    x, starts, hits = matrix(case, formula)
-    if not hits.any():
-        return None
-    score = x @ np.array([weights.get(f, 0.0) for f in FEATURES])
-    order = np.lexsort((-starts, -score))  # by score, then the later line first (localize's tie-break)
-    return int(np.flatnonzero(hits[order])[0]) + 1
-
-
-def rates(cases: list[Case], weights: dict, formula: str) -> dict[str, float]:
-    ranks = [hit_rank(c, weights, formula) for c in cases]
-    return {f"top{k}": sum(r is not None and r <= k for r in ranks) / max(1, len(ranks)) for k in KS}
-
-
-def fit(cases: list[Case], surprisal: bool, formula: str = "ochiai", steps: int = 3000,
-        second: dict | None = None, free: tuple[str, ...] = INFILL) -> dict[str, float]:
-    """Listwise linear ranker: softmax over each bug's candidates, cross-entropy on the buggy ones,
-    L2 on the weights, Adam. Syntax keeps its hand-set weight (too few broken files to learn from).
-    First round: every feature but the second-round ones. `second`: the first round's weights, kept, and
-    only the `free` features (infill or mutation) fitted on top (their pass scored the statements those
-    weights ranked first)."""
-    import numpy as np
-    data = [(x, hits) for x, _, hits in (matrix(c, formula) for c in cases) if hits.any() and len(hits) > 1]
-    if second is not None:
-        free = [FEATURES.index(f) for f in free]
-        w = np.array([second.get(f, 0.0) for f in FEATURES])
-    else:
-        free = [i for i, f in enumerate(FEATURES) if f != "syntax" and f not in INFILL + MUTATION
-                and (surprisal or not f.startswith("surprisal"))]
-        w = np.zeros(len(FEATURES))
-        for f, v in HAND_SET.items():
-            w[FEATURES.index(f)] = v if surprisal or not f.startswith("surprisal") else 0.0
-    m, v2 = np.zeros_like(w), np.zeros_like(w)
-    for t in range(1, steps + 1):
-        grad = np.zeros_like(w)
-        for x, hits in data:
-            z = x @ w
-            p = np.exp(z - z.max())
-            p /= p.sum()
-            target = hits / hits.sum()
-            grad += x.T @ (p - target)
-        grad = grad / len(data) + L2 * w
-        mask = np.zeros_like(w)
-        mask[free] = 1
-        grad *= mask
-        m = 0.9 * m + 0.1 * grad
-        v2 = 0.999 * v2 + 0.001 * grad * grad
-        w -= 0.05 * (m / (1 - 0.9 ** t)) / (np.sqrt(v2 / (1 - 0.999 ** t)) + 1e-8)
-    return {f: round(float(w[i]), 4) for i, f in enumerate(FEATURES) if abs(w[i]) > 1e-6}
-
-
-def save_cases(cases: list[Case], path: Path, append: bool = False) -> None:
-    with path.open("a" if append else "w") as f:
-        for c in cases:
-            tests = {n: {"outcome": t.outcome, "lines": t.lines, "arcs": t.arcs, "recent": t.recent,
-                         "message": t.message[-600:],
-                         "frames": [[fr.file, fr.line, fr.name] for fr in t.frames]}
-                     for n, t in c.report.tests.items()}
-            f.write(json.dumps({"id": c.id, "split": c.split, "kind": c.kind, "fix": c.fix, "test_seconds": c.test_seconds,
-                                "surprisal_seconds": c.surprisal_seconds, "path": str(c.src.path),
-                                "root": str(c.src.root), "text": c.src.text, "tests": tests,
-                                "surprisal": c.surprisal, "tokens": c.tokens,
-                                "infill": [[s, e, t] for (s, e), t in (c.infill or {}).items()] or None,
-                                "mutation": [[s, e, m] for (s, e), m in (c.mutation or {}).items()] or None,
-                                "mutation_seconds": c.mutation_seconds, "mutants_run": c.mutants_run}) + "\n")
-
-
-def load_cases(path: Path, split: str) -> list[Case]:
-    from repair.source import SourceFile
-    from repair.testrun import Frame, TestCase, TestReport
-    cases = []
-    for ln in path.read_text().splitlines():
-        d = json.loads(ln)
-        if d["split"] != split:
-            continue
-        src = SourceFile(Path(d["path"]), Path(d["root"]), d["text"].encode(), "utf-8", False, d["text"], 0o644)
-        tests = {n: TestCase(n, t["outcome"], t.get("message", ""), [Frame(*f) for f in t["frames"]], t["lines"],
-                             {}, [tuple(a) for a in t.get("arcs", [])], t.get("recent", []))
-                 for n, t in d["tests"].items()}
-        sur = {int(k): v for k, v in d["surprisal"].items()} if d["surprisal"] else None
-        toks = {int(k): v for k, v in d["tokens"].items()} if d.get("tokens") else None
-        infill = {(s, e): [tuple(p) for p in t] for s, e, t in d["infill"]} if d.get("infill") else None
-        mut = {(s, e): m for s, e, m in d["mutation"]} if d.get("mutation") else None
-        cases.append(Case(d["id"], d["split"], d["kind"], tuple(d["fix"]), d["test_seconds"], d["surprisal_seconds"],
-                          src, TestReport("", 1, False, 0.0, "", tests), sur, toks, infill, mut,
-                          d.get("mutation_seconds", 0.0), d.get("mutants_run", 0)))
-    return cases
 
 
 def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept: dict | None = None,
@@ -231,7 +95,7 @@ def mutation_reads(src, report, tokens, command: str, seconds: float):
     """The mutation probe as `debugger fix` makes it: over the top MUTANT_K statements of the first
     ranking by the runtime's weights, its loop held to the recording run's time (`seconds`)."""
     from repair.mutants import probe
-    loc = localize(src, report, surprisal=tokens, weights=weights_for(), top_k=MUTANT_K)
+    loc = localize(src, report, surprisal=tokens, weights=weights_for(first_round=True), top_k=MUTANT_K)
     return probe(src, report, loc.statements[:MUTANT_K], command, budget=max(1.0, seconds), timeout=300)
 
 
@@ -382,11 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     table = {name: rates(cases, w, f) for name, (w, f) in SINGLE.items() if with_surprisal or name != "surprisal"}
     table["fused (hand-set)"] = rates(cases, HAND_SET, "ochiai")
     if a.keep_weights:
-        fitted = {f: w for f, w in weights_for().items() if w and f not in INFILL + MUTATION}
+        fitted = {f: w for f, w in weights_for(first_round=True).items() if w and f not in INFILL + MUTATION}
         table["fused (the runtime's first-round weights)"] = rates(cases, fitted, "ochiai")
     else:
         fitted = fit(fit_cases, with_surprisal) if fit_cases else dict(HAND_SET)
         table[f"fused (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
+    first = dict(fitted)  # the first ranking's: it picks what the second-round passes read
     if any(c.infill for c in cases) and any(c.infill for c in fit_cases):
         table[f"infill (re-ranks the fused top {INFILL_K})"] = rates(cases, {"infill_rank": 1.0}, "ochiai")
         fitted = fit([c for c in fit_cases if c.infill], with_surprisal, second=fitted)
@@ -394,7 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     if any(c.mutation for c in cases) and any(c.mutation for c in fit_cases):
         table[f"mutation (re-ranks the fused top {MUTANT_K})"] = rates(
             cases, {"mutant_kill": 1.0, "mutant_fix": 1.0}, "ochiai")
-        fitted = fit([c for c in fit_cases if c.mutation], with_surprisal, second=fitted, free=MUTATION)
+        table[f"fused + mutation, first-round weights kept (fitted on {a.fit_split})"] = rates(
+            cases, fit([c for c in fit_cases if c.mutation], with_surprisal, second=fitted, free=MUTATION), "ochiai")
+        # the probe's scores change what the other evidence is worth (a statement its mutants clear needs
+        # less from the spectrum): refit every weight beside them; the first round still picks what it reads
+        fitted = fit([c for c in fit_cases if c.mutation], with_surprisal, second=fitted,
+                     free=first_round(with_surprisal) + MUTATION)
         table[f"fused + mutation (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
     fit_rates = rates(fit_cases, fitted, "ochiai") if fit_cases else {}
     final = list(table)[-1]
@@ -402,7 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     if any(c.mutation for c in cases):
         # the corpus's bugs are mutants: where one of the probe's mutants undoes one, the probe all but
         # names the line. Shown apart, since a real bug is that simple less often.
-        first = {f: w for f, w in fitted.items() if f not in MUTATION}
         inv = [c for c in cases if any(is_hit(c, s, e) and v["fix"] >= 1.0 for (s, e), v in (c.mutation or {}).items())]
         for name, sub in (("a mutant undoes the bug", inv), ("none does", [c for c in cases if c not in inv])):
             undone[name] = {"n": len(sub), "before": rates(sub, first, "ochiai"), "after": rates(sub, fitted, "ochiai")}
@@ -438,9 +307,13 @@ def main(argv: list[str] | None = None) -> int:
         kept = {}
         if a.keep_weights and WEIGHTS_FILE.exists():  # the first round came from an earlier fit: say which
             old = json.loads(WEIGHTS_FILE.read_text())
-            kept = {"first_round": old.get("first_round") or {
+            kept = {"first_round": {k: v for k, v in (old.get("first_round") or {
                 k: old.get(k) for k in ("fitted_on", "fit_rates", "heldout_rates", "heldout_bugs")}
-                | {"git_sha": old.get("provenance", {}).get("git_sha")}}
+                | {"git_sha": old.get("provenance", {}).get("git_sha")}).items() if k != "weights"}}
+        if first != {f: w for f, w in fitted.items() if f not in INFILL + MUTATION}:  # refit beside the probe
+            kept.setdefault("first_round", {"fitted_on": {"split": a.fit_split, "bugs": len(fit_cases)},
+                                            "fit_rates": rates(fit_cases, first, "ochiai"),
+                                            "heldout_rates": rates(cases, first, "ochiai")})["weights"] = first
         WEIGHTS_FILE.write_text(json.dumps(kept | {
             "weights": fitted, "formula": "ochiai", "fitted_on": {"split": a.fit_split, "bugs": len(fit_cases),
                                                                  "projects": result["fit_projects"]},

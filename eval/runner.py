@@ -21,7 +21,7 @@ from typing import Callable
 from repair.redact import redact_obj
 from repair.testrun import run_tests
 
-from .tasks import Task
+from .tasks import Task, fix_targets, holds
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 
@@ -78,15 +78,9 @@ def _shell(cmd: str, cwd: Path, env: dict, timeout: float) -> tuple[int, str]:
         return -9, "timed out"
 
 
-def loc_rank(localization: list[dict], fix_lines: list[int] | None) -> int | None:
-    """1-based rank of the first span that contains the reference fix's changed lines."""
-    if not fix_lines:
-        return None
-    a, b = fix_lines
-    for i, s in enumerate(localization, 1):
-        if s["start_line"] <= a and b <= s["end_line"]:
-            return i
-    return None
+def loc_rank(localization: list[dict], targets: list[tuple[int, int]]) -> int | None:
+    """1-based rank of the first span that holds the reference fix (see tasks.fix_targets)."""
+    return next((i for i, s in enumerate(localization, 1) if holds(targets, s["start_line"], s["end_line"])), None)
 
 
 def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None, extra: list[str]) -> dict:
@@ -127,7 +121,8 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
                "generated": (res.get("candidates") or {}).get("generated", 0),
                "validated": (res.get("candidates") or {}).get("validated", 0),
                "peak_rss_mb": round(peak[0] / 2**20, 1), "localized": bool(res.get("localization")),
-               "loc_rank": loc_rank(res.get("localization", []), task.fix_lines),
+               "loc_rank": loc_rank(res.get("localization", []),
+                                    fix_targets(task.fix_lines, (task.project / task.file).read_text("utf-8", "replace"))),
                "winner": res.get("winner"), "error": res.get("error")}
         after = run_tests(proj, task.test, timeout=600)
         row["fixed"] = res.get("status") == "fixed" and after.ok

@@ -2,7 +2,8 @@
 
 A benchmark is a directory of tasks; a task is a folder holding
     task.json   {"id", "file" (relative to task/), "test" (shell command), optional "judge" (shell command
-                 for hidden tests the tool never sees), optional "bug_kind", optional "fix_lines" [start, end]}
+                 for hidden tests the tool never sees), optional "bug_kind", optional "fix_lines" [start, end]
+                 (the buggy file's lines the reference fix changes; end < start: it only adds lines before start)}
     task/       the project, which is the working directory of both commands
 Files beside task/ (hidden judge tests) are never given to the tool.
 """
@@ -37,6 +38,26 @@ class Task:
         d = asdict(self)
         d.pop("dir")
         return {k: v for k, v in d.items() if v is not None}
+
+
+def fix_targets(fix_lines: list[int] | tuple[int, int] | None, text: str) -> list[tuple[int, int]]:
+    """The line ranges a span may contain to hold the reference fix: the changed lines; for an insertion,
+    the statement before the gap or the first one after it (comments, blank lines and a bare `try:`
+    between are no statement)."""
+    if not fix_lines:
+        return []
+    s, e = fix_lines
+    if e >= s:
+        return [(s, e)]
+    from repair.spans import statements
+    stmts = statements(text)
+    before = [(x.start_line, x.end_line) for x in stmts if x.end_line < s][-1:]
+    after = [(x.start_line, x.end_line) for x in stmts if x.start_line >= s][:1]
+    return before + after
+
+
+def holds(targets: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(start <= a and b <= end for a, b in targets)
 
 
 class TaskError(ValueError):
@@ -123,7 +144,7 @@ def from_records(records_jsonl: Path, out: Path, *, split: str = "test", limit: 
         # drop addopts that need pytest-cov) would fail to start where that plugin is not installed
         command = pinned[r.project].test
         t = Task(id=f"{r.project}-{r.id}", file=r.path, test=f"{command} {' '.join(files)}",
-                 judge=command, bug_kind=r.bug_kind, fix_lines=[r.start_line, max(r.start_line, r.end_line)])
+                 judge=command, bug_kind=r.bug_kind, fix_lines=[r.start_line, r.end_line])
         folder = out / t.id
         if folder.exists():
             shutil.rmtree(folder)

@@ -149,7 +149,8 @@ def localize(
         report = _baseline(src, cfg.test or default_command(), cfg)
         r.event("baseline", report)
         gen = make_generator(cfg, r.event) if surprisal else None
-        loc, reads = locate(src, report, gen, weights=weights_for(cfg.weights), formula=formula,
+        loc, reads = locate(src, report, gen, weights=weights_for(cfg.weights),
+                            first=weights_for(cfg.weights, first_round=True), formula=formula,
                             mutate=mutation_probe(src, report, cfg.test or default_command(), cfg, r.event))
         if gen is not None and not as_json:
             if reads.surprisal is None:

@@ -58,19 +58,28 @@ HAND_SET = {"syntax": 10.0, "traceback": 1.0, "spectrum": 0.6, "surprisal": 0.25
 STRONG = ("syntax", "traceback", "spectrum")  # a candidate needs one of these; the rest only reorder
 
 
-@lru_cache(maxsize=1)
-def fitted_weights() -> dict[str, float]:
-    if WEIGHTS_FILE.exists():
-        return dict(json.loads(WEIGHTS_FILE.read_text())["weights"])
-    return dict(HAND_SET)
+@lru_cache(maxsize=2)
+def fitted_weights(first_round: bool = False) -> dict[str, float]:
+    """The weights of the final ranking, or (`first_round`) of the ranking made before the second-round
+    passes, which picks the statements they read and is the answer when none runs. The file keeps both
+    when the final ones were refit beside the probe's scores; otherwise the first round is the final
+    weights without the second-round features."""
+    if not WEIGHTS_FILE.exists():
+        return dict(HAND_SET)
+    saved = json.loads(WEIGHTS_FILE.read_text())
+    if first_round:
+        own = (saved.get("first_round") or {}).get("weights")
+        return dict(own) if own else {f: v for f, v in saved["weights"].items() if f not in INFILL + MUTATION}
+    return dict(saved["weights"])
 
 
-def weights_for(overrides: dict | None = None) -> dict[str, float]:
-    """The fitted weights with `overrides` (feature -> weight) on top; unknown names are refused."""
+def weights_for(overrides: dict | None = None, *, first_round: bool = False) -> dict[str, float]:
+    """The fitted weights (see `fitted_weights`) with `overrides` (feature -> weight) on top; unknown
+    names are refused."""
     bad = set(overrides or {}) - set(FEATURES)
     if bad:
         raise ValueError(f"unknown localization weight(s) {sorted(bad)}: known are {', '.join(FEATURES)}")
-    return {f: 0.0 for f in FEATURES} | fitted_weights() | dict(overrides or {})
+    return {f: 0.0 for f in FEATURES} | fitted_weights(first_round) | dict(overrides or {})
 
 
 @dataclass
@@ -333,9 +342,10 @@ def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = Non
 def localize(src: SourceFile, report: TestReport, *, surprisal: dict | None = None, infill: dict | None = None,
              mutants: dict | None = None, weights: dict[str, float] | None = None, top_k: int = 8,
              formula: str = "ochiai") -> Localization:
-    """`weights`: feature -> weight, complete (a missing feature weighs nothing); None: the fitted ones.
-    `infill`, `mutants`: the second round's scores for the first round's top statements (see `candidates`)."""
-    w = weights_for() if weights is None else weights
+    """`weights`: feature -> weight, complete (a missing feature weighs nothing); None: the fitted ones
+    (the final ranking's when second-round scores are given, else the first round's). `infill`, `mutants`:
+    the second round's scores for the first round's top statements (see `candidates`)."""
+    w = weights_for(first_round=not (infill or mutants)) if weights is None else weights
     cands, evidence = candidates(src, report, surprisal, formula, infill, mutants)
     ranked = []
     for c in cands:

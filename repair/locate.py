@@ -30,13 +30,17 @@ class ModelReads:
     mutation: object = None  # repair.mutants.MutationProbe, when the probe ran
 
 
-def locate(src: SourceFile, report: TestReport, gen=None, *, weights: dict | None = None, top_k: int = 8,
-           formula: str = "ochiai", surprisal: bool = True, infill: bool | None = None,
-           mutate=None) -> tuple[Localization, ModelReads]:
-    """`infill`: None makes the pass only when the weights give its features any weight (it costs a pass
-    per statement); True always (the benchmark, to fit them); False never. `mutate`: statements ->
-    MutationProbe, called only when the weights give its features weight."""
+def locate(src: SourceFile, report: TestReport, gen=None, *, weights: dict | None = None,
+           first: dict | None = None, top_k: int = 8, formula: str = "ochiai", surprisal: bool = True,
+           infill: bool | None = None, mutate=None) -> tuple[Localization, ModelReads]:
+    """`weights`: the final ranking's; `first`: the first ranking's, which picks what the second-round
+    passes read and is the answer when none runs (None: the fitted first round when `weights` is None,
+    else `weights`). `infill`: None makes the pass only when the weights give its features any weight (it
+    costs a pass per statement); True always (the benchmark, to fit them); False never. `mutate`:
+    statements -> MutationProbe, called only when the weights give its features weight."""
     w = weights_for() if weights is None else weights
+    if first is None:
+        first = weights_for(first_round=True) if weights is None else w
     if infill is None:
         infill = any(w.get(f) for f in INFILL)
     mutate = mutate if any(w.get(f) for f in MUTATION) else None
@@ -48,16 +52,18 @@ def locate(src: SourceFile, report: TestReport, gen=None, *, weights: dict | Non
         reads.surprisal = gen.line_surprisal(src.text, where, tokens=True) if where else None
         reads.read = sum(any(ln in (reads.surprisal or {}) for ln in range(lo, hi + 1)) for lo, hi in where)
     second = gen is not None and infill and hasattr(gen, "infill_nll")
-    loc = localize(src, report, surprisal=reads.surprisal, weights=w, formula=formula,
+    loc = localize(src, report, surprisal=reads.surprisal, weights=first, formula=formula,
                    top_k=max(top_k, INFILL_K if second else 0, MUTANT_K if mutate else 0))
     if len(loc.statements) > 1 and (second or mutate):  # otherwise the first ranking is the answer
         if second:
-            first = loc.statements[:INFILL_K]
-            scores = gen.infill_nll(infill_pieces(src.text, first))
-            reads.infill = {(s.start_line, s.end_line): t for s, t in zip(first, scores)}
+            top = loc.statements[:INFILL_K]
+            scores = gen.infill_nll(infill_pieces(src.text, top))
+            reads.infill = {(s.start_line, s.end_line): t for s, t in zip(top, scores)}
         if mutate:
             reads.mutation = mutate(loc.statements[:MUTANT_K])
-        loc = localize(src, report, surprisal=reads.surprisal, infill=reads.infill, weights=w, top_k=top_k,
-                       formula=formula, mutants=reads.mutation.scores if reads.mutation else None)
+        scored = reads.mutation.scores if reads.mutation else None
+        if reads.infill or scored:  # a probe that scored nothing leaves the first ranking the answer
+            loc = localize(src, report, surprisal=reads.surprisal, infill=reads.infill, weights=w, top_k=top_k,
+                           formula=formula, mutants=scored)
     reads.seconds = time.monotonic() - t0
     return loc, reads

@@ -174,7 +174,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
         loc = Localization([], [])
     else:
-        loc, _reads = locate(src, before, gen, weights=weights_for(cfg.weights), top_k=cfg.top_k,
+        loc, _reads = locate(src, before, gen, weights=weights_for(cfg.weights),
+                             first=weights_for(cfg.weights, first_round=True), top_k=cfg.top_k,
                              surprisal=cfg.surprisal, infill=None if cfg.surprisal else False,
                              mutate=mutation_probe(src, before, command, cfg, emit))
         emit("localized", loc)
@@ -258,7 +259,7 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, gen: Generat
             step = promising[0]
             base = dataclasses.replace(src, raw=step.candidate.data, text=step.candidate.text)
             base_report = _baseline(base, command, cfg)
-            loc = localize(base, base_report, weights=weights_for(cfg.weights), top_k=cfg.top_k)
+            loc = localize(base, base_report, weights=weights_for(cfg.weights, first_round=True), top_k=cfg.top_k)
         emit("round", (rnd + 1, promising[0] if promising else None))
     return None
 

@@ -87,6 +87,9 @@ def run_tests(copy: Path, command: str, *, target: str | None = None, select: li
         "PYTEST_ADDOPTS": " ".join(a for a in addopts if a),
         "PYTHONPATH": os.pathsep.join(p for p in [str(PROBE_DIR), env.get("PYTHONPATH", "")] if p),
         "PYTHONDONTWRITEBYTECODE": "1",
+        # one hash seed for every run: tests parametrized from a set get the same node ids in the
+        # recording run, the flaky check, the probe and each candidate's validation
+        "PYTHONHASHSEED": env.get("PYTHONHASHSEED") or "0",
         "DEBUGGER_PROBE_OUT": str(probe),
         "DEBUGGER_TEST_TIMEOUT": str(test_timeout),
         "DEBUGGER_EXITFIRST": "1" if exitfirst else "",

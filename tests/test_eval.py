@@ -165,7 +165,7 @@ def synthetic_bugs(monkeypatch, count: int, width: int, seed: int, mark: str, de
     serve them; returns the cases."""
     import numpy as np
 
-    from eval import bench_localize as bl
+    from eval import rank_fit
     from repair.localize import FEATURES
     rng = np.random.default_rng(seed)
     fake = {}
@@ -180,8 +180,8 @@ def synthetic_bugs(monkeypatch, count: int, width: int, seed: int, mark: str, de
         hits = np.zeros(width, dtype=bool)
         hits[bug] = True
         fake[i] = (x, np.arange(width, dtype=float) + 1, hits)
-    monkeypatch.setattr(bl, "matrix", lambda case, formula: fake[int(case.id)])
-    return [bl.Case(str(i), "train", "k", (0, 0), 0, 0) for i in range(count)]
+    monkeypatch.setattr(rank_fit, "matrix", lambda case, formula: fake[int(case.id)])
+    return [rank_fit.Case(str(i), "train", "k", (0, 0), 0, 0) for i in range(count)]
 
 
 def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
@@ -211,3 +211,35 @@ def test_localization_second_round_fits_only_its_own_features(monkeypatch, free,
     assert bl.rates(cases, first, "ochiai")["top1"] < 0.5
     # and the first round never touches the second round's features
     assert not set(bl.fit(cases, surprisal=True, steps=50)) & set(localize.INFILL + localize.MUTATION)
+
+
+def test_localization_refit_beside_the_probe_unlearns_what_it_makes_redundant(monkeypatch):
+    """With the probe's scores, a first-round weight that misleads (here `recent`) is refit too: the
+    joint fit lowers it and ranks every bug first, where keeping it leaves some behind."""
+    from eval import bench_localize as bl
+    from eval.rank_fit import first_round
+    from repair.localize import MUTATION
+    cases = synthetic_bugs(monkeypatch, 30, 6, 2, "mutant_fix", "recent", lambda rng, n: rng.random(n) * 3, False)
+    first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}
+    kept = bl.fit(cases, surprisal=True, steps=40, second=first, free=MUTATION)
+    joint = bl.fit(cases, surprisal=True, steps=40, second=first, free=first_round(True) + MUTATION)
+    assert joint["recent"] < first["recent"] and joint["syntax"] == 10.0
+    assert bl.rates(cases, joint, "ochiai")["top1"] == 1.0 > bl.rates(cases, kept, "ochiai")["top1"]
+
+
+def test_fix_targets_for_an_insertion_are_the_statements_around_the_gap(tmp_path):
+    """A record whose fix only adds lines (end < start) is held by the statement before the gap or the
+    first after it, past comments and a bare `try:`; the runner's rank and the bench's agree."""
+    text = ("def f(x):\n"            # 1
+            "    y = x + 1\n"        # 2
+            "    # a comment\n"      # 3  <- the fix adds a line before 3
+            "    try:\n"             # 4
+            "        z = y * 2\n"    # 5
+            "    except ValueError:\n"
+            "        z = 0\n"
+            "    return z\n")
+    assert tasks.fix_targets([3, 2], text) == [(2, 2), (5, 5)]
+    assert tasks.fix_targets([5, 5], text) == [(5, 5)] and tasks.fix_targets(None, text) == []
+    spans = [{"start_line": 8, "end_line": 8}, {"start_line": 5, "end_line": 5}, {"start_line": 2, "end_line": 2}]
+    assert runner.loc_rank(spans, tasks.fix_targets([3, 2], text)) == 2
+    assert runner.loc_rank(spans, tasks.fix_targets([4, 4], text)) is None  # `try:` alone: no span holds it

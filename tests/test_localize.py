@@ -126,7 +126,7 @@ def test_branch_spectrum_lifts_the_condition(tmp_path):
 
 def test_feature_weights_are_fitted_and_overridable(tmp_path):
     from repair.config import resolve
-    from repair.localize import FEATURES, WEIGHTS_FILE, weights_for
+    from repair.localize import FEATURES, INFILL, MUTATION, WEIGHTS_FILE, weights_for
     from repair.source import InputError
     fitted = json.loads(WEIGHTS_FILE.read_text())
     assert set(fitted["weights"]) <= set(FEATURES) and fitted["fitted_on"]["bugs"] > 0
@@ -137,6 +137,12 @@ def test_feature_weights_are_fitted_and_overridable(tmp_path):
         weights_for({"spectrun": 1.0})
     with pytest.raises(InputError, match="spectrun"):
         resolve(tmp_path, {"weights": {"spectrun": 1.0}})
+    # the first ranking's weights: saved apart when the final ones were refit beside the probe, else the
+    # final ones without the second-round features; overrides apply to both
+    first = weights_for({"recent": 0.5}, first_round=True)
+    own = (fitted.get("first_round") or {}).get("weights")
+    assert first["recent"] == 0.5 and not any(first[f] for f in INFILL + MUTATION)
+    assert first["spectrum"] == (own or fitted["weights"]).get("spectrum", 0.0)
 
 
 def test_suspect_ranges_are_the_failing_tests_functions_best_first(project):

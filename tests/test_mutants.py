@@ -101,6 +101,12 @@ def test_locate_runs_the_probe_only_when_weighted(tmp_path):
                               for s in stmts}, len(stmts), len(stmts))
     loc, reads = locate(src, rep, None, weights=weights_for({"mutant_fix": 100.0}), mutate=fake_probe)
     assert asked and loc.statements[0].start_line == 2 and reads.mutation.run == len(asked[0])
+    # the first ranking's weights pick what the probe reads; the final ones rank after it
+    asked.clear()
+    first = {"spectrum": 1.0, "type_return": -5.0}
+    loc, _ = locate(src, rep, None, weights={"branch": 1.0, "type_condition": 0.1, "mutant_fix": 0.1}, first=first, mutate=fake_probe)
+    assert asked[0] == [s.start_line for s in localize(src, rep, weights=first, top_k=100).statements][:len(asked[0])]
+    assert loc.statements[0].start_line == 3  # branch: the final weights ranked it
     asked.clear()
     _, reads = locate(src, rep, None, weights=weights_for(dict.fromkeys(MUTATION, 0.0)), mutate=fake_probe)
     assert not asked and reads.mutation is None
@@ -116,3 +122,33 @@ def test_localize_cli_runs_the_probe_when_the_settings_weight_it(tmp_path, cli):
     assert data["spans"][0]["start_line"] == 3 and "mutant_fix" in data["spans"][0]["evidence"]
     code, _, err, _ = cli("localize", "m.py", cwd=src.root)
     assert code == 0 and "mutants" in err and " run in " in err
+
+
+def test_probe_reaches_functions_held_by_decorator_objects_and_twice_defined_names(tmp_path):
+    """A curry-like decorator keeps the function in a partial in its instance dict (toolz), and a module
+    may define a name twice, keeping the first under another name: the probe must mutate the first and
+    leave the twice-defined pair as each is (swapped by name alone, one would call itself)."""
+    code = (
+        "import functools\n\n\n"
+        "class curry:\n"
+        "    def __init__(self, func):\n"
+        "        self._partial = functools.partial(func)\n\n"
+        "    def __call__(self, *args):\n"
+        "        return self._partial(*args)\n\n\n"
+        "@curry\n"
+        "def shrink(x):\n"
+        "    return x + 1\n\n\n"
+        "def twice(x):\n"
+        "    return x * 2\n\n\n"
+        "_twice_orig = twice\n\n\n"
+        "def twice(x):\n"
+        "    return _twice_orig(x)\n"
+    )
+    tests = ("from m import shrink, twice\n\n"
+             "def test_shrink():\n    assert shrink(3) == 2\n\n"
+             "def test_twice():\n    assert twice(4) == 8 and shrink(0) is not None\n")
+    src, rep = tiny_project(tmp_path, code, tests)
+    assert rep.failing == ["tests/test_m.py::test_shrink"]
+    stmts = [s for s in localize(src, rep).statements if s.start_line == 14]
+    m = probe(src, rep, stmts, default_command(), budget=30)
+    assert stmts and not m.error and m.scores[(14, 14)]["fix"] == 1.0  # `+ -> -`, through the curry's partial

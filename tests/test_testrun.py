@@ -134,3 +134,18 @@ def test_lines_pytest_runs_to_report_a_failure_are_not_evidence(tmp_path):
     assert 10 not in eq.lines and 7 in eq.lines
     assert 10 in rep.tests["tests/test_mod.py::test_repr"].lines
     assert eq.recent[-1] == 7  # the last target line the failing test ran
+
+
+def test_node_ids_of_tests_parametrized_from_a_set_are_the_same_in_every_run(tmp_path, monkeypatch):
+    """pytest numbers ids of non-scalar parameters by position, and a set of strings iterates in a
+    per-process hash order: every run gets one seed, so the probe, the flaky check and validation find the
+    tests the recording run named."""
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    tests = ("import pytest\nfrom mod import inc\n\n"
+             "CASES = {" + ", ".join(f"('{w}', ({len(w) + 1},))" for w in ("a", "bb", "ccc", "dddd", "eeeee", "ffffff",
+                                                                           "ggggggg", "hhhhhhhh")) + "}\n\n"
+             "@pytest.mark.parametrize('word,expected', CASES)\n"
+             "def test_len(word, expected):\n    assert inc(len(word)) - 1 == expected[0]\n")
+    root = make(tmp_path, CODE, tests)
+    runs = [list(run(root).tests) for _ in range(3)]
+    assert len(runs[0]) == 8 and runs[0] == runs[1] == runs[2]

@@ -7,8 +7,10 @@ DEBUGGER_MUTANTS, a JSON file:
    "tests": [node ids]}, ...]}
 The tests are collected once (select them with DEBUGGER_SELECT). The loop first runs every listed test
 as it is, then each mutant: the mutated file is compiled and the `__code__` of every function of the
-target module reachable from it (module globals, class attributes, decorators' `__wrapped__`) is
-swapped for its mutated twin, the mutant's tests run, and the code is put back. References the tests
+target module reachable from it (module globals, class attributes, decorators' `__wrapped__`, partials,
+functions a decorator object holds in its instance dict) is
+swapped for its mutated twin, the mutant's tests run (the failing ones first: when none of them changes,
+the passing ones are skipped, as they could not move its score), and the code is put back. References the tests
 already hold (`from mod import f`) see the mutant, and nothing is re-imported. One result line per run:
 {"id": mutant id or "base", "results": {nodeid: [outcome, first line of pytest's crash message]}}.
 No test starts after `budget` seconds (a mutant cut short is dropped). A mutant that hangs a test fails
@@ -42,12 +44,22 @@ def _alarm(signum, frame):
     raise MutantTimeout("test timed out under the mutant")
 
 
-def _code_by_qualname(code, into):
-    into[code.co_qualname] = code
+def _code_by_place(code, into):
+    # qualname and first line: a module may define a name twice (toolz keeps the first `_check_sigspec` as
+    # `_check_sigspec_orig`), and mutants keep every line where it was
+    into[(code.co_qualname, code.co_firstlineno)] = code
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
-            _code_by_qualname(c, into)
+            _code_by_place(c, into)
     return into
+
+
+def _instance_dict(obj):
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001 - no instance dict (slots, builtins): nothing held there
+        return {}
+    return d if type(d) is dict else {}
 
 
 def _functions(module, target):
@@ -72,6 +84,14 @@ def _functions(module, target):
         elif isinstance(obj, types.FunctionType):
             if obj.__code__.co_filename == target:
                 funcs.append(obj)
+        elif isinstance(obj, functools.partial):
+            visit(obj.func, depth + 1)
+        elif not isinstance(obj, types.ModuleType):
+            # a decorator object (toolz's curry) keeps the function in its instance dict: read it
+            # as stored, never through a property or __getattr__
+            held = _instance_dict(obj)
+            for v in list(held.values()):
+                visit(v, depth + 1)
         if type(obj) is _LRU:
             caches.append(obj)
         wrapped = None if isinstance(obj, type) else inspect.getattr_static(obj, "__wrapped__", None)
@@ -97,10 +117,10 @@ def _modules(target):
 
 def _swap(funcs, text, target):
     """Put the mutant's code into the functions; return what to put back."""
-    new = _code_by_qualname(compile(text, target, "exec"), {})
+    new = _code_by_place(compile(text, target, "exec"), {})
     old = []
     for f in funcs:
-        c = new.get(f.__code__.co_qualname)
+        c = new.get((f.__code__.co_qualname, f.__code__.co_firstlineno))
         if c is not None and c.co_freevars == f.__code__.co_freevars and c != f.__code__:
             old.append((f, f.__code__))
             f.__code__ = c
@@ -141,8 +161,8 @@ def pytest_runtestloop(session):
     start, budget, timeout = time.monotonic(), float(spec["budget"]), float(spec["test_timeout"])
     wanted = sorted({n for m in spec["mutants"] for n in m["tests"] if n in items})
     with open(spec["out"], "a", encoding="utf-8") as out:
-        out.write(json.dumps({"id": "base", "functions": len(funcs),
-                              "results": {n: _run(items[n], timeout) for n in wanted}}) + "\n")
+        base = {n: _run(items[n], timeout) for n in wanted}
+        out.write(json.dumps({"id": "base", "functions": len(funcs), "results": base}) + "\n")
         out.flush()
         for m in spec["mutants"]:
             if time.monotonic() - start > budget:
@@ -155,11 +175,17 @@ def pytest_runtestloop(session):
                 out.write(json.dumps({"id": m["id"], "error": repr(e)[:300]}) + "\n")
                 continue
             try:  # a mutant no reachable function holds (a nested class, say) is not run at all
-                results = {}
-                for n in m["tests"] if old else ():
-                    if n in items and time.monotonic() - start <= budget:
-                        results[n] = _run(items[n], timeout)
-                if old and len(results) < sum(n in items for n in m["tests"]):
+                results, cut = {}, False
+                tests = [n for n in m["tests"] if n in items] if old else []
+                failing = [n for n in tests if base[n][0] == "failed"]
+                for n in failing + [n for n in tests if n not in failing]:
+                    if time.monotonic() - start > budget:
+                        cut = True
+                        break
+                    if n not in failing and all(results[f] == base[f] for f in failing):
+                        break  # the failure is untouched: what the mutant does to passing tests tells nothing
+                    results[n] = _run(items[n], timeout)
+                if cut:
                     break  # out of time mid-mutant: half its tests say nothing
             finally:
                 for f, code in old:
