@@ -134,7 +134,6 @@ def localize(
     from . import heatmap
     from .config import resolve
     from .locate import locate
-    from .localize import weights_for
     from .packs import PackError
     from .pipeline import _baseline, make_generator, mutation_probe
     from .render import Renderer
@@ -149,8 +148,7 @@ def localize(
         report = _baseline(src, cfg.test or default_command(), cfg)
         r.event("baseline", report)
         gen = make_generator(cfg, r.event) if surprisal else None
-        loc, reads = locate(src, report, gen, weights=weights_for(cfg.weights),
-                            first=weights_for(cfg.weights, first_round=True), formula=formula,
+        loc, reads = locate(src, report, gen, overrides=cfg.weights, formula=formula,
                             mutate=mutation_probe(src, report, cfg.test or default_command(), cfg, r.event))
         if gen is not None and not as_json:
             if reads.surprisal is None:

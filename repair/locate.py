@@ -31,16 +31,17 @@ class ModelReads:
 
 
 def locate(src: SourceFile, report: TestReport, gen=None, *, weights: dict | None = None,
-           first: dict | None = None, top_k: int = 8, formula: str = "ochiai", surprisal: bool = True,
-           infill: bool | None = None, mutate=None) -> tuple[Localization, ModelReads]:
+           first: dict | None = None, overrides: dict | None = None, top_k: int = 8, formula: str = "ochiai",
+           surprisal: bool = True, infill: bool | None = None, mutate=None) -> tuple[Localization, ModelReads]:
     """`weights`: the final ranking's; `first`: the first ranking's, which picks what the second-round
-    passes read and is the answer when none runs (None: the fitted first round when `weights` is None,
-    else `weights`). `infill`: None makes the pass only when the weights give its features any weight (it
-    costs a pass per statement); True always (the benchmark, to fit them); False never. `mutate`:
-    statements -> MutationProbe, called only when the weights give its features weight."""
-    w = weights_for() if weights is None else weights
+    passes read and is the answer when none runs (None: the fitted ones, with `overrides` (the settings'
+    feature -> weight) on top; `first` None with `weights` given: `weights`). `infill`: None makes the pass
+    only when the weights give its features any weight (it costs a pass per statement); True always (the
+    benchmark, to fit them); False never. `mutate`: statements -> MutationProbe, called only when the
+    weights give its features weight."""
+    w = weights_for(overrides) if weights is None else weights
     if first is None:
-        first = weights_for(first_round=True) if weights is None else w
+        first = weights_for(overrides, first_round=True) if weights is None else w
     if infill is None:
         infill = any(w.get(f) for f in INFILL)
     mutate = mutate if any(w.get(f) for f in MUTATION) else None

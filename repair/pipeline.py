@@ -174,8 +174,7 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
         loc = Localization([], [])
     else:
-        loc, _reads = locate(src, before, gen, weights=weights_for(cfg.weights),
-                             first=weights_for(cfg.weights, first_round=True), top_k=cfg.top_k,
+        loc, _reads = locate(src, before, gen, overrides=cfg.weights, top_k=cfg.top_k,
                              surprisal=cfg.surprisal, infill=None if cfg.surprisal else False,
                              mutate=mutation_probe(src, before, command, cfg, emit))
         emit("localized", loc)
