@@ -47,7 +47,7 @@ def fix(
     samples: Optional[int] = typer.Option(None, "--samples", min=0, help="Sampled candidates per prompt."),
     rounds: Optional[int] = typer.Option(None, "--rounds", min=0, help="Feedback rounds when nothing passes."),
     top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Statements to try."),
-    formats: Optional[str] = typer.Option(None, "--formats", help="Edit formats in order: infill,rewrite."),
+    formats: Optional[str] = typer.Option(None, "--formats", help="Edit formats: mutant,infill,rewrite (the probe's mutants first)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds for one run of the suite."),
     test_timeout: Optional[float] = typer.Option(None, "--test-timeout", help="Seconds for one test."),
     budget: Optional[float] = typer.Option(None, "--budget", help="Seconds for the whole repair."),

@@ -21,7 +21,8 @@ class FixConfig:
     rounds: int = 2  # feedback rounds after the first, when no candidate passes
     top_k: int = 6  # statements tried with infill
     functions: int = 2  # functions tried with rewrite
-    formats: list[str] = field(default_factory=lambda: ["infill", "rewrite"])
+    # mutant: the localization probe's mutants that fixed the failing tests, validated before any model call
+    formats: list[str] = field(default_factory=lambda: ["mutant", "infill", "rewrite"])
     timeout: float = 300.0  # one run of the test suite
     test_timeout: float = 10.0  # one test
     budget: float = 600.0  # seconds for the whole repair before giving up
@@ -64,9 +65,9 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
     cfg = FixConfig(**merged)
     if isinstance(cfg.formats, str):
         cfg.formats = [f.strip() for f in cfg.formats.split(",") if f.strip()]
-    bad = [f for f in cfg.formats if f not in ("infill", "rewrite")]
+    bad = [f for f in cfg.formats if f not in ("mutant", "infill", "rewrite")]
     if bad:
-        raise InputError(f"unknown edit format(s) {bad}: use infill, rewrite")
+        raise InputError(f"unknown edit format(s) {bad}: use mutant, infill, rewrite")
     if cfg.adapter == "auto":
         cfg.adapter = shipped_adapter(cfg.model)
     if cfg.adapter in ("none", ""):

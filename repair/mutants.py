@@ -8,10 +8,11 @@ swap anything. Standard library only (`ast`).
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # an operator's likeliest slips first
 CMP = {ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt, ast.GtE), ast.Gt: (ast.GtE, ast.Lt), ast.GtE: (ast.Gt, ast.LtE),
@@ -20,7 +21,13 @@ CMP = {ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt, ast.GtE), ast.Gt: (ast.GtE, 
 BIN = {ast.Add: (ast.Sub,), ast.Sub: (ast.Add,), ast.Mult: (ast.FloorDiv, ast.Add), ast.Div: (ast.Mult,),
        ast.FloorDiv: (ast.Div, ast.Mult), ast.Mod: (ast.FloorDiv,), ast.Pow: (ast.Mult,),
        ast.BitAnd: (ast.BitOr,), ast.BitOr: (ast.BitAnd,), ast.LShift: (ast.RShift,), ast.RShift: (ast.LShift,)}
+# calls a slip confuses with their twin (mutation testing's method-call replacement)
+TWINS = {"min": "max", "max": "min", "any": "all", "all": "any", "append": "extend", "extend": "append",
+         "lower": "upper", "upper": "lower", "startswith": "endswith", "endswith": "startswith",
+         "lstrip": "rstrip", "rstrip": "lstrip", "find": "rfind", "rfind": "find", "keys": "values",
+         "values": "keys", "floor": "ceil", "ceil": "floor"}
 DELETABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Break, ast.Continue)
+RECEIVERS = ("self", "cls")  # rarely the variable a slip put in another's place
 
 
 def _statement(tree: ast.AST, start: int) -> tuple[ast.stmt | None, ast.AST | None]:
@@ -37,11 +44,12 @@ def _statement(tree: ast.AST, start: int) -> tuple[ast.stmt | None, ast.AST | No
 
 
 def _local_names(fn: ast.AST) -> list[str]:
-    """The function's parameters and the names it binds, most used first."""
+    """The function's parameters and the names it binds: those it never reads first (a read of the wrong
+    variable leaves the right one unread), then the most read."""
     bound = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
     bound |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    uses = [n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id in bound]
-    return sorted(bound, key=lambda x: (-uses.count(x), x))
+    uses = [n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in bound]
+    return sorted(bound, key=lambda x: (x in uses, x in RECEIVERS, -uses.count(x), x))
 
 
 def _header_nodes(st: ast.stmt) -> list[ast.AST]:
@@ -62,27 +70,39 @@ def _inside_fstring(root: ast.AST) -> set[int]:
     return {id(n) for j in ast.walk(root) if isinstance(j, ast.JoinedStr) for n in ast.walk(j)}
 
 
-def _edits(node: ast.AST, st: ast.stmt) -> list[tuple[str, ast.AST]]:
-    """(label, replacement node) for one expression node."""
-    out: list[tuple[str, ast.AST]] = []
+def _edits(node: ast.AST) -> list[tuple[int, str, ast.AST]]:
+    """(tier, label, replacement node) for one expression node; tier 0: an operator's likeliest slip,
+    tier 1: the less likely ones."""
+    out: list[tuple[int, str, ast.AST]] = []
     if isinstance(node, ast.Compare) and len(node.ops) == 1:
-        for op in CMP.get(type(node.ops[0]), ()):
-            out.append((f"{_op(node.ops[0])} -> {_op(op())}", ast.Compare(node.left, [op()], node.comparators)))
+        for i, op in enumerate(CMP.get(type(node.ops[0]), ())):
+            out.append((min(i, 1), f"{_op(node.ops[0])} -> {_op(op())}",
+                        ast.Compare(node.left, [op()], node.comparators)))
     elif isinstance(node, ast.BinOp):
-        for op in BIN.get(type(node.op), ()):
-            out.append((f"{_op(node.op)} -> {_op(op())}", ast.BinOp(node.left, op(), node.right)))
+        if isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.right, ast.Constant) \
+                and node.right.value == 1 and type(node.right.value) is int:
+            out.append((0, f"drop {_op(node.op)} 1", node.left))
+        for i, op in enumerate(BIN.get(type(node.op), ())):
+            out.append((min(i, 1), f"{_op(node.op)} -> {_op(op())}", ast.BinOp(node.left, op(), node.right)))
     elif isinstance(node, ast.BoolOp):
         other = ast.Or() if isinstance(node.op, ast.And) else ast.And()
-        out.append((f"{_op(node.op)} -> {_op(other)}", ast.BoolOp(other, node.values)))
+        out.append((0, f"{_op(node.op)} -> {_op(other)}", ast.BoolOp(other, node.values)))
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
-        out.append(("drop " + ("not" if isinstance(node.op, ast.Not) else "minus"), node.operand))
+        out.append((0, "drop " + ("not" if isinstance(node.op, ast.Not) else "minus"), node.operand))
     elif isinstance(node, ast.Constant) and type(node.value) is bool:
-        out.append((f"{node.value} -> {not node.value}", ast.Constant(not node.value)))
+        out.append((0, f"{node.value} -> {not node.value}", ast.Constant(not node.value)))
     elif isinstance(node, ast.Constant) and type(node.value) is int:
-        out += [(f"{node.value} -> {node.value + d}", ast.Constant(node.value + d)) for d in (1, -1)]
-    elif isinstance(node, ast.Call) and len(node.args) == 2 and not node.keywords \
-            and not any(isinstance(a, ast.Starred) for a in node.args):
-        out.append(("swap arguments", ast.Call(node.func, node.args[::-1], [])))
+        out += [(1, f"{node.value} -> {node.value + d}", ast.Constant(node.value + d)) for d in (1, -1)]
+    elif isinstance(node, ast.Call):
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+        if name in TWINS and f.lineno == f.end_lineno:
+            twin = ast.Attribute(f.value, TWINS[name], ast.Load()) if isinstance(f, ast.Attribute) \
+                else ast.Name(TWINS[name], ast.Load())
+            out.append((0, f"{name} -> {TWINS[name]}", ast.Call(twin, node.args, node.keywords)))
+        if len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args[:2]):
+            args = [node.args[1], node.args[0], *node.args[2:]]
+            out.append((0, "swap arguments", ast.Call(node.func, args, node.keywords)))
     return out
 
 
@@ -93,6 +113,38 @@ def _op(op: ast.AST) -> str:
             ast.LShift: "<<", ast.RShift: ">>", ast.And: "and", ast.Or: "or"}.get(type(op), type(op).__name__)
 
 
+ATOMS = (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.List, ast.Dict, ast.Set)
+OPEN = (ast.stmt, ast.keyword, ast.List, ast.Set, ast.Dict, ast.Slice, ast.comprehension)
+
+
+def _code(node: ast.AST, parent: ast.AST | None, repl: ast.AST, line: str) -> str:
+    """The replacement's source, parenthesized only where the place it goes would bind it otherwise
+    (a mutant doubles as a patch the user reads): checked by parsing the parent expression with it."""
+    code = ast.unparse(repl)
+    if isinstance(repl, ATOMS) or isinstance(repl, ast.Constant) and not (
+            isinstance(repl.value, (int, float, complex)) and not isinstance(repl.value, bool) and repl.value < 0):
+        return code
+    if isinstance(parent, OPEN) or isinstance(parent, ast.Call) and node is not parent.func \
+            or isinstance(parent, ast.Subscript) and node is parent.slice:
+        return code
+    if isinstance(parent, ast.expr) and parent.lineno == parent.end_lineno == node.lineno:
+        b = line.encode("utf-8")
+        seg = (b[parent.col_offset:node.col_offset] + code.encode("utf-8")
+               + b[node.end_col_offset:parent.end_col_offset]).decode("utf-8")
+        want = copy.copy(parent)
+        for name, value in ast.iter_fields(parent):
+            if value is node:
+                setattr(want, name, repl)
+            elif isinstance(value, list):
+                setattr(want, name, [repl if v is node else v for v in value])
+        try:
+            if ast.dump(ast.parse(seg, mode="eval").body) == ast.dump(want):
+                return code
+        except SyntaxError:
+            pass
+    return f"({code})"
+
+
 def _splice(line: str, col: int, end_col: int, text: str) -> str:
     b = line.encode("utf-8")  # ast columns are UTF-8 byte offsets
     return (b[:col] + text.encode("utf-8") + b[end_col:]).decode("utf-8")
@@ -100,8 +152,11 @@ def _splice(line: str, col: int, end_col: int, text: str) -> str:
 
 def mutants(text: str, start: int, end: int, limit: int = 6) -> list[tuple[str, str]]:
     """Up to `limit` (label, mutated file text) for the statement spanning lines start..end, each one
-    edit on one line: a negated condition, a swapped operator, a constant off by one, two arguments
-    swapped, the statement deleted. Only mutants that still compile; none outside a function."""
+    edit on one line: a negated condition, a swapped operator, a call swapped for its twin, a `+ 1`
+    dropped, two arguments swapped, a variable read swapped for another, a constant off by one, and
+    last the edits that only break (the statement deleted, `return None`). The probe runs few of them
+    (its budget is one test run), so the ones likeliest to undo a bug come first: an undoing mutant is
+    what ranks a statement first. Only mutants that still compile; none outside a function."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -110,62 +165,66 @@ def mutants(text: str, start: int, end: int, limit: int = 6) -> list[tuple[str, 
     if st is None or fn is None:
         return []
     lines = text.splitlines(keepends=True)
-    found: list[tuple[str, str]] = []
     seen = {text}
 
-    def add(label: str, lineno: int, new_line: str) -> None:
+    def make(label: str, lineno: int, new_line: str) -> tuple[str, str] | None:
         new = "".join(lines[:lineno - 1]) + new_line + "".join(lines[lineno:])
         if new in seen:
-            return
+            return None
         try:
             compile(new, "<mutant>", "exec")
         except (SyntaxError, ValueError):
-            return
+            return None
         seen.add(new)
-        found.append((f"line {lineno}: {label}", new))
+        return f"line {lineno}: {label}", new
 
-    def replace(node: ast.AST, label: str, repl: ast.AST) -> None:
+    parents = {id(c): p for p in ast.walk(st) for c in ast.iter_child_nodes(p)}
+
+    def replace(node: ast.AST, label: str, repl: ast.AST) -> tuple[str, str] | None:
         if node.lineno == node.end_lineno and start <= node.lineno <= end:
             ln = lines[node.lineno - 1]
-            add(label, node.lineno, _splice(ln, node.col_offset, node.end_col_offset, f"({ast.unparse(repl)})"))
+            code = _code(node, parents.get(id(node)), repl, ln)
+            return make(label, node.lineno, _splice(ln, node.col_offset, node.end_col_offset, code))
+        return None
 
+    one_line = st.lineno == st.end_lineno
+    head, ops, names, last = [], [], [], []
     if isinstance(st, (ast.If, ast.While)) and st.test.lineno == st.test.end_lineno:
-        t = st.test
-        replace(t, "negate condition", t.operand if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not)
-                else ast.UnaryOp(ast.Not(), t))
-    if isinstance(st, ast.Return) and st.value is not None:
-        replace(st.value, "return None", ast.Constant(None))
-    if isinstance(st, ast.AugAssign) and st.lineno == st.end_lineno:
+        t, ln = st.test, lines[st.test.lineno - 1]
+        if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not):
+            head.append(replace(t, "negate condition", t.operand))
+        else:  # the condition as the user wrote it
+            seg = ln.encode("utf-8")[t.col_offset:t.end_col_offset].decode("utf-8")
+            head.append(make("negate condition", t.lineno, _splice(
+                ln, t.col_offset, t.end_col_offset, f"not {seg}" if isinstance(t, ATOMS) else f"not ({seg})")))
+    if isinstance(st, ast.AugAssign) and one_line:
         for op in BIN.get(type(st.op), ())[:1]:
             new = ast.AugAssign(st.target, op(), st.value)
-            add(f"{_op(st.op)}= -> {_op(op())}=", st.lineno,
-                _splice(lines[st.lineno - 1], st.col_offset, st.end_col_offset, ast.unparse(new)))
-    if isinstance(st, DELETABLE) and st.lineno == st.end_lineno:
-        add("delete statement", st.lineno, _splice(lines[st.lineno - 1], st.col_offset, st.end_col_offset, "pass"))
+            ops.append((0, make(f"{_op(st.op)}= -> {_op(op())}=", st.lineno,
+                                _splice(lines[st.lineno - 1], st.col_offset, st.end_col_offset, ast.unparse(new)))))
     skip = set().union(*(_inside_fstring(h) for h in _header_nodes(st))) if _header_nodes(st) else set()
-    head = len(found)
+    local = _local_names(fn)
     for root in _header_nodes(st):
         for node in ast.walk(root):
             if id(node) in skip or not hasattr(node, "lineno"):
                 continue
-            for label, repl in _edits(node, st):
-                replace(node, label, repl)
-    ops = found[head:]
-    del found[head:]
-    # a variable read where another of the function's was meant: each read swapped for the likeliest other
-    local = _local_names(fn)
-    for root in _header_nodes(st):
-        for node in ast.walk(root):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in local \
-                    and id(node) not in skip:
+            ops += [(tier, replace(node, label, repl)) for tier, label, repl in _edits(node)]
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in local:
                 other = next((x for x in local if x != node.id), None)
-                if other is not None:
-                    replace(node, f"{node.id} -> {other}", ast.Name(other, ast.Load()))
-    names = found[head:]
-    del found[head:]
+                if other is not None:  # each read swapped for the likeliest other; a receiver's last
+                    names.append((node.id in RECEIVERS, replace(node, f"{node.id} -> {other}",
+                                                                ast.Name(other, ast.Load()))))
+    if isinstance(st, ast.Return) and st.value is not None:
+        last.append(replace(st.value, "return None", ast.Constant(None)))
+    if isinstance(st, DELETABLE) and one_line:
+        last.append(make("delete statement", st.lineno, _splice(lines[st.lineno - 1], st.col_offset,
+                                                                  st.end_col_offset, "pass")))
+    ops = [m for _, m in sorted(ops, key=lambda x: x[0]) if m]  # stable: tier, then place in the statement
+    names = [m for _, m in sorted(names, key=lambda x: x[0]) if m]
+    found = [m for m in head if m]
     for pair in zip(ops, names):  # the two kinds alternate, so a small limit still gets both
         found += pair
-    found += ops[len(names):] + names[len(ops):]
+    found += ops[len(names):] + names[len(ops):] + [m for m in last if m]
     return found[:limit]
 
 
@@ -176,6 +235,10 @@ class MutationProbe:
     run: int = 0  # run before the budget ran out
     seconds: float = 0.0
     error: str = ""
+    # each mutant run, in order: {"span", "label", "text", "results", "seconds"}; and the unmutated run
+    trace: list = field(default_factory=list)
+    base: dict = field(default_factory=dict)
+    base_seconds: float = 0.0
 
 
 def _tests_for(report, start: int, end: int, failing: list[str], failing_max: int,
@@ -256,16 +319,42 @@ def probe(src, report, stmts: list, command: str, *, budget: float | None = None
             if (work / "mutants.jsonl").exists() else []
     finally:
         remove_copy(copy)
-    base = next((x["results"] for x in lines if x.get("id") == "base"), None)
+    first = next((x for x in lines if x.get("id") == "base"), {})
+    base = first.get("results")
     if base is None:  # the plugin never got to run the tests: say why in one line
         said = [ln for ln in rep.output.splitlines() if "Error" in ln] or rep.output.strip().splitlines()
         return MutationProbe({}, made, 0, time.monotonic() - t0,
                              said[-1].strip()[:300] if said else "the mutation run wrote nothing")
-    done = {x["id"]: x.get("results", {}) for x in lines if x.get("id") != "base"}
+    done = {x["id"]: x for x in lines if x.get("id") != "base"}
     runs: dict = {}
-    for i, (s, _m) in enumerate(order):
+    trace = []
+    for i, (s, (label, text)) in enumerate(order):
         if i in done:
             key = (s.start_line, s.end_line)
-            runs.setdefault(key, []).append((done[i], *tests[key]))
+            runs.setdefault(key, []).append((done[i].get("results", {}), *tests[key]))
+            trace.append({"span": key, "label": label, "text": text, "results": done[i].get("results", {}),
+                          "seconds": done[i].get("seconds", 0.0)})
     scores = {k: score(base, v, failing) for k, v in runs.items()}
-    return MutationProbe(scores, made, len(done), time.monotonic() - t0)
+    return MutationProbe(scores, made, len(done), time.monotonic() - t0, trace=trace, base=base,
+                         base_seconds=first.get("seconds", 0.0))
+
+
+def undoing(m: MutationProbe, text: str, limit: int = 3) -> list[tuple[str, int, str, tuple[int, int]]]:
+    """The probe's mutants that made every failing test they ran pass and broke none of the passing
+    ones they ran, in the order they ran: (label, line number, the line as mutated, the statement's
+    span). Each is a one-line patch worth validating before a model is asked for any."""
+    old = text.splitlines(keepends=True)
+    out = []
+    for x in m.trace:
+        r = x["results"]
+        fails = [n for n in r if m.base.get(n, ["passed"])[0] == "failed"]
+        if not fails or any(r[n][0] != "passed" for n in fails) \
+                or any(r[n][0] == "failed" for n in r if n not in fails):
+            continue
+        new = x["text"].splitlines(keepends=True)
+        changed = [i for i, (a, b) in enumerate(zip(old, new)) if a != b]
+        if len(new) == len(old) and len(changed) == 1:
+            out.append((x["label"], changed[0] + 1, new[changed[0]], x["span"]))
+        if len(out) == limit:
+            break
+    return out

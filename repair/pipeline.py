@@ -12,12 +12,12 @@ from typing import Any, Callable
 
 from . import prompts, writer
 from .config import FixConfig
-from .generate import Generator, ast_key, generate
+from .generate import Candidate, Generator, ast_key, generate
 from .locate import locate
 from .localize import Localization, localize, weights_for
 from .sandbox import make_sandbox, remove_copy, scratch_copy
 from .screen import screen
-from .source import InputError, SourceFile, load
+from .source import Edit, InputError, SourceFile, edited_text, load
 from .testrun import TestReport, default_command, run_tests
 from .validate import Verdict, rank, validate
 
@@ -172,11 +172,12 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     result.model = getattr(gen, "name", cfg.model)
     emit("model", gen)
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
-        loc = Localization([], [])
+        loc, probed = Localization([], []), None
     else:
-        loc, _reads = locate(src, before, gen, overrides=cfg.weights, top_k=cfg.top_k,
+        loc, reads = locate(src, before, gen, overrides=cfg.weights, top_k=cfg.top_k,
                              surprisal=cfg.surprisal, infill=None if cfg.surprisal else False,
                              mutate=mutation_probe(src, before, command, cfg, emit))
+        probed = reads.mutation
         emit("localized", loc)
     result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
                             "reason": s.reason, "kind": s.kind} for s in loc.spans]
@@ -187,7 +188,9 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         return result
 
     verdicts: list[Verdict] = []
-    best = _search(src, before, loc, gen, cfg, command, result, verdicts, emit, deadline=t0 + cfg.budget)
+    seeds = mutant_candidates(src, probed) if "mutant" in cfg.formats else []
+    best = _search(src, before, loc, gen, cfg, command, result, verdicts, emit, deadline=t0 + cfg.budget,
+                   seeds=seeds)
     result.candidates["plausible"] = sum(v.plausible for v in verdicts)
     if best is not None:
         new = best.candidate.data
@@ -212,26 +215,48 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     return result
 
 
+def mutant_candidates(src: SourceFile, probe) -> list[Candidate]:
+    """The localization probe's mutants that fixed every failing test they ran, as candidates: validated
+    (all the tests, like any other) before the model is asked for anything."""
+    from .mutants import undoing
+    if probe is None:
+        return []
+    out = []
+    for label, line, new, span in undoing(probe, src.text):
+        edit = Edit(line, line, new if new.endswith("\n") else new + "\n")
+        out.append(Candidate(edit, edited_text(src.text, edit), "mutant", f"mutant {label}", 0, changed=2,
+                             span=span))
+    return out
+
+
 def _search(src: SourceFile, before: TestReport, loc: Localization, gen: Generator, cfg: FixConfig, command: str,
-            result: FixResult, verdicts: list[Verdict], emit: Event, deadline: float) -> Verdict | None:
+            result: FixResult, verdicts: list[Verdict], emit: Event, deadline: float,
+            seeds: list[Candidate] = ()) -> Verdict | None:
     """Generate and validate, stage by stage and round by round, until a candidate is plausible.
 
-    Each candidate is validated as soon as it exists; the first prompt that yields a plausible one
-    ends the search (ranked among that prompt's candidates). Between rounds, the candidate that fixed
-    the most without regressions becomes the base, re-tested and re-localized.
+    `seeds` (the probe's undoing mutants) are validated first. Each candidate is validated as soon as it
+    exists; the first prompt that yields a plausible one ends the search (ranked among that prompt's
+    candidates). Between rounds, the candidate that fixed the most without regressions becomes the base,
+    re-tested and re-localized.
     """
     base, base_report, seen = src, before, {ast_key(src.text)}
     for rnd in range(cfg.rounds + 1):
         temperature = cfg.temperature + 0.15 * rnd
         stages = _prompts(base, loc, base_report, cfg)
         prompts_of_round = [(p, greedy, samples) for _, stage, greedy, samples in stages for p in stage]
+        if rnd == 0 and seeds:
+            prompts_of_round.insert(0, (None, True, 0))
         for p, greedy, samples in prompts_of_round:
             if time.monotonic() > deadline:
                 return None
-            emit("prompt", p)
-            cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=temperature, greedy=greedy,
-                                     seen=seen, round=rnd, deadline=deadline)
-            result.tokens += tokens
+            if p is None:
+                cands = [c for c in seeds if ast_key(c.text) not in seen]
+                seen.update(ast_key(c.text) for c in cands)
+            else:
+                emit("prompt", p)
+                cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=temperature,
+                                         greedy=greedy, seen=seen, round=rnd, deadline=deadline)
+                result.tokens += tokens
             result.candidates["generated"] += len(cands)
             for c in cands:
                 c.data = base.apply(c.edit)

@@ -4,7 +4,7 @@ from repair.localize import MUTATION, localize, weights_for
 from repair.mutants import mutants, probe, score
 from repair.testrun import default_command
 
-from tests.test_localize import branchy, tiny_project
+from tests.test_localize import BRANCHY, branchy, tiny_project
 
 CODE = '''LIMIT = 3
 
@@ -21,7 +21,7 @@ def total(xs, n):
 def test_each_mutant_is_one_edit_on_the_statements_line():
     found = mutants(CODE, 7, 7, limit=20)
     labels = [label for label, _ in found]
-    assert labels[0] == "line 7: negate condition"  # statement-level edits first
+    assert labels[0] == "line 7: negate condition"
     assert {"line 7: and -> or", "line 7: > -> >=", "line 7: drop not", "line 7: == -> !=",
             "line 7: 2 -> 3"} <= set(labels)
     for _, text in found:
@@ -29,11 +29,36 @@ def test_each_mutant_is_one_edit_on_the_statements_line():
         old, new = CODE.splitlines(), text.splitlines()
         assert len(new) == len(old) and [i for i, (a, b) in enumerate(zip(old, new)) if a != b] == [6]
     assert len(mutants(CODE, 7, 7, limit=4)) == 4
-    assert [label for label, _ in mutants(CODE, 8, 8, limit=3)] == ["line 8: += -> -=", "line 8: delete statement",
-                                                                  "line 8: * -> //"]
-    assert ("line 9: swap arguments", CODE.replace("max(acc, n - 1)", "(max(n - 1, acc))")) in mutants(CODE, 9, 9, 20)
     assert mutants(CODE, 1, 1) == []  # module level: ran at import, before any swap
     assert mutants(CODE.replace("acc = 0", "acc = = 0"), 7, 7) == []  # a file that does not parse
+
+
+def line_of(found, n):
+    return {label.split(": ", 1)[1]: text.splitlines()[n - 1].strip() for label, text in found}
+
+
+def test_likely_undoing_edits_come_first_and_read_like_code():
+    # the probe runs only the first few: a slip's likeliest undoing comes before edits that only break
+    # (delete, return None) and before a constant's less likely neighbours
+    assert [label for label, _ in mutants(CODE, 8, 8, limit=3)] == ["line 8: += -> -=", "line 8: x -> n",
+                                                                  "line 8: * -> //"]
+    assert mutants(CODE, 8, 8, limit=20)[-1][0] == "line 8: delete statement"
+    nine = line_of(mutants(CODE, 9, 9, limit=20), 9)
+    assert list(nine)[:5] == ["max -> min", "acc -> x", "swap arguments", "n -> x", "drop - 1"]
+    assert nine["drop - 1"] == "return max(acc, n)" and nine["swap arguments"] == "return max(n - 1, acc)"
+    assert list(nine)[-1] == "return None"
+    seven = line_of(mutants(CODE, 7, 7, limit=20), 7)  # parentheses only where precedence needs them
+    assert seven["negate condition"] == "if not (x > 2 and not x == 5):"
+    assert seven["> -> >="] == "if x >= 2 and not x == 5:" and seven["drop not"] == "if x > 2 and x == 5:"
+    assert line_of(mutants("def f(a, b):\n    return a * b\n", 2, 2, 20), 2)["* -> +"] == "return a + b"
+    assert line_of(mutants("def f(a, b):\n    return 2 * a * b\n", 2, 2, 20), 2)["* -> +"] == \
+        "return (2 + a) * b"
+    # a variable read in place of one the function never reads: the unread one is the likeliest meant
+    code = "def f(sock, timeout, data):\n    data.sock = timeout\n    data.timeout = timeout\n"
+    assert line_of(mutants(code, 2, 2, 1), 2) == {"timeout -> sock": "data.sock = sock"}
+    # three arguments: the first two swapped, the rest kept
+    code = "def f(a, b, c):\n    return setattr(a, b, c)\n"
+    assert line_of(mutants(code, 2, 2, 20), 2)["swap arguments"] == "return setattr(b, a, c)"
 
 
 def test_score_is_metallaxis_and_fix_needs_the_passing_tests_kept():
@@ -152,3 +177,22 @@ def test_probe_reaches_functions_held_by_decorator_objects_and_twice_defined_nam
     stmts = [s for s in localize(src, rep).statements if s.start_line == 14]
     m = probe(src, rep, stmts, default_command(), budget=30)
     assert stmts and not m.error and m.scores[(14, 14)]["fix"] == 1.0  # `+ -> -`, through the curry's partial
+
+
+def test_fix_validates_the_probes_undoing_mutant_before_asking_the_model(tmp_path, cli):
+    """A probe mutant that fixed the failing tests is a candidate like any other: validated on every
+    test, and applied byte-exact (CRLF kept). The "model" here only ever echoes the buggy file."""
+    src, _ = branchy(tmp_path)
+    m = src.root / "m.py"
+    m.write_bytes(m.read_bytes().replace(b"\n", b"\r\n"))
+    code, _, err, data = cli("fix", "m.py", "--model", f"fake:{m}", "--json", "--rounds", "0", "--apply",
+                             cwd=src.root)
+    assert (code, data["status"]) == (0, "fixed"), err
+    assert data["winner"]["origin"] == "mutant line 3: > -> >=" and data["tokens"] == 0
+    assert "-    if score > 50:\n+    if score >= 50:\n" in data["diff"]
+    assert m.read_bytes() == BRANCHY.replace("score > 50", "score >= 50").replace("\n", "\r\n").encode()
+    # without the mutant format the model's echo is all there is
+    m.write_bytes(BRANCHY.encode())
+    code, _, _, data = cli("fix", "m.py", "--model", f"fake:{m}", "--json", "--rounds", "0",
+                           "--formats", "infill,rewrite", cwd=src.root)
+    assert (code, data["status"]) == (1, "not_fixed")

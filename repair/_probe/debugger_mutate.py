@@ -12,7 +12,8 @@ functions a decorator object holds in its instance dict) is
 swapped for its mutated twin, the mutant's tests run (the failing ones first: when none of them changes,
 the passing ones are skipped, as they could not move its score), and the code is put back. References the tests
 already hold (`from mod import f`) see the mutant, and nothing is re-imported. One result line per run:
-{"id": mutant id or "base", "results": {nodeid: [outcome, first line of pytest's crash message]}}.
+{"id": mutant id or "base", "results": {nodeid: [outcome, first line of pytest's crash message]},
+ "seconds": the run's time}.
 No test starts after `budget` seconds (a mutant cut short is dropped). A mutant that hangs a test fails
 it by SIGALRM; one that blocks the signal is stopped by the caller's timeout of the whole run (the
 lines written so far survive).
@@ -162,10 +163,12 @@ def pytest_runtestloop(session):
     wanted = sorted({n for m in spec["mutants"] for n in m["tests"] if n in items})
     with open(spec["out"], "a", encoding="utf-8") as out:
         base = {n: _run(items[n], timeout) for n in wanted}
-        out.write(json.dumps({"id": "base", "functions": len(funcs), "results": base}) + "\n")
+        out.write(json.dumps({"id": "base", "functions": len(funcs), "results": base,
+                              "seconds": round(time.monotonic() - start, 4)}) + "\n")
         out.flush()
         for m in spec["mutants"]:
-            if time.monotonic() - start > budget:
+            t0 = time.monotonic()
+            if t0 - start > budget:
                 break
             for c in caches:
                 c.cache_clear()
@@ -192,6 +195,7 @@ def pytest_runtestloop(session):
                     f.__code__ = code
                 for c in caches:
                     c.cache_clear()
-            out.write(json.dumps({"id": m["id"], "swapped": len(old), "results": results}) + "\n")
+            out.write(json.dumps({"id": m["id"], "swapped": len(old), "results": results,
+                                  "seconds": round(time.monotonic() - t0, 4)}) + "\n")
             out.flush()
     return True
