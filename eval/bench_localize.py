@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from repair.config import FixConfig  # noqa: E402
 from repair.locate import locate  # noqa: E402
-from repair.localize import HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTATION, localize, weights_for  # noqa: E402
+from repair.localize import HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION, localize, weights_for  # noqa: E402
 from repair.pipeline import _baseline  # noqa: E402
 from repair.source import load  # noqa: E402
 
-from eval.rank_fit import (KS, SINGLE, Case, first_round, fit, hit_rank, is_hit, load_cases,  # noqa: E402
+from eval.rank_fit import (KS, SINGLE, Case, first_round, fit, hit_rank, is_hit, load_cases, project_cv,  # noqa: E402
                            rates, save_cases)
 from eval.tasks import from_examples, from_records  # noqa: E402
 
@@ -92,11 +92,11 @@ def model_reads(src, report, gen, infill: bool = True) -> tuple[dict | None, dic
 
 
 def mutation_reads(src, report, tokens, command: str, seconds: float):
-    """The mutation probe as `debugger fix` makes it: over the top MUTANT_K statements of the first
+    """The mutation probe as `debugger fix` makes it: over the top MUTANT_TAIL statements of the first
     ranking by the runtime's weights, its loop held to the recording run's time (`seconds`)."""
     from repair.mutants import probe
-    loc = localize(src, report, surprisal=tokens, weights=weights_for(first_round=True), top_k=MUTANT_K)
-    return probe(src, report, loc.statements[:MUTANT_K], command, budget=max(1.0, seconds), timeout=300)
+    loc = localize(src, report, surprisal=tokens, weights=weights_for(first_round=True), top_k=MUTANT_TAIL)
+    return probe(src, report, loc.statements[:MUTANT_TAIL], command, budget=max(1.0, seconds), timeout=300)
 
 
 def remutate(out: Path, cases: list[Case], projects: str) -> None:
@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-weights", action="store_true",
                     help="Take the runtime's first-round weights as they are (repair/localize_weights.json) and "
                          "fit only the second-round features on top.")
+    ap.add_argument("--cv", action="store_true",
+                    help="Also leave-one-project-out cross-validate the mutation fits on the fit split.")
     ap.add_argument("--save-weights", action="store_true",
                     help="Write the fitted weights to repair/localize_weights.json (the runtime's defaults).")
     a = ap.parse_args(argv)
@@ -256,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         table[f"infill (re-ranks the fused top {INFILL_K})"] = rates(cases, {"infill_rank": 1.0}, "ochiai")
         fitted = fit([c for c in fit_cases if c.infill], with_surprisal, second=fitted)
         table[f"fused + infill (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
+    cv = {}
     if any(c.mutation for c in cases) and any(c.mutation for c in fit_cases):
         table[f"mutation (re-ranks the fused top {MUTANT_K})"] = rates(
             cases, {"mutant_kill": 1.0, "mutant_fix": 1.0}, "ochiai")
@@ -263,8 +266,13 @@ def main(argv: list[str] | None = None) -> int:
             cases, fit([c for c in fit_cases if c.mutation], with_surprisal, second=fitted, free=MUTATION), "ochiai")
         # the probe's scores change what the other evidence is worth (a statement its mutants clear needs
         # less from the spectrum): refit every weight beside them; the first round still picks what it reads
-        fitted = fit([c for c in fit_cases if c.mutation], with_surprisal, second=fitted,
-                     free=first_round(with_surprisal) + MUTATION)
+        joint = dict(second=fitted, free=first_round(with_surprisal) + MUTATION)
+        if a.cv:
+            probed = [c for c in fit_cases if c.mutation]
+            cv = {"first-round weights kept": project_cv(probed, lambda t: fit(t, with_surprisal, second=first,
+                                                                                free=MUTATION)),
+                  "all refit": project_cv(probed, lambda t: fit(t, with_surprisal, **joint))}
+        fitted = fit([c for c in fit_cases if c.mutation], with_surprisal, **joint)
         table[f"fused + mutation (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
     fit_rates = rates(fit_cases, fitted, "ochiai") if fit_cases else {}
     final = list(table)[-1]
@@ -294,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"bugs": len(cases), "fit_bugs": len(fit_cases), "split": a.split, "fit_split": a.fit_split,
               "fit_projects": sorted({c.id.rsplit("-", 1)[0] for c in fit_cases}),
               "table": table, "fitted": {"weights": fitted, "formula": "ochiai", "fit_rates": fit_rates},
-              "by_kind": by_kind, "timing": timing, "mutation_split": undone,
+              "by_kind": by_kind, "timing": timing, "mutation_split": undone, "cv": cv,
               "ranks": {c.id: {"kind": c.kind, "ochiai": hit_rank(c, *SINGLE["ochiai"]),
                                "fitted": hit_rank(c, fitted, "ochiai")} for c in cases}}
     (out / "results.json").write_text(json.dumps(result, indent=2))
@@ -343,6 +351,9 @@ def render(r: dict) -> str:
             b, a = v["before"], v["after"]
             cells = " | ".join(f"{b[f'top{n}']:.0%} -> {a[f'top{n}']:.0%}" for n in KS)
             lines.append(f"| {k} | {v['n']} | {cells} |")
+    if r.get("cv"):
+        lines += ["", "Leave-one-project-out on the fit split (each project ranked by weights fitted on the others):",
+                  ""] + [f"- mutation, {k}: " + " / ".join(f"{v[f'top{n}']:.0%}" for n in KS) for k, v in r["cv"].items()]
     t = r["timing"]
     lines += ["", f"Cost: the recording test run takes {t['test_run_median_s']:.2f}s (median; it is the run "
               f"`debugger fix` makes anyway), the model's reads (surprisal, and infill where taken) "

@@ -72,8 +72,22 @@ def hit_rank(case: Case, weights: dict, formula: str) -> int | None:
 
 
 def rates(cases: list[Case], weights: dict, formula: str) -> dict[str, float]:
-    ranks = [hit_rank(c, weights, formula) for c in cases]
+    return _rates([hit_rank(c, weights, formula) for c in cases])
+
+
+def _rates(ranks: list[int | None]) -> dict[str, float]:
     return {f"top{k}": sum(r is not None and r <= k for r in ranks) / max(1, len(ranks)) for k in KS}
+
+
+def project_cv(cases: list[Case], fit_without) -> dict[str, float]:
+    """Leave-one-project-out: each project's bugs ranked by the weights `fit_without(the other projects'
+    cases)` returns. The fit split's own check on a choice the held-out split must not make."""
+    project = lambda c: c.id.rsplit("-", 1)[0]  # noqa: E731
+    ranks = []
+    for p in sorted({project(c) for c in cases}):
+        w = fit_without([c for c in cases if project(c) != p])
+        ranks += [hit_rank(c, w, "ochiai") for c in cases if project(c) == p]
+    return _rates(ranks)
 
 
 def first_round(surprisal: bool) -> tuple[str, ...]:

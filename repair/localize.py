@@ -51,7 +51,8 @@ FEATURES = ("syntax", "traceback", "spectrum", "dstar", "only_failing", "fail_fr
             "mutant_fix")
 INFILL = ("infill_rank", "infill_regret_rank")
 MUTATION = ("mutant_kill", "mutant_fix")
-MUTANT_K = 8  # statements the mutation probe mutates: the first ranking's top
+MUTANT_K = 8  # statements the mutation probe mutates fully: the first ranking's top
+MUTANT_TAIL = 16  # and down to this rank, their likeliest mutant only (after the top's first two)
 INFILL_K = 8  # statements the infill pass scores: the first ranking's top, where the order is close
 INFILL_BEFORE, INFILL_AFTER = 40, 25  # lines of the enclosing function around the statement the pass reads
 HAND_SET = {"syntax": 10.0, "traceback": 1.0, "spectrum": 0.6, "surprisal": 0.25}  # before any fit

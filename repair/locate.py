@@ -5,7 +5,8 @@
   2. infill: the first ranking's top INFILL_K statements, each cut out and scored as the answer between
      the lines around it (a short pass per statement).
 and a `mutate` callable (repair.mutants.probe bound to the project) one more test run:
-  3. mutation: the first ranking's top MUTANT_K statements mutated, their tests rerun.
+  3. mutation: the first ranking's top MUTANT_K statements mutated (down to MUTANT_TAIL, the likeliest
+     mutant only), their tests rerun.
 After 2 or 3 the ranking is redone with their scores. Each runs only when the weights use it. The fake
 generator scores nothing, so tests that use it see the test-run ranking alone.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .localize import (INFILL, INFILL_K, MUTANT_K, MUTATION, Localization, infill_pieces, localize, suspect_ranges,
+from .localize import (INFILL, INFILL_K, MUTANT_TAIL, MUTATION, Localization, infill_pieces, localize, suspect_ranges,
                        weights_for)
 from .source import SourceFile
 from .testrun import TestReport
@@ -54,14 +55,14 @@ def locate(src: SourceFile, report: TestReport, gen=None, *, weights: dict | Non
         reads.read = sum(any(ln in (reads.surprisal or {}) for ln in range(lo, hi + 1)) for lo, hi in where)
     second = gen is not None and infill and hasattr(gen, "infill_nll")
     loc = localize(src, report, surprisal=reads.surprisal, weights=first, formula=formula,
-                   top_k=max(top_k, INFILL_K if second else 0, MUTANT_K if mutate else 0))
+                   top_k=max(top_k, INFILL_K if second else 0, MUTANT_TAIL if mutate else 0))
     if len(loc.statements) > 1 and (second or mutate):  # otherwise the first ranking is the answer
         if second:
             top = loc.statements[:INFILL_K]
             scores = gen.infill_nll(infill_pieces(src.text, top))
             reads.infill = {(s.start_line, s.end_line): t for s, t in zip(top, scores)}
         if mutate:
-            reads.mutation = mutate(loc.statements[:MUTANT_K])
+            reads.mutation = mutate(loc.statements[:MUTANT_TAIL])
         scored = reads.mutation.scores if reads.mutation else None
         if reads.infill or scored:  # a probe that scored nothing leaves the first ranking the answer
             loc = localize(src, report, surprisal=reads.surprisal, infill=reads.infill, weights=w, top_k=top_k,

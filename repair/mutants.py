@@ -283,24 +283,31 @@ def score(base: dict, runs: list[tuple[dict, list[str], int]], failing: list[str
 
 def probe(src, report, stmts: list, command: str, *, budget: float | None = None, test_timeout: float = 2.0,
           timeout: float = 120.0, sandbox=None, per_statement: int = 6, failing_max: int = 6,
-          passing_max: int = 8) -> MutationProbe:
+          passing_max: int = 8, full: int | None = None) -> MutationProbe:
     """Mutate each of `stmts` (spans, best first) and rerun its tests in one pytest session in a scratch
     copy (repair/_probe/debugger_mutate.py): the failing tests, and passing ones that ran the statement.
-    Mutants go round-robin over the statements, so a budget cut still reaches every one of them.
+    Mutants go round-robin over the first `full` statements (default localize.MUTANT_K), so a budget cut
+    still reaches every one of them; the statements after those get their likeliest mutant only, run
+    after the first two rounds (a bug ranked below the top is often undone by its first mutant).
     `budget`: seconds for the mutant loop; default the recording run's (`report.seconds`, at least one),
     so the probe costs about one more run of the relevant tests."""
+    from .localize import MUTANT_K
     from .sandbox import remove_copy, scratch_copy
     from .testrun import run_tests
     t0 = time.monotonic()
     budget = max(1.0, report.seconds) if budget is None else budget
+    full = MUTANT_K if full is None else full
     failing = [n for n in report.failing if "::" in n]
-    per = [(s, mutants(src.text, s.start_line, s.end_line, per_statement)) for s in stmts]
+    per = [(s, mutants(src.text, s.start_line, s.end_line, per_statement if r < full else 1))
+           for r, s in enumerate(stmts)]
     made = sum(len(m) for _, m in per)
     if not failing or not made:
         return MutationProbe({}, made, seconds=time.monotonic() - t0)
     order = []
     for i in range(per_statement):
-        order += [(s, m[i]) for s, m in per if i < len(m)]
+        order += [(s, m[i]) for s, m in per[:full] if i < len(m)]
+        if i == min(1, per_statement - 1):
+            order += [(s, m[0]) for s, m in per[full:] if m]
     tests = {(s.start_line, s.end_line): _tests_for(report, s.start_line, s.end_line, failing, failing_max,
                                                      passing_max) for s, _ in per}
     copy = scratch_copy(src.root)
