@@ -3,7 +3,7 @@
     python eval/bench_localize.py [--records data/corpus/bugs.jsonl] [--split test] [--limit 150]
                                   [--fit-split train] [--fit-limit 120] [--no-surprisal] [--out runs/localize]
                                   [--fit-exclude P1,P2] [--reuse [--rescore] | --extend] [--save-weights]
-                                  [--no-infill] [--mutation] [--keep-weights]
+                                  [--no-infill] [--mutation] [--keep-weights] [--cv]
 
 Bugs are the bundled examples plus the records of `--split` (the held-out projects by default). For
 each, one run of the visible tests records per-test lines (the same run `debugger fix` makes) and the
@@ -15,10 +15,12 @@ after the gap). The feature weights are fitted (a listwise linear ranker) on `--
 projects disjoint from the evaluated ones, and reported on `--split`: first every feature but the
 second-round ones (or, with `--keep-weights`, the runtime's first round as it is), then the infill
 features on top with the rest kept, then the mutation features with every other weight refit beside them
-(shown also with the first round's kept). The first-round weights stay what picks the statements the
-passes read (they scored what those weights ranked top, so refit the first round, save, and recollect
-before fitting the second on new first-round weights). `--save-weights` makes them the runtime's (both
-sets). Prints a table, writes results.json, report.md and a chart.
+(shown also with the first round's kept; `--cv` picks between the two by leaving each fit project out in
+turn, and scores the runtime's weights as they are on the fit projects they never saw). The first-round
+weights stay what picks the statements the passes read (they scored what those weights ranked top, so
+refit the first round, save, and recollect before fitting the second on new first-round weights).
+`--save-weights` makes them the runtime's (both sets). Prints a table, writes results.json, report.md
+and a chart.
 """
 from __future__ import annotations
 
@@ -37,8 +39,8 @@ from repair.localize import HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, M
 from repair.pipeline import _baseline  # noqa: E402
 from repair.source import load  # noqa: E402
 
-from eval.rank_fit import (KS, SINGLE, Case, first_round, fit, hit_rank, is_hit, load_cases, project_cv,  # noqa: E402
-                           rates, save_cases)
+from eval.rank_fit import (KS, SINGLE, Case, cross_validate, first_round, fit, hit_rank, is_hit,  # noqa: E402
+                           load_cases, project, rates, save_cases)
 from eval.tasks import from_examples, from_records  # noqa: E402
 
 
@@ -102,7 +104,7 @@ def mutation_reads(src, report, tokens, command: str, seconds: float):
 def remutate(out: Path, cases: list[Case], projects: str) -> None:
     """Redo the saved cases' mutation probes from the task folders the collecting run wrote."""
     from eval.tasks import load_task
-    chosen = [c for c in cases if projects == "all" or c.id.rsplit("-", 1)[0] in projects.split(",")]
+    chosen = [c for c in cases if projects == "all" or project(c) in projects.split(",")]
     for i, c in enumerate(chosen, 1):
         print(f"\r\033[Kmutating {i}/{len(chosen)} {c.id}", end="", file=sys.stderr, flush=True)
         where = (out / "tasks" / c.split / c.id, out / "tasks" / "examples" / c.id)
@@ -185,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="Take the runtime's first-round weights as they are (repair/localize_weights.json) and "
                          "fit only the second-round features on top.")
     ap.add_argument("--cv", action="store_true",
-                    help="Also leave-one-project-out cross-validate the mutation fits on the fit split.")
+                    help="Leave-one-project-out cross-validate the two mutation fits on the fit split and take the "
+                         "better (top-3, then top-1) as the final weights.")
     ap.add_argument("--save-weights", action="store_true",
                     help="Write the fitted weights to repair/localize_weights.json (the runtime's defaults).")
     a = ap.parse_args(argv)
@@ -260,20 +263,25 @@ def main(argv: list[str] | None = None) -> int:
         table[f"fused + infill (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
     cv = {}
     if any(c.mutation for c in cases) and any(c.mutation for c in fit_cases):
+        probed = [c for c in fit_cases if c.mutation]
         table[f"mutation (re-ranks the fused top {MUTANT_K})"] = rates(
             cases, {"mutant_kill": 1.0, "mutant_fix": 1.0}, "ochiai")
-        table[f"fused + mutation, first-round weights kept (fitted on {a.fit_split})"] = rates(
-            cases, fit([c for c in fit_cases if c.mutation], with_surprisal, second=fitted, free=MUTATION), "ochiai")
+        base = dict(fitted)  # the first round's (and the infill's, when fitted)
+        kept_fit = lambda t: fit(t, with_surprisal, second=base, free=MUTATION)  # noqa: E731
         # the probe's scores change what the other evidence is worth (a statement its mutants clear needs
         # less from the spectrum): refit every weight beside them; the first round still picks what it reads
-        joint = dict(second=fitted, free=first_round(with_surprisal) + MUTATION)
+        joint_fit = lambda t: fit(t, with_surprisal, second=base, free=first_round(with_surprisal) + MUTATION)  # noqa: E731
+        table[f"fused + mutation, first-round weights kept (fitted on {a.fit_split})"] = rates(
+            cases, kept_fit(probed), "ochiai")
+        if a.keep_weights:
+            table["fused + mutation, the runtime's weights as they are"] = rates(cases, weights_for(), "ochiai")
+        chosen = "all refit"
         if a.cv:
-            probed = [c for c in fit_cases if c.mutation]
-            cv = {"first-round weights kept": project_cv(probed, lambda t: fit(t, with_surprisal, second=first,
-                                                                                free=MUTATION)),
-                  "all refit": project_cv(probed, lambda t: fit(t, with_surprisal, **joint))}
-        fitted = fit([c for c in fit_cases if c.mutation], with_surprisal, **joint)
-        table[f"fused + mutation (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
+            cv = cross_validate(probed, {"first-round weights kept": kept_fit, "all refit": joint_fit})
+            chosen = cv["chosen"]
+        fitted = (kept_fit if chosen == "first-round weights kept" else joint_fit)(probed)
+        table[f"fused + mutation, {chosen} (fitted on {a.fit_split}" + (", chosen by cross-validation)" if cv else ")")] = \
+            rates(cases, fitted, "ochiai")
     fit_rates = rates(fit_cases, fitted, "ochiai") if fit_cases else {}
     final = list(table)[-1]
     undone = {}
@@ -300,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     elif (out / "results.json").exists():  # not re-measured: keep the last run's figure
         timing["paired"] = json.loads((out / "results.json").read_text())["timing"].get("paired", {})
     result = {"bugs": len(cases), "fit_bugs": len(fit_cases), "split": a.split, "fit_split": a.fit_split,
-              "fit_projects": sorted({c.id.rsplit("-", 1)[0] for c in fit_cases}),
+              "fit_projects": sorted({project(c) for c in fit_cases}),
               "table": table, "fitted": {"weights": fitted, "formula": "ochiai", "fit_rates": fit_rates},
               "by_kind": by_kind, "timing": timing, "mutation_split": undone, "cv": cv,
               "ranks": {c.id: {"kind": c.kind, "ochiai": hit_rank(c, *SINGLE["ochiai"]),
@@ -351,9 +359,25 @@ def render(r: dict) -> str:
             b, a = v["before"], v["after"]
             cells = " | ".join(f"{b[f'top{n}']:.0%} -> {a[f'top{n}']:.0%}" for n in KS)
             lines.append(f"| {k} | {v['n']} | {cells} |")
-    if r.get("cv"):
-        lines += ["", "Leave-one-project-out on the fit split (each project ranked by weights fitted on the others):",
-                  ""] + [f"- mutation, {k}: " + " / ".join(f"{v[f'top{n}']:.0%}" for n in KS) for k, v in r["cv"].items()]
+    cv = r.get("cv")
+    if cv:
+        rate = lambda v: " / ".join(f"{v[f'top{n}']:.0%}" for n in KS)  # noqa: E731
+        unseen = cv["unseen_by_runtime"]
+        lines += ["", f"Leave-one-project-out on the {cv['bugs']} probed fit bugs of {', '.join(cv['projects'])} (each "
+                  "project ranked by weights fitted on the others; top-1 / top-3 / top-5)"
+                  + (f"; last column: only {', '.join(unseen)}, which the runtime's weights were not fitted on" if unseen
+                     else "") + ":", "", "| fitting | all projects |" + (" unseen by the runtime's fit |" if unseen else ""),
+                  "|---|---|" + ("---|" if unseen else "")]
+        for name, ranks in cv["by_project"].items():
+            whole = rate(cv["rates"][name]) if name in cv["rates"] else "(in its own fit)"
+            lines.append(f"| {name} | {whole} |" + (f" {rate(cv['rates_unseen'][name])} |" if unseen else ""))
+        lines += ["", f"Chosen by it: {cv['chosen']}.", "", "| project | n | " + " | ".join(cv["by_project"]) + " |",
+                  "|---|---|" + "---|" * len(cv["by_project"])]
+        own = lambda name, p: name in cv["rates"] or p not in cv["runtime_fitted_on"]  # noqa: E731
+        for p in cv["projects"]:
+            lines.append(f"| {p} | {cv['by_project'][cv['chosen']][p]['n']} | "
+                         + " | ".join(rate(v[p]) + ("" if own(n, p) else " (in its fit)")
+                                      for n, v in cv["by_project"].items()) + " |")
     t = r["timing"]
     lines += ["", f"Cost: the recording test run takes {t['test_run_median_s']:.2f}s (median; it is the run "
               f"`debugger fix` makes anyway), the model's reads (surprisal, and infill where taken) "

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from repair.localize import FEATURES, HAND_SET, INFILL, MUTATION, candidates
+from repair.localize import FEATURES, HAND_SET, INFILL, MUTATION, WEIGHTS_FILE, candidates, weights_for
 
 from eval.tasks import fix_targets, holds
 
@@ -79,15 +79,41 @@ def _rates(ranks: list[int | None]) -> dict[str, float]:
     return {f"top{k}": sum(r is not None and r <= k for r in ranks) / max(1, len(ranks)) for k in KS}
 
 
-def project_cv(cases: list[Case], fit_without) -> dict[str, float]:
-    """Leave-one-project-out: each project's bugs ranked by the weights `fit_without(the other projects'
-    cases)` returns. The fit split's own check on a choice the held-out split must not make."""
-    project = lambda c: c.id.rsplit("-", 1)[0]  # noqa: E731
-    ranks = []
-    for p in sorted({project(c) for c in cases}):
-        w = fit_without([c for c in cases if project(c) != p])
-        ranks += [hit_rank(c, w, "ochiai") for c in cases if project(c) == p]
-    return _rates(ranks)
+def project(case: Case) -> str:
+    return case.id.rsplit("-", 1)[0]
+
+
+def project_cv(cases: list[Case], fit_without) -> dict[str, list[int | None]]:
+    """Leave-one-project-out: project -> its bugs' hit ranks under the weights `fit_without(the other
+    projects' cases)` returns. The fit split's own check on a choice the held-out split must not make."""
+    return {p: [hit_rank(c, w, "ochiai") for c in cases if project(c) == p]
+            for p in sorted({project(c) for c in cases})
+            for w in [fit_without([c for c in cases if project(c) != p])]}
+
+
+def pooled(ranks: dict[str, list[int | None]], projects=None) -> dict[str, float]:
+    """Hit rates over the bugs of `projects` (all by default), each bug counted once."""
+    return _rates([r for p, rs in ranks.items() if projects is None or p in projects for r in rs])
+
+
+def cross_validate(cases: list[Case], procedures: dict) -> dict:
+    """Leave-one-project-out over the fit split for each fitting procedure (name -> cases -> weights), and
+    the runtime's weights as they are on the projects their own fit never saw. The procedure chosen is
+    the one whose held-back projects fare best at top-3, then top-1: a choice made without the held-out
+    split."""
+    ranks = {name: project_cv(cases, f) for name, f in procedures.items()}
+    runtime = weights_for()
+    projects = sorted({project(c) for c in cases})
+    ranks["the runtime's weights"] = {p: [hit_rank(c, runtime, "ochiai") for c in cases if project(c) == p]
+                                      for p in projects}
+    seen = json.loads(WEIGHTS_FILE.read_text()).get("fitted_on", {}).get("projects", []) if WEIGHTS_FILE.exists() else []
+    unseen = [p for p in projects if p not in seen]
+    best = max(procedures, key=lambda n: (pooled(ranks[n])["top3"], pooled(ranks[n])["top1"]))
+    return {"projects": projects, "bugs": len(cases), "runtime_fitted_on": seen, "unseen_by_runtime": unseen,
+            "rates": {n: pooled(r) for n, r in ranks.items() if n in procedures},
+            "rates_unseen": {n: pooled(r, unseen) for n, r in ranks.items()} if unseen else {},
+            "by_project": {n: {p: pooled(r, [p]) | {"n": len(r[p])} for p in projects} for n, r in ranks.items()},
+            "chosen": best}
 
 
 def first_round(surprisal: bool) -> tuple[str, ...]:

@@ -159,10 +159,12 @@ def test_localization_bench_ranks_as_localize_does_and_fits(tmp_path):
     assert grown[1:] == again[1:] and saved == grown[:1]  # only the newly collected case is handed on
 
 
-def synthetic_bugs(monkeypatch, count: int, width: int, seed: int, mark: str, decoy: str, draw, clear_decoy: bool):
+def synthetic_bugs(monkeypatch, count: int, width: int, seed: int, mark: str, decoy: str, draw, clear_decoy: bool,
+                   projects: int = 0):
     """`count` bugs of `width` candidates whose spectrum ties: `mark` is set on the buggy one only, `decoy`
-    drawn at random for all (cleared on the buggy one when `clear_decoy`). The bench's matrix is patched to
-    serve them; returns the cases."""
+    drawn at random for all (cleared on the buggy one when `clear_decoy`); with `projects`, the bugs are
+    dealt round-robin to that many projects (ids `pN-i`). The bench's matrix is patched to serve them;
+    returns the cases."""
     import numpy as np
 
     from eval import rank_fit
@@ -179,9 +181,9 @@ def synthetic_bugs(monkeypatch, count: int, width: int, seed: int, mark: str, de
             x[bug, FEATURES.index(decoy)] = 0.0
         hits = np.zeros(width, dtype=bool)
         hits[bug] = True
-        fake[i] = (x, np.arange(width, dtype=float) + 1, hits)
-    monkeypatch.setattr(rank_fit, "matrix", lambda case, formula: fake[int(case.id)])
-    return [rank_fit.Case(str(i), "train", "k", (0, 0), 0, 0) for i in range(count)]
+        fake[f"p{i % projects}-{i}" if projects else str(i)] = (x, np.arange(width, dtype=float) + 1, hits)
+    monkeypatch.setattr(rank_fit, "matrix", lambda case, formula: fake[case.id])
+    return [rank_fit.Case(i, "train", "k", (0, 0), 0, 0) for i in fake]
 
 
 def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
@@ -225,6 +227,29 @@ def test_localization_refit_beside_the_probe_unlearns_what_it_makes_redundant(mo
     joint = bl.fit(cases, surprisal=True, steps=40, second=first, free=first_round(True) + MUTATION)
     assert joint["recent"] < first["recent"] and joint["syntax"] == 10.0
     assert bl.rates(cases, joint, "ochiai")["top1"] == 1.0 > bl.rates(cases, kept, "ochiai")["top1"]
+
+
+def test_cross_validation_holds_each_project_back_and_picks_the_fitting_that_generalizes(monkeypatch):
+    """Leave-one-project-out: no fold's weights see the project they rank; of two fittings, the one
+    that unlearns a misleading first-round weight (`recent`) ranks the held-back projects better and is
+    chosen; the runtime's weights are scored apart on the projects their own fit never saw."""
+    from eval import rank_fit
+    from eval.rank_fit import first_round
+    from repair.localize import MUTATION
+    cases = synthetic_bugs(monkeypatch, 36, 6, 3, "mutant_fix", "recent", lambda rng, n: rng.random(n) * 3, False,
+                           projects=3)
+    first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}
+    seen = []
+
+    ranks = rank_fit.project_cv(cases, lambda train: seen.append({rank_fit.project(c) for c in train}) or first)
+    assert sorted(ranks) == ["p0", "p1", "p2"] and all(len(r) == 12 for r in ranks.values())
+    assert seen == [{"p1", "p2"}, {"p0", "p2"}, {"p0", "p1"}]
+    cv = rank_fit.cross_validate(cases, {
+        "kept": lambda t: first,
+        "all refit": lambda t: rank_fit.fit(t, True, steps=40, second=first, free=first_round(True) + MUTATION)})
+    assert cv["chosen"] == "all refit" and cv["rates"]["all refit"]["top1"] > cv["rates"]["kept"]["top1"]
+    assert cv["unseen_by_runtime"] == ["p0", "p1", "p2"] and "the runtime's weights" in cv["rates_unseen"]
+    assert sum(v["n"] for v in cv["by_project"]["kept"].values()) == 36
 
 
 def test_fix_targets_for_an_insertion_are_the_statements_around_the_gap(tmp_path):
