@@ -6,6 +6,7 @@ that cache, since `num_return_sequences` would recompute the prompt once per sam
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 import zlib
 
@@ -76,15 +77,18 @@ class HFGenerator:
 
         out: list[Completion] = []
         with torch.inference_mode():
-            cache = None
+            cache, kw = None, "past_key_values"
             if plen > 1:
-                cache = self.model(ids[:, :-1], use_cache=True).past_key_values
+                pre = self.model(ids[:, :-1], use_cache=True)
+                # transformers 5.x names it `cache` (and warns at the old name, which 6.0 drops); 4.x does not
+                kw = "cache" if "cache" in {f.name for f in dataclasses.fields(pre)} else kw
+                cache = getattr(pre, kw)
             common = dict(max_new_tokens=prompt.max_new_tokens, eos_token_id=list(stop_ids),
                           pad_token_id=self.tok.pad_token_id or self.stop_ids[0],
                           stopping_criteria=StoppingCriteriaList([Enough()]))
             if greedy:
-                g = self.model.generate(ids, attention_mask=torch.ones_like(ids),
-                                        past_key_values=copy.deepcopy(cache), do_sample=False, **common)
+                g = self.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                        **({kw: copy.deepcopy(cache)} if cache is not None else {}), **common)
                 out.append(self._completion(g[0], plen, True))
             if samples > 0:
                 # Seeded from the prompt: the same bug gets the same samples, run after run.
@@ -93,8 +97,9 @@ class HFGenerator:
                 if cache is not None:
                     cache.batch_repeat_interleave(samples)
                 batch = ids.repeat(samples, 1)
-                s = self.model.generate(batch, attention_mask=torch.ones_like(batch), past_key_values=cache,
-                                        do_sample=True, temperature=temperature, top_p=0.95, **common)
+                s = self.model.generate(batch, attention_mask=torch.ones_like(batch), do_sample=True,
+                                        temperature=temperature, top_p=0.95,
+                                        **({kw: cache} if cache is not None else {}), **common)
                 out.extend(self._completion(row, plen, False) for row in s)
         return out
 
