@@ -335,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                  "projects": result["fit_projects"]},
             "fit_rates": fit_rates, "heldout_rates": table[final],
             "heldout_bugs": len(cases), "made_by": "eval/bench_localize.py --save-weights",
+            **({"chosen_by": {"leave_one_project_out": cv["rates"], "chosen": cv["chosen"]}} if cv else {}),
             "provenance": provenance()}, indent=1) + "\n")
         print(f"weights written to {WEIGHTS_FILE}", file=sys.stderr)
     print(report)
