@@ -369,7 +369,7 @@ def render(r: dict) -> str:
                   + (f"; last column: only {', '.join(unseen)}, which the runtime's weights were not fitted on" if unseen
                      else "") + ":", "", "| fitting | all projects |" + (" unseen by the runtime's fit |" if unseen else ""),
                   "|---|---|" + ("---|" if unseen else "")]
-        for name, ranks in cv["by_project"].items():
+        for name in cv["by_project"]:
             whole = rate(cv["rates"][name]) if name in cv["rates"] else "(in its own fit)"
             lines.append(f"| {name} | {whole} |" + (f" {rate(cv['rates_unseen'][name])} |" if unseen else ""))
         lines += ["", f"Chosen by it: {cv['chosen']}.", "", "| project | n | " + " | ".join(cv["by_project"]) + " |",
