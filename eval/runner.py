@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,7 +85,8 @@ def loc_rank(localization: list[dict], targets: list[tuple[int, int]]) -> int | 
 
 
 def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None, extra: list[str]) -> dict:
-    work = Path(tempfile.mkdtemp(prefix=f"eval-{task.id}-"))
+    # ids may group tasks (`suite/name`): the temporary folder's name takes a plain form of it
+    work = Path(tempfile.mkdtemp(prefix=f"eval-{re.sub(r'[^A-Za-z0-9_.-]', '_', task.id)}-"))
     env = _env(threads)
     try:
         shutil.copytree(task.dir, work / task.id, ignore=shutil.ignore_patterns("__pycache__"))
@@ -115,7 +117,8 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
             res = json.loads(out.strip().splitlines()[-1])
         except (json.JSONDecodeError, IndexError):
             res = {"status": "timeout" if timed_out else "crash", "error": (err or out)[-2000:]}
-        row = {"task": task.id, "config": label(config), "model": res.get("model"), "bug_kind": task.bug_kind,
+        row = {"task": task.id, "config": label(config), "model": res.get("model"), "engine": res.get("engine"),
+               "bug_kind": task.bug_kind,
                "status": res.get("status"),
                "exit": p.returncode, "seconds": round(wall, 2), "tokens": res.get("tokens", 0),
                "generated": (res.get("candidates") or {}).get("generated", 0),

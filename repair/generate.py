@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import difflib
-import inspect
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -20,10 +19,13 @@ class Completion:
 
 
 class Generator(Protocol):
-    name: str
+    name: str  # shown to the user and recorded with results
+    engine: str  # "llama", "transformers", "openai" or "fake"
 
-    def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True) -> list[Completion]:
-        """The greedy completion (if asked) followed by `samples` sampled ones."""
+    def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True,
+                 deadline: float | None = None) -> list[Completion]:
+        """The greedy completion (if asked) followed by `samples` sampled ones; decoding stops at `deadline`
+        (time.monotonic()), since a whole-file rewrite can outlast any budget."""
 
 
 @dataclass
@@ -63,10 +65,7 @@ def generate(full_text: str, prompts: list[Prompt], generator: Generator, *, sam
     for p in prompts:
         if on_prompt:
             on_prompt(p)
-        # generators that take a deadline stop decoding at it (a whole-file rewrite can outlast any budget)
-        kw = {"deadline": deadline} if deadline and "deadline" in inspect.signature(generator.complete).parameters \
-            else {}
-        for c in generator.complete(p, samples, temperature, greedy, **kw):
+        for c in generator.complete(p, samples, temperature, greedy, deadline=deadline):
             tokens += c.tokens
             edit = edits.parse(c.text, p, full_text)
             if edit is None:

@@ -16,15 +16,11 @@ STOP_TOKENS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>", "<|
                "<|fim_suffix|>", "<|fim_middle|>", "<|repo_name|>")
 
 
-def _label(adapter: str) -> str:
-    from pathlib import Path
-
-    from .config import ADAPTERS
-    return "(shipped)" if Path(adapter).resolve().is_relative_to(ADAPTERS.resolve()) else str(adapter)
-
-
 class HFGenerator:
+    engine = "transformers"
+
     def __init__(self, spec: str, adapter: str | None = None, threads: int | None = None, progress=None):
+        from .config import adapter_label
         from .models import load_hf
 
         t0 = time.time()
@@ -34,7 +30,7 @@ class HFGenerator:
             if not merge(self.model, adapter):  # plain LoRA is folded in without importing peft (~10 s)
                 from peft import PeftModel
                 self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload()
-        self.name = spec if not adapter else f"{spec} + LoRA {_label(adapter)}"
+        self.name = spec if not adapter else f"{spec} + LoRA {adapter_label(adapter)}"
         self.load_seconds = time.time() - t0
         ids = [self.tok.convert_tokens_to_ids(t) for t in STOP_TOKENS]
         self.stop_ids = [i for i in ids if isinstance(i, int) and i >= 0 and i != self.tok.unk_token_id]

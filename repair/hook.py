@@ -241,34 +241,48 @@ def hooks_dir(root: Path, force: bool) -> Path:
     return d if d.is_absolute() else root / d
 
 
+SAVED = "pre-commit.debugger-saved"  # the hook ours replaced; not `.legacy`, which the pre-commit framework owns
+
+
 def install(cwd: Path, *, check: bool = False, force: bool = False, python: str | None = None) -> Path:
+    """Install ours as `pre-commit`, keeping the hook it replaces as pre-commit.debugger-saved and running it
+    first. The pre-commit framework moves a foreign hook to pre-commit.legacy and runs that: installed after
+    us it runs ours, which runs what we saved; installed before, its own script is what we save."""
     import sys
     root = repo_root(cwd)
     d = hooks_dir(root, force)
     d.mkdir(parents=True, exist_ok=True)
-    hook, legacy = d / "pre-commit", d / "pre-commit.legacy"
-    if hook.exists() and MARK not in hook.read_text(errors="replace"):
-        if legacy.exists():
-            raise HookError(f"{legacy} already exists; remove it or uninstall first")
-        os.replace(hook, legacy)
+    hook, saved = d / "pre-commit", d / SAVED
+    ours = [h for h in (hook, d / "pre-commit.legacy") if h.is_file() and MARK in h.read_text(errors="replace")]
+    if ours:  # installed already: rewritten where it is (e.g. to switch --check), the saved hook untouched
+        hook = ours[0]
+    elif hook.exists():
+        if saved.exists():
+            raise HookError(f"{saved} already exists; remove it or uninstall first")
+        os.replace(hook, saved)
     mode = " --check" if check else ""
-    hook.write_text(f"""#!/usr/bin/env bash
+    tmp = hook.with_name("pre-commit.debugger-tmp")
+    tmp.write_text(f"""#!/usr/bin/env bash
 {MARK}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-if [ -x "$HERE/pre-commit.legacy" ]; then "$HERE/pre-commit.legacy" "$@" || exit $?; fi
+if [ -x "$HERE/{SAVED}" ]; then "$HERE/{SAVED}" "$@" || exit $?; fi
 exec "{python or sys.executable}" -m repair.cli hook run{mode}
 """)
-    hook.chmod(0o755)
+    tmp.chmod(0o755)
+    os.replace(tmp, hook)
     return hook
 
 
 def uninstall(cwd: Path, *, force: bool = False) -> bool:
+    """Remove ours wherever it is (`pre-commit`, or `pre-commit.legacy` where the pre-commit framework moved
+    it) and put the hook it replaced back in its place."""
     root = repo_root(cwd)
     d = hooks_dir(root, force)
-    hook, legacy = d / "pre-commit", d / "pre-commit.legacy"
-    if not hook.exists() or MARK not in hook.read_text(errors="replace"):
-        return False
-    hook.unlink()
-    if legacy.exists():
-        os.replace(legacy, hook)
-    return True
+    saved = d / SAVED
+    for hook in (d / "pre-commit", d / "pre-commit.legacy"):
+        if hook.is_file() and MARK in hook.read_text(errors="replace"):
+            hook.unlink()
+            if saved.exists():
+                os.replace(saved, hook)
+            return True
+    return False

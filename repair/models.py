@@ -1,7 +1,9 @@
 """Resolve a --model spec to weights on disk, converting a GGUF pack once into a safetensors cache.
 
-Specs: a pack name (``qwen2.5-coder-0.5b``), a local Hugging Face model directory, a hub id (online only),
-``openai:BASE_URL#MODEL`` for an OpenAI-compatible endpoint, or ``fake:FIXED_FILE`` for tests.
+Specs: a pack name (``qwen2.5-coder-0.5b``), a local ``.gguf`` file (llama.cpp engine only), a local Hugging
+Face model directory, a hub id (online only), ``openai:BASE_URL#MODEL`` for an OpenAI-compatible endpoint, or
+``fake:FIXED_FILE`` for tests. A pack is kept as its hash-checked GGUF, which the llama.cpp engine loads as it
+is; the transformers engine (and training) get a safetensors copy converted from it once.
 torch/transformers are imported inside functions: ``debugger --help`` must stay instant.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 @dataclass
 class ModelStatus:
     spec: str
-    kind: str  # "pack" | "dir" | "hub" | "openai" | "fake"
+    kind: str  # "pack" | "gguf" | "dir" | "hub" | "openai" | "fake"
     installed: bool
     cached: bool
     path: str | None
@@ -36,39 +38,99 @@ def kind_of(spec: str) -> str:
         return "fake"
     if spec.startswith("openai:"):
         return "openai"
+    if spec.endswith(".gguf") and Path(spec).expanduser().is_file():
+        return "gguf"
     if Path(spec).expanduser().is_dir():
         return "dir"
     if "/" in spec and not spec.startswith((".", "/", "~")):
         return "hub"
-    raise PackError(f"unknown model {spec!r}: use one of {', '.join(PACKS)}, a local model directory, "
-                    "a hub id, openai:URL#MODEL or fake:FILE")
+    raise PackError(f"unknown model {spec!r}: use one of {', '.join(PACKS)}, a .gguf file, a local model "
+                    "directory, a hub id, openai:URL#MODEL or fake:FILE")
+
+
+ENGINES = ("auto", "llama", "transformers")
+
+
+def llama_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("xllamacpp") is not None
+
+
+def pick_engine(engine: str, spec: str) -> str:
+    """The engine that runs `spec`: "llama" (llama.cpp, GGUF as shipped) or "transformers" (the reference
+    and training backend); "fake" and "openai" models are their own engine. `auto` takes llama wherever
+    the wheel is installed and the model is a GGUF (a pack or a .gguf file)."""
+    if engine not in ENGINES:
+        raise PackError(f"unknown engine {engine!r}: use auto, llama or transformers")
+    kind = kind_of(spec)
+    if kind in ("fake", "openai"):
+        return kind
+    if engine == "auto":
+        return "llama" if kind in ("pack", "gguf") and llama_available() else "transformers"
+    if engine == "llama":
+        if kind not in ("pack", "gguf"):
+            raise PackError(f"the llama engine runs a pack or a .gguf file, not {spec!r}: use --engine transformers")
+        if not llama_available():
+            raise PackError("the llama engine is not installed: pip install xllamacpp (or --engine transformers)")
+    elif kind == "gguf":
+        raise PackError(f"{spec}: a .gguf file runs on the llama engine only (--engine llama)")
+    return engine
 
 
 def cache_dir(pack: Pack) -> Path:
     return home() / "models" / pack.name
 
 
-def status(spec: str) -> ModelStatus:
+def status(spec: str, engine: str = "transformers") -> ModelStatus:
+    """`cached`: ready for `engine` without more work (the GGUF assembled, or the safetensors converted)."""
     kind = kind_of(spec)
     if kind != "pack":
-        return ModelStatus(spec, kind, True, kind == "dir", spec, "")
+        return ModelStatus(spec, kind, True, kind in ("dir", "gguf"), spec, "")
     pack = PACKS[spec]
     hf = cache_dir(pack) / "hf"
-    cached = (hf / "debugger.json").is_file()
+    where = cache_dir(pack) / "model.gguf" if engine == "llama" else hf
+    cached = where.is_file() if engine == "llama" else (hf / "debugger.json").is_file()
     try:
         find_parts(pack)
         installed, detail = True, f"{pack.parts} parts installed"
     except PackError as e:
         installed, detail = False, str(e)
-    return ModelStatus(spec, kind, installed, cached, str(hf) if cached else None, detail)
+    return ModelStatus(spec, kind, installed, cached, str(where) if cached else None, detail)
 
 
 def check(spec: str) -> None:
-    """Fail fast (before any test runs) when a named model is neither converted nor installed."""
+    """Fail fast (before any test runs) when a named model is not installed (its parts are needed to
+    rebuild the GGUF either engine starts from)."""
     if kind_of(spec) == "pack":
         pack = PACKS[spec]
-        if not (cache_dir(pack) / "hf" / "debugger.json").is_file():
+        if not (cache_dir(pack) / "hf" / "debugger.json").is_file() or not (cache_dir(pack) / "model.gguf").is_file():
             find_parts(pack)
+
+
+def gguf_file(spec: str, progress: Progress | None = None) -> Path:
+    """The model as one GGUF file for the llama.cpp engine: a pack is assembled from its parts once and
+    hash-checked every time before it is handed to the parser (a swapped cache is never loaded)."""
+    kind = kind_of(spec)
+    if kind == "gguf":
+        return Path(spec).expanduser().resolve()
+    if kind != "pack":
+        raise PackError(f"model {spec!r} is not a GGUF model: the llama.cpp engine takes a pack name or a "
+                        ".gguf file (use --engine transformers for a model directory or hub id)")
+    pack = PACKS[spec]
+    gguf = cache_dir(pack) / "model.gguf"
+    if not verify_file(pack, gguf):
+        parts = find_parts(pack)
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            if progress:
+                progress("assemble", done[0], pack.size)
+        assemble(pack, gguf, parts, progress=step)
+        if not verify_file(pack, gguf):  # the file may have been swapped since it was written
+            gguf.unlink(missing_ok=True)
+            raise PackError(f"cached GGUF for {pack.name} failed its sha256 check; removed it, run again")
+    return gguf
 
 
 def prepare(spec: str, progress: Progress | None = None) -> Path | str:
@@ -85,22 +147,8 @@ def prepare(spec: str, progress: Progress | None = None) -> Path | str:
     if (hf / "debugger.json").is_file():
         _unmark_quantized(hf)
         return hf
-    parts = find_parts(pack)
-    gguf = cache_dir(pack) / "model.gguf"
-    if not verify_file(pack, gguf):
-        done = [0]
-
-        def step(n: int) -> None:
-            done[0] += n
-            if progress:
-                progress("assemble", done[0], pack.size)
-        assemble(pack, gguf, parts, progress=step)
-    # Hash again right before parsing: the file may have been swapped since it was written.
-    if not verify_file(pack, gguf):
-        gguf.unlink(missing_ok=True)
-        raise PackError(f"cached GGUF for {pack.name} failed its sha256 check; removed it, run again")
-    _convert(pack, gguf, hf, progress)
-    gguf.unlink(missing_ok=True)  # the safetensors cache supersedes it; the parts stay in site-packages
+    gguf = gguf_file(spec, progress)  # hashed right before parsing
+    _convert(pack, gguf, hf, progress)  # the GGUF stays: the llama.cpp engine loads it as it is
     return hf
 
 

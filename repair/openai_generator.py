@@ -9,13 +9,17 @@ import json
 import os
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit
 
 from .generate import Completion
 from .prompts import Prompt
+from .config import loopback
 from .source import InputError
 
 
 class OpenAIGenerator:
+    engine = "openai"
+
     def __init__(self, spec: str, timeout: float = 300.0):
         base, _, model = spec.partition("#")
         if not base.startswith(("http://", "https://")):
@@ -29,7 +33,7 @@ class OpenAIGenerator:
         req = urllib.request.Request(self.base + path, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
         key = os.environ.get("OPENAI_API_KEY")
-        if key:
+        if key and (self.base.startswith("https://") or loopback(urlsplit(self.base).hostname or "")):
             req.add_header("Authorization", f"Bearer {key}")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
@@ -50,7 +54,8 @@ class OpenAIGenerator:
         total = int(data.get("usage", {}).get("completion_tokens", 0))
         return [(t, total // max(1, len(texts))) for t in texts]
 
-    def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True):
+    def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True,
+                 deadline: float | None = None):
         out = []
         if greedy:
             out += [Completion(t, n, True) for t, n in self._call(prompt, 1, 0.0)]

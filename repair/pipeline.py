@@ -36,6 +36,7 @@ class FixResult:
                                                       "plausible": 0})
     rejected: list[dict] = field(default_factory=list)  # candidates the patch screen refused to run
     model: str = ""
+    engine: str = ""  # what ran the model: llama, transformers, openai or fake
     seconds: float = 0.0
     error: str | None = None
     tokens: int = 0
@@ -66,8 +67,11 @@ def _baseline(src: SourceFile, command: str, cfg: FixConfig) -> TestReport:
         raise InputError(f"test command not found: {command}")
     if report.returncode == 5 or (report.returncode == 0 and not report.tests):
         raise InputError(f"no tests collected by: {command}")
-    if report.returncode == 4 and not report.tests:
-        raise InputError(f"pytest usage error from: {command}: {report.output.strip().splitlines()[-1:]}")
+    if report.returncode == 4 and set(report.tests) <= {"<command>"}:  # pytest refused its arguments
+        said = [ln.strip() for ln in report.output.strip().splitlines() if ln.strip()]
+        missing = next((ln for ln in said if "file or directory not found" in ln), None)
+        raise InputError(f"the test command names no such test file: {missing.split('not found:', 1)[-1].strip()} ({command})"
+                         if missing else f"pytest usage error from: {command}: {said[-1] if said else ''}")
     return report
 
 
@@ -105,17 +109,37 @@ def mutation_probe(src: SourceFile, report: TestReport, command: str, cfg: FixCo
 
 
 def make_generator(cfg: FixConfig, on_event: Event) -> Generator:
-    from .models import kind_of
-    kind = kind_of(cfg.model)
-    if kind == "fake":
+    from .models import pick_engine
+    engine = pick_engine(cfg.engine, cfg.model)
+    if engine == "fake":
         from .fake import FakeGenerator
         return FakeGenerator(cfg.model[5:])
-    if kind == "openai":
+    if engine == "openai":
         from .openai_generator import OpenAIGenerator
         return OpenAIGenerator(cfg.model[7:])
+    progress = lambda phase, done, total: on_event("model_progress", (phase, done, total))  # noqa: E731
+    if engine == "llama":
+        from .llama_generator import LlamaGenerator
+        return LlamaGenerator(cfg.model, cfg.adapter, cfg.threads, parallel=max(1, cfg.samples), progress=progress)
     from .hf_generator import HFGenerator
-    return HFGenerator(cfg.model, cfg.adapter, cfg.threads,
-                       progress=lambda phase, done, total: on_event("model_progress", (phase, done, total)))
+    return HFGenerator(cfg.model, cfg.adapter, cfg.threads, progress=progress)
+
+
+def make_scorer(cfg: FixConfig, gen: Generator, on_event: Event):
+    """What reads the model's scores for localization (surprisal), or None. The llama.cpp engine returns
+    no log-probabilities of prompt tokens, so beside it the same weights (adapter folded in) are read by
+    transformers: localization stays the one measured, at the cost of loading torch."""
+    from .models import pick_engine
+    engine = pick_engine(cfg.engine, cfg.model)
+    if not cfg.surprisal or engine in ("fake", "openai"):  # they score nothing
+        return None
+    if engine == "transformers" and gen is not None:
+        return gen
+    from .hf_generator import HFGenerator
+    scorer = HFGenerator(cfg.model, cfg.adapter, cfg.threads,
+                         progress=lambda phase, done, total: on_event("model_progress", (phase, done, total)))
+    on_event("scorer", scorer)
+    return scorer
 
 
 def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConfig):
@@ -142,11 +166,12 @@ def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixCo
 
 
 def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False,
-        generator: Generator | None = None, on_event: Event | None = None) -> FixResult:
+        generator: Generator | None = None, scorer=None, on_event: Event | None = None) -> FixResult:
+    """`generator` and `scorer`: already loaded ones to reuse (the Python API keeps them across calls)."""
     t0 = time.monotonic()
     emit = on_event or (lambda name, payload: None)
     src = load(path, root)
-    writer.check_target(src)
+    writer.check_target(src, apply)
     if apply:
         writer.check_repo_state(src)  # fail before minutes of work, not after
     if generator is None:
@@ -169,12 +194,14 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         return result
 
     gen = generator or make_generator(cfg, emit)
-    result.model = getattr(gen, "name", cfg.model)
+    result.model, result.engine = gen.name, gen.engine
     emit("model", gen)
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
         loc, probed = Localization([], []), None
     else:
-        loc, reads = locate(src, before, gen, overrides=cfg.weights, top_k=cfg.top_k,
+        if scorer is None:
+            scorer = make_scorer(cfg, gen, emit)
+        loc, reads = locate(src, before, scorer, overrides=cfg.weights, top_k=cfg.top_k,
                              surprisal=cfg.surprisal, infill=None if cfg.surprisal else False,
                              mutate=mutation_probe(src, before, command, cfg, emit))
         probed = reads.mutation

@@ -75,7 +75,15 @@ class Renderer:
             self.bar.stop()
             self.bar = None
         secs = getattr(gen, "load_seconds", None)
-        self._log(f"[bold]model[/]   {escape(gen.name)}" + (f" (loaded in {secs:.1f}s)" if secs is not None else ""))
+        engine = f" on {gen.engine}" if getattr(gen, "engine", None) else ""
+        self._log(f"[bold]model[/]   {escape(gen.name)}{engine}" + (f" (loaded in {secs:.1f}s)" if secs is not None else ""))
+        self._say("localizing")
+
+    def on_scorer(self, gen) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        self._log(f"[bold]scorer[/]  transformers, for surprisal (loaded in {gen.load_seconds:.1f}s)")
         self._say("localizing")
 
     def on_localized(self, loc) -> None:

@@ -56,13 +56,13 @@ class SourceFile:
 
 
 def find_root(path: Path) -> Path:
-    """Nearest directory upwards holding a project marker; else the current directory, if it holds
-    the file; else the file's own directory."""
+    """Nearest directory upwards holding a project marker. None found: no guess (the current directory
+    could be a home folder, copied whole into the sandbox and its unrelated tests run)."""
     for d in [path.parent, *path.parent.parents]:
         if any((d / m).exists() for m in ROOT_MARKERS):
             return d
-    cwd = Path.cwd().resolve()
-    return cwd if path.is_relative_to(cwd) else path.parent
+    raise InputError(f"{path}: not inside a project (no {', '.join(ROOT_MARKERS)} in any folder above it); "
+                     "name the project root with --root DIR")
 
 
 def load(path: str | os.PathLike, root: str | os.PathLike | None = None) -> SourceFile:

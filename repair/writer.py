@@ -22,13 +22,46 @@ GIT_BUSY = {"MERGE_HEAD": "a merge", "CHERRY_PICK_HEAD": "a cherry-pick", "REVER
 CONFIG_FILES = {"conftest.py", "setup.py", "noxfile.py", "manage.py"}
 
 
-def check_target(src: SourceFile) -> None:
-    """Tests are the specification: repairing them would be grading our own work."""
+def check_target(src: SourceFile, apply: bool = False) -> None:
+    """Tests are the specification: repairing them would be grading our own work. A file pytest collects
+    (its default names, or the project's own `python_files` patterns) is a test file."""
+    import fnmatch
     name, parts = src.path.name, src.rel.split("/")
+    patterns = python_files(src.root)
     if name in CONFIG_FILES or name.startswith("test_") or name.endswith("_test.py") or \
-            any(p in ("tests", "test") for p in parts[:-1]):
+            any(p in ("tests", "test") for p in parts[:-1]) or any(fnmatch.fnmatch(name, p) for p in patterns):
         raise InputError(f"{src.rel}: is a test or configuration file; debugger repairs the code the tests "
                          "check, never the tests")
+    # the mode bits too: root may write anything, but a file without write bits was made read-only on purpose
+    if apply and (not os.access(src.path, os.W_OK) or not src.mode & 0o200):
+        raise InputError(f"{src.rel}: is read-only; --apply will not replace it (make it writable first)")
+
+
+def python_files(root: Path) -> list[str]:
+    """pytest's `python_files` patterns from the project's pytest.ini, pyproject.toml, tox.ini or setup.cfg."""
+    import configparser
+
+    from .config import read_toml
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            opts = read_toml(pyproject).get("tool", {}).get("pytest", {}).get("ini_options", {})
+        except InputError:
+            opts = {}
+        value = opts.get("python_files")
+        if value:
+            return value.split() if isinstance(value, str) else [str(v) for v in value]
+    for name, section in (("pytest.ini", "pytest"), ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        path = root / name
+        if path.is_file():
+            cp = configparser.ConfigParser(interpolation=None)
+            try:
+                cp.read(path, encoding="utf-8")
+            except (configparser.Error, UnicodeDecodeError):
+                continue
+            if cp.has_option(section, "python_files"):
+                return cp.get(section, "python_files").split()
+    return []
 
 
 def _git_dir(root: Path) -> Path | None:

@@ -15,6 +15,12 @@ collect_ignore = ["fixtures"]  # tiny buggy projects: their tests are meant to f
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory, monkeypatch):
+    """The developer's own ~/.config/debugger/config.toml must not change what a test sees."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
 @pytest.fixture
 def project(tmp_path):
     """project("calc") -> a fresh copy of tests/fixtures/calc in tmp_path."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FIXTURES
 from repair.config import FixConfig
 from repair.generate import Completion
 from repair.pipeline import fix
@@ -34,12 +35,13 @@ ISOLATED = pytest.mark.skipif(isolation() != "bwrap" and not os.environ.get("DEB
 class Scripted:
     """Answers an infill of line 2 with each attack, then the real fix; anything else with the original."""
     name = "scripted"
+    engine = "fake"
 
     def __init__(self, *attacks: str, on_call=None):
         self.answers = [*attacks, GOOD]
         self.on_call = on_call
 
-    def complete(self, prompt, samples, temperature, greedy=True):
+    def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
         if self.on_call:
             self.on_call(prompt)
         if prompt.kind == "infill" and prompt.start_line == 2 and greedy:
@@ -261,7 +263,7 @@ def test_apply_is_byte_exact_outside_the_edit(tmp_path, source):
     shift = 2 if b"cp1252" in source else 0
 
     class Shifted(Scripted):
-        def complete(self, prompt, samples, temperature, greedy=True):
+        def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
             hit = prompt.kind == "infill" and prompt.start_line == 2 + shift
             return [Completion((GOOD if hit else prompt.original) + "<|endoftext|>", 1, True)]
 
@@ -446,3 +448,257 @@ def test_tools_and_projects_under_tmp_stay_visible_and_tempfiles_work(tmp_path):
     r = run(f"cat {outside} && {sys.executable} -c \"import tempfile; print(tempfile.mkstemp()[1])\"", tmp_path)
     assert r.returncode == 0, r.output
     assert "visible" in r.output and str(tmp_path / "work" / "tmp") in r.output
+
+
+# -- the project under repair is untrusted: its settings tune the search, nothing else ---------------------
+
+def _settings(proj: Path, text: str) -> None:
+    path = proj / "pyproject.toml"
+    path.write_text(path.read_text() + "\n[tool.debugger]\n" + text)
+
+
+MARKER_TEST = "touch ran.marker && python -m pytest -q"  # a refusal before any test run leaves no marker
+
+
+def _refused_early(code, err, proj, *words):
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert all(w in lines[0] for w in words), err
+    assert not (proj / "ran.marker").exists(), "a test ran before the refusal"
+
+
+def test_project_cannot_send_code_and_key_to_an_endpoint(project, cli):
+    got = []
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(0.5)
+
+    def accept():
+        try:
+            conn, _ = srv.accept()
+            got.append(conn.recv(65536))
+        except OSError:
+            pass
+    t = threading.Thread(target=accept)
+    t.start()
+    proj = project("calc")
+    _settings(proj, f'model = "openai:http://127.0.0.1:{srv.getsockname()[1]}/v1#m"\n')
+    code, out, err, _ = cli("fix", "calc.py", "--test", MARKER_TEST, cwd=proj, env={"OPENAI_API_KEY": "sk-secret"})
+    t.join()
+    srv.close()
+    _refused_early(code, err, proj, "model", "config.toml", "--model")
+    assert got == []
+
+
+def test_api_key_never_goes_over_plain_http_to_another_host(project, cli):
+    proj = project("calc")
+    code, out, err, _ = cli("fix", "calc.py", "--test", MARKER_TEST, "--model", "openai:http://example.invalid/v1#m",
+                            cwd=proj, env={"OPENAI_API_KEY": "sk-secret"})
+    _refused_early(code, err, proj, "OPENAI_API_KEY", "plain http")
+    from repair.openai_generator import OpenAIGenerator
+    sent = []
+
+    class Capture(OpenAIGenerator):  # defence in depth: the generator itself leaves the header off
+        def _post(self, path, body):
+            import urllib.request
+            real = urllib.request.urlopen
+            urllib.request.urlopen = lambda req, timeout: sent.append(req.headers) or (_ for _ in ()).throw(OSError())
+            try:
+                return super()._post(path, body)
+            finally:
+                urllib.request.urlopen = real
+    os.environ["OPENAI_API_KEY"] = "sk-secret"
+    try:
+        with pytest.raises(InputError):
+            Capture("http://example.invalid/v1#m")._post("/completions", {})
+        with pytest.raises(InputError):
+            Capture("http://127.0.0.1:9/v1#m")._post("/completions", {})
+    finally:
+        del os.environ["OPENAI_API_KEY"]
+    assert "Authorization" not in sent[0] and sent[1]["Authorization"] == "Bearer sk-secret"
+
+
+def test_project_cannot_choose_a_file_to_write(project, cli, tmp_path):
+    proj = project("calc")
+    bashrc = tmp_path / "bashrc"
+    bashrc.write_text("# mine\n")
+    _settings(proj, f'record = "{bashrc}"\n')
+    code, out, err, _ = cli("fix", "calc.py", "--apply", "--model", f"fake:{FIXTURES / 'calc_fixed.py'}",
+                            "--test", MARKER_TEST, cwd=proj)
+    _refused_early(code, err, proj, "record")
+    assert bashrc.read_text() == "# mine\n"
+
+
+def test_project_cannot_switch_the_sandbox_off_but_the_user_can(project, cli, tmp_path):
+    proj = project("calc")
+    _settings(proj, 'sandbox = "local"\n')
+    code, out, err, _ = cli("fix", "calc.py", "--test", MARKER_TEST, cwd=proj)
+    _refused_early(code, err, proj, "sandbox")
+    (proj / "pyproject.toml").write_text((FIXTURES / "calc" / "pyproject.toml").read_text())
+    xdg = tmp_path / "xdg"
+    (xdg / "debugger").mkdir(parents=True)
+    (xdg / "debugger" / "config.toml").write_text('sandbox = "local"\nsamples = 0\n')
+    code, out, err, data = cli("fix", "calc.py", "--json", "--model", f"fake:{FIXTURES / 'calc_fixed.py'}",
+                               cwd=proj, env={"XDG_CONFIG_HOME": str(xdg)})
+    assert code == 0 and data["sandbox"] == "none", err
+
+
+def test_project_cannot_load_weights_from_outside_it(project, cli, tmp_path):
+    proj = project("calc")
+    elsewhere = tmp_path / "adapter"
+    elsewhere.mkdir()
+    (elsewhere / "adapter_config.json").write_text("{}")
+    _settings(proj, f'adapter = "{elsewhere}"\n')
+    code, out, err, _ = cli("fix", "calc.py", "--test", MARKER_TEST, cwd=proj)
+    _refused_early(code, err, proj, "adapter")
+    (proj / "pyproject.toml").write_text((FIXTURES / "calc" / "pyproject.toml").read_text())
+    _settings(proj, 'model = "someone/their-model"\n')
+    code, out, err, _ = cli("fix", "calc.py", "--test", MARKER_TEST, cwd=proj)
+    _refused_early(code, err, proj, "model")
+
+
+def test_project_may_tune_the_search(project):
+    from repair.config import resolve
+    proj = project("calc")
+    _settings(proj, 'samples = 1\nrounds = 0\nformats = ["infill"]\nengine = "transformers"\nthreads = 1\n'
+                    'model = "qwen2.5-coder-1.5b"\nadapter = "none"\nsandbox = "auto"\n')
+    cfg = resolve(proj)
+    assert (cfg.samples, cfg.rounds, cfg.formats, cfg.engine, cfg.model) == (1, 0, ["infill"], "transformers",
+                                                                             "qwen2.5-coder-1.5b")
+    (proj / "pyproject.toml").write_text((FIXTURES / "calc" / "pyproject.toml").read_text())
+    _settings(proj, "threads = 4096\n")
+    with pytest.raises(InputError, match="threads"):
+        resolve(proj)
+
+
+@pytest.mark.parametrize("setting, words", [
+    ('samples = "three"', ("samples", "whole number")),
+    ("top_k = -4", ("top_k", "between")),
+    ('formats = "infill,bogus"', ("bogus",)),
+    ("surprisal = 1", ("surprisal", "true or false")),
+    ("budget = 0", ("budget", "between")),
+])
+def test_bad_project_settings_fail_in_one_line_before_any_test(project, cli, setting, words):
+    proj = project("calc")
+    _settings(proj, setting + "\n")
+    code, out, err, _ = cli("fix", "calc.py", "--test", MARKER_TEST, cwd=proj)
+    _refused_early(code, err, proj, *words)
+    code, out, err, data = cli("fix", "calc.py", "--test", MARKER_TEST, "--json", cwd=proj)
+    assert code == 2 and data["status"] == "error" and words[0] in data["error"]
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--timeout", "0"], ("timeout",)), (["--timeout", "-1"], ("timeout",)), (["--budget", "0"], ("budget",)),
+    (["--test-timeout", "0"], ("test_timeout",)), (["--adapter", "/nonexistent"], ("/nonexistent", "adapter")),
+    (["--record"], ("--record", "--apply")), (["--engine", "vllm"], ("engine",)),
+])
+def test_bad_flags_fail_in_one_line_before_any_test(project, cli, flags, words):
+    proj = project("calc")
+    code, out, err, _ = cli("fix", "calc.py", "--test", MARKER_TEST, *flags, cwd=proj)
+    _refused_early(code, err, proj, *words)
+
+
+def test_a_test_file_that_does_not_exist_is_bad_input(project, cli):
+    proj = project("calc")
+    code, out, err, data = cli("fix", "calc.py", "--test", "python -m pytest tests/test_nothere.py", "--json",
+                               "--model", f"fake:{FIXTURES / 'calc_fixed.py'}", cwd=proj)
+    assert code == 2 and "no such test file: tests/test_nothere.py" in data["error"], (out, err)
+    assert "engine" not in data  # stopped before the model was asked for anything
+
+
+def test_a_file_outside_any_project_is_refused(tmp_path, cli):
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "big.bin").write_bytes(os.urandom(1 << 20))
+    (loose / "calc.py").write_text(BUGGY)
+    (loose / "test_calc.py").write_text(TESTS)
+    code, out, err, _ = cli("fix", "calc.py", cwd=loose)
+    assert code == 2 and "--root" in err and len(err.strip().splitlines()) == 1, err
+    code, out, err, _ = cli("localize", "calc.py", cwd=loose)
+    assert code == 2 and "--root" in err, err
+
+
+def test_a_read_only_target_is_not_replaced(project, cli):
+    proj = project("calc")
+    target = proj / "calc.py"
+    before = target.read_bytes()
+    target.chmod(0o444)
+    code, out, err, _ = cli("fix", "calc.py", "--apply", "--test", MARKER_TEST,
+                            "--model", f"fake:{FIXTURES / 'calc_fixed.py'}", cwd=proj)
+    _refused_early(code, err, proj, "read-only")
+    assert target.read_bytes() == before
+
+
+def test_files_pytest_collects_by_the_projects_own_patterns_are_tests(tmp_path, cli):
+    proj = tmp_path / "p"
+    (proj / "checks").mkdir(parents=True)
+    (proj / "pyproject.toml").write_text('[tool.pytest.ini_options]\npython_files = ["check_*.py"]\n'
+                                         'pythonpath = ["."]\n')
+    (proj / "calc.py").write_text(BUGGY)
+    (proj / "checks" / "check_mod.py").write_text(TESTS)
+    code, out, err, _ = cli("fix", "checks/check_mod.py", "--test", MARKER_TEST, cwd=proj)
+    _refused_early(code, err, proj, "test or configuration file")
+
+
+def test_localize_checks_its_arguments_first_and_says_when_nothing_fails(project, cli, tmp_path):
+    proj = project("calc")
+    code, out, err, _ = cli("localize", "calc.py", "--test", MARKER_TEST, "--formula", "bogus", cwd=proj)
+    _refused_early(code, err, proj, "formula")
+    code, out, err, _ = cli("localize", "calc.py", "--test", MARKER_TEST, "--html",
+                            str(tmp_path / "no" / "such" / "dir" / "x.html"), cwd=proj)
+    _refused_early(code, err, proj, "x.html")
+    (proj / "calc.py").write_text((FIXTURES / "calc_fixed.py").read_text())
+    code, out, err, _ = cli("localize", "calc.py", cwd=proj)
+    assert code == 0 and "pass" in out and "nothing to localize" in out, (out, err)
+
+
+def test_eval_takes_task_ids_that_group_tasks(tmp_path):
+    from eval import runner, tasks
+    from conftest import fixed as fixed_file
+    bench = tmp_path / "bench"
+    tasks.write_task(bench, tasks.Task("calc", "calc.py", tasks.PYTEST, fix_lines=[6, 6]), FIXTURES / "calc")
+    (t,) = tasks.load_bench(bench)
+    t.id = "suite/calc"
+    rows = runner.run([t], ["default"], tmp_path / "run", time_limit=120,
+                      extra=["--model", f"fake:{fixed_file('calc')}", "--samples", "0"])
+    assert rows[0]["task"] == "suite/calc" and rows[0]["fixed"], rows
+
+
+def _hook_repo(tmp_path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (["init", "-q"], ["config", "user.email", "t@t"], ["config", "user.name", "t"]):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    (repo / ".pre-commit-config.yaml").write_text("repos: []\n")
+    hooks = repo / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    (hooks / "pre-commit").write_text("#!/bin/sh\necho mine >> \"$(git rev-parse --show-toplevel)/mine.log\"\n")
+    (hooks / "pre-commit").chmod(0o755)
+    return repo
+
+
+@pytest.mark.parametrize("order", ["debugger-first", "pre-commit-first"])
+def test_hook_and_the_pre_commit_framework_keep_every_hook_in_both_orders(tmp_path, order):
+    import shutil
+    precommit = shutil.which("pre-commit") or str(Path(sys.executable).parent / "pre-commit")
+    if not Path(precommit).exists():
+        pytest.skip("pre-commit is not installed")
+    repo = _hook_repo(tmp_path)
+    ours = [sys.executable, "-m", "repair.cli", "hook"]
+    steps = [ours + ["install"], [precommit, "install"]]
+    for cmd in steps if order == "debugger-first" else steps[::-1]:
+        p = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+    (repo / "README").write_text("x\n")
+    subprocess.run(["git", "add", "README", ".pre-commit-config.yaml"], cwd=repo, check=True)
+    p = subprocess.run(["git", "commit", "-qm", "one"], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert (repo / "mine.log").read_text() == "mine\n"  # the user's hook ran, once: nothing lost, no loop
+    p = subprocess.run(ours + ["uninstall"], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "uninstalled" in p.stdout, (p.stdout, p.stderr)
+    (repo / "README").write_text("y\n")
+    subprocess.run(["git", "add", "README"], cwd=repo, check=True)
+    p = subprocess.run(["git", "commit", "-qm", "two"], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert (repo / "mine.log").read_text() == "mine\nmine\n"  # still there after uninstall

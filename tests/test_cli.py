@@ -59,7 +59,7 @@ def test_record_keeps_the_accepted_fix_as_a_bug_record(project, cli, tmp_path):
     records = tmp_path / "mine" / "bugs.jsonl"
     code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", "--record-to", str(records),
                              cwd=root)
-    assert code == 0 and not records.exists()  # not applied: nothing accepted, nothing recorded
+    assert code == 2 and "--apply" in data["error"] and not records.exists()  # nothing accepted, nothing recorded
     code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--apply", "--json", "--record-to",
                              str(records), cwd=root)
     assert code == 0 and data["applied"], err

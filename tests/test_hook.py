@@ -91,7 +91,7 @@ def test_install_uninstall_round_trips_an_existing_hook(repo):
     (hooks / "pre-commit").write_text(original)
     (hooks / "pre-commit").chmod(0o755)
     code, out, _ = hook_cli(repo, "install", "--check")
-    assert code == 0 and (hooks / "pre-commit.legacy").read_text() == original
+    assert code == 0 and (hooks / "pre-commit.debugger-saved").read_text() == original
     assert hook.MARK in (hooks / "pre-commit").read_text()
     # a real commit runs both: the legacy hook, then ours (clean change: the commit goes through)
     (repo / "README").write_text("x\n")
@@ -105,7 +105,7 @@ def test_install_uninstall_round_trips_an_existing_hook(repo):
     assert p.returncode != 0
     code, out, _ = hook_cli(repo, "uninstall")
     assert code == 0 and (hooks / "pre-commit").read_text() == original
-    assert not (hooks / "pre-commit.legacy").exists()
+    assert not (hooks / "pre-commit.debugger-saved").exists()
 
 
 def test_install_refuses_core_hooks_path(repo):

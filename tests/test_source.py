@@ -66,7 +66,7 @@ CASES = {
 def test_edit_is_byte_exact_outside_the_span(tmp_path, kind):
     raw = CASES[kind]
     path = write(tmp_path / "m.py", raw, 0o754)
-    src = load(path)
+    src = load(path, root=tmp_path)
     lines = src.lines
     line = next(i for i, ln in enumerate(lines, 1) if "return 1" in ln)
     out = apply_edit(src, Edit(line, line, "    return 10\n"))
@@ -76,19 +76,19 @@ def test_edit_is_byte_exact_outside_the_span(tmp_path, kind):
 
 
 def test_edit_of_last_line_keeps_missing_newline(tmp_path):
-    src = load(write(tmp_path / "m.py", CASES["no_final_newline"]))
+    src = load(write(tmp_path / "m.py", CASES["no_final_newline"]), root=tmp_path)
     out = apply_edit(src, Edit(5, 5, "    return 20\n"))
     assert out.endswith(b"return 20") and not out.endswith(b"\n")
 
 
 def test_edit_of_last_line_crlf(tmp_path):
-    src = load(write(tmp_path / "m.py", CASES["crlf"]))
+    src = load(write(tmp_path / "m.py", CASES["crlf"]), root=tmp_path)
     out = apply_edit(src, Edit(5, 5, "    x = 2\n    return x\n"))
     assert out.endswith(b"    x = 2\r\n    return x\r\n")
 
 
 def test_multi_line_replacement_and_text_view(tmp_path):
-    src = load(write(tmp_path / "m.py", CASES["cp1252"]))
+    src = load(write(tmp_path / "m.py", CASES["cp1252"]), root=tmp_path)
     edit = Edit(3, 3, "    y = 'é'\n    return y\n")
     out = apply_edit(src, edit)
     assert out.decode("cp1252").count("é") == 2

@@ -148,6 +148,7 @@ def test_heldout_configs_differ_only_in_the_adapter(tmp_path):
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "debugger_train.json").write_text(json.dumps({"config": {"context_lines": 24}}))
+    (adapter / "adapter_config.json").write_text("{}")
     base, lora = (resolve(tmp_path, config_file=path) for path in heldout.configs(adapter))
     assert base.adapter is None and lora.adapter == str(adapter.resolve())
     assert base.context_lines == lora.context_lines == 24  # the same prompts: only the weights differ
@@ -202,6 +203,7 @@ def test_localize_cli_says_when_surprisal_read_only_some_suspects(tiny, tmp_path
     """A failing function too long for the token budget is left out of the surprisal pass: the CLI
     must say how many of the suspect functions the model read rather than pass over it silently."""
     body = "".join("    a = a\n" for _ in range(1200))  # ~2,400 tokens of the tiny vocabulary
+    (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "mod.py").write_text(f"def long(a, b):\n{body}    return a - b\n\n\ndef short(a, b):\n    return a - b\n")
     (tmp_path / "test_mod.py").write_text("from mod import long, short\n\n\ndef test_long():\n    assert long(2, 3) == 5\n"
                                           "\n\ndef test_short():\n    assert short(2, 3) == 5\n")

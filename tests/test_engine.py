@@ -1,0 +1,235 @@
+"""The llama.cpp engine against the transformers reference: a tiny Qwen2 written both as safetensors and as
+GGUF, the shipped adapter converted to a GGUF LoRA, engine choice, and (slow) the real default model."""
+import json
+from pathlib import Path
+
+import pytest
+
+from repair import models
+from repair.packs import PackError
+
+pytest.importorskip("xllamacpp")
+
+SPECIAL = ["<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>", "<|im_start|>",
+           "<|im_end|>", "<|file_sep|>", "<|repo_name|>"]
+
+
+def _byte_chars() -> list[str]:
+    """GPT-2's byte-to-character table, in byte order: the vocabulary of a byte-level BPE with no merges."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
+    table, n = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + n)
+            n += 1
+    return [table[b] for b in range(256)]
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tmp_path_factory):
+    """(safetensors dir, .gguf file) of one random 2-layer Qwen2: the same tensors, the same byte-level
+    tokenizer (llama.cpp reads BPE vocabularies, not the word-level one of the training tests' tiny model).
+    Weights drawn wide so that greedy choices are far apart, not ties decided by rounding."""
+    import gguf
+    import numpy as np
+    import torch
+    from tokenizers import Tokenizer, decoders, pre_tokenizers
+    from tokenizers.models import BPE
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    chars = _byte_chars() + ["ĠĠ"]  # one merge (two spaces): llama.cpp wants a merge list
+    vocab = {c: i for i, c in enumerate(chars + SPECIAL)}
+    t = Tokenizer(BPE(vocab, merges=[("Ġ", "Ġ")]))
+    t.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    t.decoder = decoders.ByteLevel()
+    tok = PreTrainedTokenizerFast(tokenizer_object=t, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+                                  additional_special_tokens=SPECIAL[1:])
+    where = tmp_path_factory.mktemp("tiny-pair")
+    hf = where / "hf"
+    tok.save_pretrained(hf)
+    cfg = Qwen2Config(vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                      tie_word_embeddings=False, rope_theta=10000.0, rms_norm_eps=1e-6)
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0, 0.25)
+    model.save_pretrained(hf, safe_serialization=True)
+
+    path = where / "tiny.gguf"
+    w = gguf.GGUFWriter(str(path), "qwen2")
+    w.add_context_length(1024)
+    w.add_embedding_length(64)
+    w.add_block_count(2)
+    w.add_feed_forward_length(128)
+    w.add_head_count(4)
+    w.add_head_count_kv(2)
+    w.add_rope_freq_base(10000.0)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("default")  # GPT-2's split, as ByteLevel(use_regex=True)
+    w.add_token_list(chars + SPECIAL)
+    w.add_token_types([gguf.TokenType.NORMAL] * len(chars) + [gguf.TokenType.CONTROL] * len(SPECIAL))
+    w.add_token_merges(["Ġ Ġ"])
+    w.add_eos_token_id(vocab["<|endoftext|>"])
+    w.add_pad_token_id(vocab["<|endoftext|>"])
+    w.add_add_bos_token(False)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN2, 2)
+    for name, tensor in model.state_dict().items():
+        new = names.get_name(name, try_suffixes=(".weight", ".bias"))
+        assert new, name
+        w.add_tensor(new, tensor.float().numpy().astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return hf, path
+
+
+def _infill_prompts():
+    from repair import prompts
+    text = "def add(a, b):\n    total = a - b\n    return total\n\n\ndef keep(x):\n    return x\n"
+    return [prompts.infill(text, line, line) for line in (2, 3, 7)]
+
+
+def test_both_engines_greedy_infill_the_same_text(tiny_pair):
+    from repair.hf_generator import HFGenerator
+    from repair.llama_generator import LlamaGenerator
+    hf, gguf_path = tiny_pair
+    ref, fast = HFGenerator(str(hf), threads=1), LlamaGenerator(str(gguf_path), threads=1)
+    assert fast.engine == "llama" and ref.engine == "transformers"
+    for p in _infill_prompts():
+        p.max_new_tokens = 12
+        a, b = ref.complete(p, 0, 0.7)[0], fast.complete(p, 0, 0.7)[0]
+        assert (a.text, a.greedy) == (b.text, b.greedy), p.original
+
+
+def test_samples_are_seeded_from_the_prompt(tiny_pair):
+    from repair.llama_generator import LlamaGenerator
+    gen = LlamaGenerator(str(tiny_pair[1]), threads=1)
+    p = _infill_prompts()[0]
+    p.max_new_tokens = 8
+    first, again = gen.complete(p, 3, 1.0), gen.complete(p, 3, 1.0)
+    assert [c.greedy for c in first] == [True, False, False, False]
+    assert [c.text for c in first] == [c.text for c in again]
+    assert all(0 < c.tokens <= 8 for c in first)
+
+
+def test_deadline_in_the_past_stops_decoding_at_once(tiny_pair):
+    import time
+
+    from repair.llama_generator import LlamaGenerator
+    gen = LlamaGenerator(str(tiny_pair[1]), threads=1)
+    p = _infill_prompts()[1]
+    p.max_new_tokens = 200
+    (c,) = gen.complete(p, 0, 0.7, deadline=time.monotonic() - 1)
+    assert c.tokens <= 2
+
+
+def test_peft_adapter_converts_to_a_gguf_lora_the_engine_loads(tiny_pair, tmp_path, monkeypatch):
+    """The adapter's delta reaches the llama.cpp engine: with B scaled up, its greedy text changes; the
+    file holds A and B per adapted weight under the base's GGUF names, and alpha."""
+    import gguf
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from repair import gguf_lora
+    from repair.llama_generator import LlamaGenerator
+    monkeypatch.setenv("DEBUGGER_HOME", str(tmp_path / "home"))
+    hf, gguf_path = tiny_pair
+    rng = np.random.default_rng(0)
+    tensors = {}
+    for i in range(2):
+        for m, (out_dim, in_dim) in {"q_proj": (64, 64), "v_proj": (32, 64)}.items():
+            key = f"base_model.model.model.layers.{i}.self_attn.{m}"
+            tensors[f"{key}.lora_A.weight"] = rng.normal(0, 1, (4, in_dim)).astype(np.float32)
+            tensors[f"{key}.lora_B.weight"] = rng.normal(0, 1, (out_dim, 4)).astype(np.float32)
+    ad = tmp_path / "adapter"
+    ad.mkdir()
+    save_file(tensors, str(ad / "adapter_model.safetensors"))
+    (ad / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "lora_alpha": 8,
+                                                        "target_modules": ["q_proj", "v_proj"]}))
+    assert gguf_lora.gguf_architecture(gguf_path) == "qwen2"
+    out = gguf_lora.cached(ad, gguf_path)
+    r = gguf.GGUFReader(str(out))
+    names = {t.name: tuple(int(x) for x in t.shape) for t in r.tensors}
+    assert names["blk.1.attn_q.weight.lora_a"] == (64, 4) and names["blk.1.attn_v.weight.lora_b"] == (4, 32)
+    assert len(names) == 8 and float(r.fields["adapter.lora.alpha"].parts[-1][0]) == 8.0
+    assert gguf_lora.cached(ad, gguf_path) == out  # converted once
+    p = _infill_prompts()[0]
+    p.max_new_tokens = 10
+    base = LlamaGenerator(str(gguf_path), threads=1).complete(p, 0, 0.7)[0].text
+    with_lora = LlamaGenerator(str(gguf_path), str(ad), threads=1)
+    assert with_lora.name.endswith(f"LoRA {ad}")
+    assert with_lora.complete(p, 0, 0.7)[0].text != base
+
+
+def test_non_plain_adapters_are_refused_for_the_llama_engine(tiny_pair, tmp_path):
+    from repair import gguf_lora
+    from repair.lora import AdapterError
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "use_dora": True, "r": 4,
+                                                              "lora_alpha": 8}))
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"")
+    with pytest.raises(AdapterError, match="plain LoRA"):
+        gguf_lora.convert(tmp_path, "qwen2", tmp_path / "out.gguf")
+
+
+def test_engine_choice(tmp_path, monkeypatch):
+    f = tmp_path / "m.gguf"
+    f.write_bytes(b"GGUF")
+    assert models.pick_engine("auto", "qwen2.5-coder-0.5b") == "llama"
+    assert models.pick_engine("transformers", "qwen2.5-coder-0.5b") == "transformers"
+    assert models.pick_engine("auto", str(f)) == "llama"
+    assert models.pick_engine("auto", str(tmp_path)) == "transformers"  # a model directory
+    assert models.pick_engine("llama", "fake:x.py") == "fake"
+    with pytest.raises(PackError, match="pack or a .gguf"):
+        models.pick_engine("llama", str(tmp_path))
+    with pytest.raises(PackError, match="llama engine only"):
+        models.pick_engine("transformers", str(f))
+    with pytest.raises(PackError, match="unknown engine"):
+        models.pick_engine("vllm", "qwen2.5-coder-0.5b")
+    monkeypatch.setattr(models, "llama_available", lambda: False)
+    assert models.pick_engine("auto", "qwen2.5-coder-0.5b") == "transformers"
+    with pytest.raises(PackError, match="pip install xllamacpp"):
+        models.pick_engine("llama", "qwen2.5-coder-0.5b")
+
+
+def test_model_info_names_the_engine(cli):
+    code, out, err, info = cli("model", "info", "--json")
+    assert info["engine"] == "llama" and info["model"] == "qwen2.5-coder-0.5b", (out, err)
+    code, out, err, info = cli("model", "info", "--engine", "transformers", "--json")
+    assert info["engine"] == "transformers"
+    code, out, err, info = cli("model", "info", "--engine", "bogus", "--json")
+    assert code == 2 and "unknown engine" in info["error"]
+
+
+@pytest.mark.slow
+def test_default_model_on_llama_with_the_shipped_adapter_matches_transformers_greedy():
+    """Greedy infills of the shipped adapter on both engines, on every example's bug span. The weights are
+    the same numbers (transformers runs the GGUF's Q5_0 tensors de-quantized to fp32; llama.cpp multiplies
+    them quantized, with activations rounded to 8 bits), so a near-tie can go the other way: most must
+    agree, and every disagreement is printed."""
+    from data.corpus import example_bugs
+    from repair import prompts
+    from repair.config import adapter_context_lines, shipped_adapter
+    from repair.hf_generator import HFGenerator
+    from repair.llama_generator import LlamaGenerator
+    ad = shipped_adapter("qwen2.5-coder-0.5b")
+    window = adapter_context_lines(ad)
+    ref, fast = HFGenerator("qwen2.5-coder-0.5b", ad), LlamaGenerator("qwen2.5-coder-0.5b", ad)
+    same, rows = 0, []
+    for path, meta in example_bugs():
+        text = (path / meta["file"]).read_text()
+        lo, hi = meta["fix_lines"]
+        p = prompts.infill(text, lo, max(lo, hi), window=window)
+        a, b = ref.complete(p, 0, 0.7)[0].text, fast.complete(p, 0, 0.7)[0].text
+        same += a == b
+        rows.append((path.name, a == b, a, b))
+    for name, ok, a, b in rows:
+        print(f"{name:<18} {'same' if ok else 'DIFFERENT'}\n  transformers: {a!r}\n  llama:        {b!r}")
+    assert same >= len(rows) - 2, rows
