@@ -262,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         fitted = fit([c for c in fit_cases if c.infill], with_surprisal, second=fitted)
         table[f"fused + infill (fitted on {a.fit_split})"] = rates(cases, fitted, "ochiai")
     cv = {}
+    if a.keep_weights and any(c.mutation for c in cases) and not any(c.mutation for c in fit_cases):
+        # no fit bugs (--fit-limit 0): the shipped ranking as it is, e.g. with and without the model's reads
+        table["fused + mutation, the runtime's weights as they are"] = rates(cases, weights_for(), "ochiai")
     if any(c.mutation for c in cases) and any(c.mutation for c in fit_cases):
         probed = [c for c in fit_cases if c.mutation]
         table[f"mutation (re-ranks the fused top {MUTANT_K})"] = rates(

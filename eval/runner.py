@@ -164,8 +164,10 @@ def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time
         if set(configs) - set(known.get("configs", {})):
             known["configs"] = {**known.get("configs", {}), **{c: config_path(c).read_text() for c in configs}}
             prov.write_text(json.dumps(known, indent=2))
-    pairs = [(t, c) for c in configs for t in tasks if (t.id, label(c)) not in done]
-    threads = max(1, (os.cpu_count() or 1) // jobs)  # more threads than free cores is a cliff
+    # task by task, every config in turn: a machine that slows down during the run slows every config alike
+    pairs = [(t, c) for t in tasks for c in configs if (t.id, label(c)) not in done]
+    # parallel jobs split the cores (more threads than free cores is a cliff); one job runs the defaults
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     lock = threading.Lock()
 
     def one(pair):

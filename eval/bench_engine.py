@@ -1,0 +1,163 @@
+"""Engines side by side: load seconds, prefill and decode tokens/s, peak RSS, on the same prompt.
+
+    python eval/bench_engine.py [--models qwen2.5-coder-0.5b,qwen2.5-coder-1.5b] [--engines llama,transformers]
+                                [--threads 1,2] [--decode 64] [--out docs/eval-engine]
+
+Every cell runs in a fresh process (its peak RSS is its own), idle and then with a test run beside it (the
+bundled examples' suites in a loop, as `debugger fix` validates candidates between generations). The
+prompt is an infill prompt of the largest bundled example, the kind `debugger fix` sends most. Decoding
+runs a fixed number of tokens (end of text ignored) so that every cell decodes the same amount. Writes
+results.json, report.md (with the commit) and engine.png to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def prompt_text() -> str:
+    from data.corpus import example_bugs
+    from repair import prompts
+    path, meta = max(example_bugs(), key=lambda pm: len((pm[0] / pm[1]["file"]).read_text()))
+    text = (path / meta["file"]).read_text()
+    lo, hi = meta["fix_lines"]
+    return prompts.infill(text, lo, max(lo, hi)).text
+
+
+def cell(model: str, engine: str, threads: int, decode: int) -> dict:
+    """One measurement in this process: load, then prefill once (1 token out), then decode `decode` tokens."""
+    text = prompt_text()
+    t0 = time.perf_counter()
+    if engine == "llama":
+        from repair.llama_generator import LlamaGenerator
+        gen = LlamaGenerator(model, threads=threads, parallel=1, ctx=4096)
+        load = time.perf_counter() - t0
+        srv = gen._server  # the bench reads llama.cpp's own timings, which the Generator seam does not carry
+        r = srv.handle_completions({"prompt": text, "max_tokens": 1, "temperature": 0, "cache_prompt": False})
+        prompt_n, prefill = r["timings"]["prompt_n"], r["timings"]["prompt_per_second"]
+        r = srv.handle_completions({"prompt": text, "max_tokens": decode, "temperature": 0, "ignore_eos": True,
+                                    "cache_prompt": True})
+        decoded, rate = r["timings"]["predicted_n"], r["timings"]["predicted_per_second"]
+    else:
+        import torch
+
+        from repair.hf_generator import HFGenerator
+        gen = HFGenerator(model, threads=threads)
+        load = time.perf_counter() - t0
+        ids = gen.tok(text, return_tensors="pt").input_ids
+        prompt_n = ids.shape[1]
+        with torch.inference_mode():
+            gen.model(ids[:, :8])  # warm the kernels once, as llama.cpp's first call also pays
+            t = time.perf_counter()
+            gen.model(ids)
+            prefill = prompt_n / (time.perf_counter() - t)
+            t = time.perf_counter()
+            out = gen.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                     max_new_tokens=decode, min_new_tokens=decode, pad_token_id=0)
+            total = time.perf_counter() - t
+        decoded = out.shape[1] - prompt_n
+        rate = decoded / max(1e-9, total - prompt_n / prefill)
+    return {"model": model, "engine": engine, "threads": threads, "load_s": round(load, 2),
+            "prompt_tokens": prompt_n, "prefill_tok_s": round(prefill, 1), "decoded": decoded,
+            "decode_tok_s": round(rate, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def busy_loop() -> subprocess.Popen:
+    """The bundled examples' test suites, one after another, for as long as the cell runs (not the one whose
+    bug is a hang: its suite would sit in one test instead of running many)."""
+    from data.corpus import example_bugs
+    suites = " ".join(f"'{d}'" for d, meta in example_bugs() if meta.get("bug_kind") != "hang")
+    script = f"while true; do for d in {suites}; do (cd \"$d\" && {sys.executable} -m pytest -q -p no:cacheprovider " \
+             ">/dev/null 2>&1); done; done"
+    return subprocess.Popen(["bash", "-c", script], start_new_session=True)
+
+
+def run_cell(model: str, engine: str, threads: int, busy: bool, decode: int) -> dict:
+    beside = busy_loop() if busy else None
+    try:
+        p = subprocess.run([sys.executable, __file__, "--cell", model, engine, str(threads), str(decode)],
+                           capture_output=True, text=True, timeout=1800)
+    finally:
+        if beside is not None:
+            os.killpg(beside.pid, 9)
+            beside.wait()
+    if p.returncode != 0:
+        return {"model": model, "engine": engine, "threads": threads, "busy": busy,
+                "error": (p.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(p.stdout.strip().splitlines()[-1]) | {"busy": busy}
+
+
+def report(rows: list[dict], out: Path) -> None:
+    from eval.runner import provenance
+    prov = provenance([])
+    head = (f"# Engines side by side\n\nRun at git `{prov['git_sha'][:10]}`{' (dirty)' if prov['git_dirty'] else ''}, "
+            f"{prov['started']}, {prov['machine']['cores']} cores, {prov['machine']['platform']}.\n"
+            f"Reproduce: `python eval/bench_engine.py`. Prompt: an infill prompt of the largest bundled example "
+            f"({rows[0].get('prompt_tokens', '?')} tokens); decode: {rows[0].get('decoded', '?')} tokens.\n\n")
+    lines = ["| model | engine | threads | beside | load s | prefill tok/s | decode tok/s | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        beside = "tests" if r["busy"] else "idle"
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['engine']} | {r['threads']} | {beside} | error: {r['error']} ||||")
+        else:
+            lines.append(f"| {r['model']} | {r['engine']} | {r['threads']} | {beside} | {r['load_s']} | "
+                         f"{r['prefill_tok_s']} | {r['decode_tok_s']} | {r['peak_rss_mb']} |")
+    (out / "report.md").write_text(head + "\n".join(lines) + "\n\n![decode and prefill](engine.png)\n")
+    (out / "results.json").write_text(json.dumps({"provenance": prov, "rows": rows}, indent=1))
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ok = [r for r in rows if "error" not in r]
+    labels = [f"{r['model'].split('-')[-1]} {r['engine'][:5]} {r['threads']}t {'busy' if r['busy'] else 'idle'}"
+              for r in ok]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(ok) + 1.5))
+    for ax, key, title in zip(axes, ("decode_tok_s", "prefill_tok_s"), ("decode tokens/s", "prefill tokens/s")):
+        ax.barh(range(len(ok)), [r[key] for r in ok], color=["#2a7" if r["engine"] == "llama" else "#777" for r in ok])
+        ax.set_yticks(range(len(ok)), labels if ax is axes[0] else [""] * len(ok))
+        ax.set_title(title)
+        ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(out / "engine.png", dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cell", nargs=4, metavar=("MODEL", "ENGINE", "THREADS", "DECODE"), help=argparse.SUPPRESS)
+    ap.add_argument("--models", default="qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
+    ap.add_argument("--engines", default="llama,transformers")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--decode", type=int, default=64, help="tokens each cell decodes")
+    ap.add_argument("--no-busy", action="store_true", help="idle cells only")
+    ap.add_argument("--out", default="runs/bench-engine")
+    a = ap.parse_args()
+    if a.cell:
+        model, engine, threads, decode = a.cell
+        print(json.dumps(cell(model, engine, int(threads), int(decode))))
+        return
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for model in a.models.split(","):
+        for engine in a.engines.split(","):
+            for threads in [int(t) for t in a.threads.split(",")]:
+                for busy in (False,) if a.no_busy else (False, True):
+                    r = run_cell(model, engine, threads, busy, a.decode)
+                    print(json.dumps(r), file=sys.stderr, flush=True)
+                    rows.append(r)
+    report(rows, out)
+    print((out / "report.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
