@@ -125,12 +125,12 @@ def make_generator(cfg: FixConfig, on_event: Event) -> Generator:
     return HFGenerator(cfg.model, cfg.adapter, cfg.threads, progress=progress)
 
 
-def make_scorer(cfg: FixConfig, gen: Generator, on_event: Event):
+def make_scorer(cfg: FixConfig, gen: Generator | None, on_event: Event):
     """What reads the model's scores for localization (surprisal), or None. The llama.cpp engine returns
     no log-probabilities of prompt tokens, so beside it the same weights (adapter folded in) are read by
     transformers: localization stays the one measured, at the cost of loading torch."""
     from .models import pick_engine
-    engine = pick_engine(cfg.engine, cfg.model)
+    engine = gen.engine if gen is not None else pick_engine(cfg.engine, cfg.model)
     if not cfg.surprisal or engine in ("fake", "openai"):  # they score nothing
         return None
     if engine == "transformers" and gen is not None:
