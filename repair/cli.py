@@ -241,14 +241,14 @@ def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
     progress = lambda phase, done, total: r.event("model_progress", (phase, done, total))  # noqa: E731
     try:
         engines = ["llama", "transformers"] if engine == "all" else [pick_engine(engine, model)]
-        for e in engines:
-            path = gguf_file(model, progress) if e == "llama" else prepare(model, progress)
+        paths = [gguf_file(model, progress) if e == "llama" else prepare(model, progress) for e in engines]
     except PackError as e:
         r.stop()
         _fail(str(e), False)
         return
     r.stop()
-    out.print(f"model ready: {path}")
+    for e, path in zip(engines, paths):
+        out.print(f"model ready for {e}: {path}")
 
 
 @hook_app.command("run")
