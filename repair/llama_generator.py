@@ -121,7 +121,7 @@ class LlamaGenerator:
             return all(done) or (deadline is not None and time.monotonic() > deadline)
 
         with _LOCK:  # one request at a time: the slots are for one request's completions
-            if prompt.kind == "infill" or prompt.kind not in ("rewrite", "naive"):
+            if prompt.kind == "infill":  # raw FIM text; rewrite and naive prompts are chats
                 self._server.handle_completions(dict(body, prompt=prompt.text), on_chunk)
             else:
                 self._server.handle_chat_completions(dict(body, messages=prompt.messages), on_chunk)
