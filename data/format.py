@@ -6,7 +6,7 @@ enclosing function. The completion is exactly the text the runtime parser accept
 """
 from __future__ import annotations
 
-from repair import prompts, spans
+from debugger import prompts, spans
 
 from .schema import BugRecord
 

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from repair.prompts import failure_text
-from repair.testrun import default_command, run_tests
+from debugger.prompts import failure_text
+from debugger.testrun import default_command, run_tests
 
 from .schema import BugRecord, span_between
 

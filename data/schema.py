@@ -88,7 +88,7 @@ def features():
 
 def write_jsonl(path: Path, records: Iterable[BugRecord], append: bool = False) -> int:
     """Write (or append) records; secret-looking strings are redacted on the way to disk."""
-    from repair.redact import redact
+    from debugger.redact import redact
     n = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a" if append else "w", encoding="utf-8") as f:

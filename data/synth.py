@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from repair.prompts import failure_text
-from repair.sandbox import remove_copy, scratch_copy
-from repair.testrun import default_command, run_tests
+from debugger.prompts import failure_text
+from debugger.sandbox import remove_copy, scratch_copy
+from debugger.testrun import default_command, run_tests
 
 from .mutations import Mutant, mutate
 from .schema import BugRecord, read_jsonl, write_jsonl

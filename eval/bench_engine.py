@@ -21,12 +21,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def prompt_text() -> str:
-    from data.corpus import example_bugs
-    from repair import prompts
+    from debugger.data.corpus import example_bugs
+    from debugger import prompts
     path, meta = max(example_bugs(), key=lambda pm: len((pm[0] / pm[1]["file"]).read_text()))
     text = (path / meta["file"]).read_text()
     lo, hi = meta["fix_lines"]
@@ -38,7 +37,7 @@ def cell(model: str, engine: str, threads: int, decode: int) -> dict:
     text = prompt_text()
     t0 = time.perf_counter()
     if engine == "llama":
-        from repair.llama_generator import LlamaGenerator
+        from debugger.llama_generator import LlamaGenerator
         gen = LlamaGenerator(model, threads=threads, parallel=1, ctx=4096)
         load = time.perf_counter() - t0
         srv = gen._server  # the bench reads llama.cpp's own timings, which the Generator seam does not carry
@@ -50,7 +49,7 @@ def cell(model: str, engine: str, threads: int, decode: int) -> dict:
     else:
         import torch
 
-        from repair.hf_generator import HFGenerator
+        from debugger.hf_generator import HFGenerator
         gen = HFGenerator(model, threads=threads)
         load = time.perf_counter() - t0
         ids = gen.tok(text, return_tensors="pt").input_ids
@@ -75,7 +74,7 @@ def cell(model: str, engine: str, threads: int, decode: int) -> dict:
 def busy_loop() -> subprocess.Popen:
     """The bundled examples' test suites, one after another, for as long as the cell runs (not the one whose
     bug is a hang: its suite would sit in one test instead of running many)."""
-    from data.corpus import example_bugs
+    from debugger.data.corpus import example_bugs
     suites = " ".join(f"'{d}'" for d, meta in example_bugs() if meta.get("bug_kind") != "hang")
     script = f"while true; do for d in {suites}; do (cd \"$d\" && {sys.executable} -m pytest -q -p no:cacheprovider " \
              ">/dev/null 2>&1); done; done"
@@ -98,7 +97,7 @@ def run_cell(model: str, engine: str, threads: int, busy: bool, decode: int) -> 
 
 
 def report(rows: list[dict], out: Path) -> None:
-    from eval.runner import provenance
+    from debugger.eval.runner import provenance
     prov = provenance([])
     head = (f"# Engines side by side\n\nRun at git `{prov['git_sha'][:10]}`{' (dirty)' if prov['git_dirty'] else ''}, "
             f"{prov['started']}, {prov['machine']['cores']} cores, {prov['machine']['platform']}.\n"

@@ -16,9 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval import runner, tasks  # noqa: E402
+from debugger.eval import runner, tasks  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ def git(repo: Path, *args: str) -> None:
 
 def timed(repo: Path, *args: str) -> tuple[float, dict]:
     t0 = time.monotonic()
-    p = subprocess.run([sys.executable, "-m", "repair.cli", "hook", "run", "--json", *args], cwd=repo,
+    p = subprocess.run([sys.executable, "-m", "debugger.cli", "hook", "run", "--json", *args], cwd=repo,
                        capture_output=True, text=True)
     wall = time.monotonic() - t0
     return wall, json.loads(p.stdout)

@@ -7,7 +7,7 @@
 
 Bugs are the bundled examples plus the records of `--split` (the held-out projects by default). For
 each, one run of the visible tests records per-test lines (the same run `debugger fix` makes) and the
-model's reads as repair.locate makes them: the surprisal pass, then the infill pass over the statements
+model's reads as debugger.locate makes them: the surprisal pass, then the infill pass over the statements
 the runtime's first-round weights rank first; with `--mutation`, the mutation probe over them too
 (`debugger fix` makes either only when the weights use it). A hit at k: one of the first k statements
 ranked contains the changed lines of the reference fix (for an inserted line, the statement before or
@@ -31,17 +31,16 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from repair.config import FixConfig  # noqa: E402
-from repair.locate import locate  # noqa: E402
-from repair.localize import HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION, localize, weights_for  # noqa: E402
-from repair.pipeline import _baseline  # noqa: E402
-from repair.source import load  # noqa: E402
+from debugger.config import FixConfig  # noqa: E402
+from debugger.locate import locate  # noqa: E402
+from debugger.localize import HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION, localize, weights_for  # noqa: E402
+from debugger.pipeline import _baseline  # noqa: E402
+from debugger.source import load  # noqa: E402
 
-from eval.rank_fit import (KS, SINGLE, Case, cross_validate, first_round, fit, hit_rank, is_hit,  # noqa: E402
+from debugger.eval.rank_fit import (KS, SINGLE, Case, cross_validate, first_round, fit, hit_rank, is_hit,  # noqa: E402
                            load_cases, project, rates, save_cases)
-from eval.tasks import from_examples, from_records  # noqa: E402
+from debugger.eval.tasks import from_examples, from_records  # noqa: E402
 
 
 def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept: dict | None = None,
@@ -85,7 +84,7 @@ def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept
 
 
 def model_reads(src, report, gen, infill: bool = True) -> tuple[dict | None, dict | None, float]:
-    """The model's reads as repair.locate makes them, the infill pass too unless `infill` is False (the
+    """The model's reads as debugger.locate makes them, the infill pass too unless `infill` is False (the
     runtime's weights pick the statements it scores): per-line token NLLs, infill scores, seconds."""
     if gen is None:
         return None, None, 0.0
@@ -96,14 +95,14 @@ def model_reads(src, report, gen, infill: bool = True) -> tuple[dict | None, dic
 def mutation_reads(src, report, tokens, command: str, seconds: float):
     """The mutation probe as `debugger fix` makes it: over the top MUTANT_TAIL statements of the first
     ranking by the runtime's weights, its loop held to the recording run's time (`seconds`)."""
-    from repair.mutants import probe
+    from debugger.mutants import probe
     loc = localize(src, report, surprisal=tokens, weights=weights_for(first_round=True), top_k=MUTANT_TAIL)
     return probe(src, report, loc.statements[:MUTANT_TAIL], command, budget=max(1.0, seconds), timeout=300)
 
 
 def remutate(out: Path, cases: list[Case], projects: str) -> None:
     """Redo the saved cases' mutation probes from the task folders the collecting run wrote."""
-    from eval.tasks import load_task
+    from debugger.eval.tasks import load_task
     chosen = [c for c in cases if projects == "all" or project(c) in projects.split(",")]
     for i, c in enumerate(chosen, 1):
         print(f"\r\033[Kmutating {i}/{len(chosen)} {c.id}", end="", file=sys.stderr, flush=True)
@@ -126,8 +125,8 @@ def time_runs(tasks: list, n: int, mutation: bool = False) -> dict:
     other (so all see the same machine load)."""
     import os
 
-    from repair.sandbox import make_sandbox, remove_copy, scratch_copy
-    from repair.testrun import run_tests
+    from debugger.sandbox import make_sandbox, remove_copy, scratch_copy
+    from debugger.testrun import run_tests
     plain, recording, mutating = [], [], []
     for t in tasks[:n]:
         copy = scratch_copy(t.project)
@@ -205,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                 if o is not None and o.src.text == c.src.text:
                     c.tokens, c.surprisal, c.surprisal_seconds, c.infill = o.tokens, o.surprisal, o.surprisal_seconds, o.infill
         if a.rescore:
-            from repair.hf_generator import HFGenerator
-            from repair.packs import DEFAULT_MODEL
+            from debugger.hf_generator import HFGenerator
+            from debugger.packs import DEFAULT_MODEL
             gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
             for i, c in enumerate(fit_cases + cases, 1):
                 print(f"\r\033[Krescoring {i}/{len(fit_cases) + len(cases)} {c.id}", end="", file=sys.stderr, flush=True)
@@ -229,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.surprisal_from:
             known = {c.id: c for split in (a.fit_split, a.split) for c in load_cases(Path(a.surprisal_from), split)}
         elif not a.no_surprisal:
-            from repair.hf_generator import HFGenerator
-            from repair.packs import DEFAULT_MODEL
+            from debugger.hf_generator import HFGenerator
+            from debugger.packs import DEFAULT_MODEL
             gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
         say = lambda m: print(f"\r\033[K{m}", end="", file=sys.stderr, flush=True)  # noqa: E731
         records = Path(a.records)
@@ -304,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
               "mutants_run_median": statistics.median(c.mutants_run for c in cases if c.mutation)
               if any(c.mutation for c in cases) else None}
     if a.timing:
-        from eval.tasks import load_task
+        from debugger.eval.tasks import load_task
         evaluated_tasks = [load_task(d) for parent in (out / "tasks" / "examples", out / "tasks" / a.split)
                            if parent.is_dir() for d in sorted(parent.iterdir()) if (d / "task.json").is_file()]
         timing["paired"] = time_runs(evaluated_tasks, a.timing, mutation=any(c.mutation for c in cases))
@@ -321,8 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "report.md").write_text(report)
     chart(table, out / "hits.png")
     if a.save_weights:
-        from repair.localize import WEIGHTS_FILE
-        from repair.provenance import provenance
+        from debugger.localize import WEIGHTS_FILE
+        from debugger.provenance import provenance
         kept = {}
         if a.keep_weights and WEIGHTS_FILE.exists():  # the first round came from an earlier fit: say which
             old = json.loads(WEIGHTS_FILE.read_text())

@@ -1,6 +1,7 @@
 """`debugger eval`: run a benchmark per named config, or write the report of a run."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -28,6 +29,8 @@ def eval_command(
     split: str = typer.Option("test", "--split", help="With a JSONL of records: the split to use."),
     budget: Optional[float] = typer.Option(None, "--budget", help="Override every config's repair budget "
                                            "(seconds): the same budget for every peer."),
+    readme: Optional[str] = typer.Option(None, "--readme", help="With 'report': also write the run's results "
+                                         "table into this README, between its results markers."),
 ) -> None:
     """Benchmark `debugger fix` (and the naive peer) over a directory of tasks; then report.
 
@@ -40,11 +43,16 @@ def eval_command(
             err.print("[bold red]error:[/] usage: debugger eval report RUN_DIR")
             raise typer.Exit(2)
         try:
+            if readme and not Path(readme).is_file():
+                raise ValueError(f"{readme}: no such file")
             md, page = report.write(Path(run_dir))
+            if readme:
+                link = os.path.relpath(md, Path(readme).resolve().parent)
+                report.write_readme(Path(readme), report.readme_block(Path(run_dir), link))
         except ValueError as e:
             err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
-            raise typer.Exit(2)
-        print(f"wrote {md} and {page}")
+            raise typer.Exit(2) from None
+        print(f"wrote {md} and {page}" + (f", and the results table in {readme}" if readme else ""))
         return
     run = Path(out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
@@ -64,7 +72,7 @@ def eval_command(
             runner.config_path(c)
     except ValueError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     extra = (["--model", model] if model else []) + (["--budget", str(budget)] if budget else [])
     total = len(bench) * len(config)
     with Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from repair.localize import FEATURES, HAND_SET, INFILL, MUTATION, WEIGHTS_FILE, candidates, weights_for
+from debugger.localize import FEATURES, HAND_SET, INFILL, MUTATION, WEIGHTS_FILE, suspects, weights_for
 
-from eval.tasks import fix_targets, holds
+from debugger.eval.tasks import fix_targets, holds
 
 KS = (1, 3, 5)
 SINGLE = {  # each signal alone (they all still define which lines are candidates); ties: later line first
@@ -53,7 +53,7 @@ def is_hit(case: Case, start: int, end: int) -> bool:
 def matrix(case: Case, formula: str):
     """The case's candidates as a feature matrix (rows in file order), their start lines and hit flags."""
     import numpy as np
-    cands, _ = candidates(case.src, case.report, case.tokens or case.surprisal, formula, case.infill, case.mutation)
+    cands, _ = suspects(case.src, case.report, case.tokens or case.surprisal, formula, case.infill, case.mutation)
     x = np.array([[c.features[f] for f in FEATURES] for c in cands], dtype=float).reshape(len(cands), len(FEATURES))
     starts = np.array([c.span.start_line for c in cands], dtype=float)
     hits = np.array([is_hit(case, c.span.start_line, c.span.end_line) for c in cands], dtype=bool)
@@ -175,8 +175,8 @@ def save_cases(cases: list[Case], path: Path, append: bool = False) -> None:
 
 
 def load_cases(path: Path, split: str) -> list[Case]:
-    from repair.source import SourceFile
-    from repair.testrun import Frame, TestCase, TestReport
+    from debugger.source import SourceFile
+    from debugger.testrun import Frame, TestCase, TestReport
     cases = []
     for ln in path.read_text().splitlines():
         d = json.loads(ln)

@@ -33,6 +33,10 @@ def summarize(rows: list[dict]) -> dict[str, dict]:
             "tasks": n, "fixed": len(fixed), "fix_rate": len(fixed) / n if n else 0.0,
             "correct": sum(bool(r.get("correct")) for r in judged), "judged": len(judged),
             "correct_rate": sum(bool(r.get("correct")) for r in judged) / len(judged) if judged else None,
+            # of the fixes it reported (plausible: the visible tests pass), how many the hidden judge accepts
+            "precision": (sum(bool(r.get("correct")) for r in fixed if r.get("correct") is not None)
+                          / sum(r.get("correct") is not None for r in fixed))
+            if any(r.get("correct") is not None for r in fixed) else None,
             "regressions": sum(r.get("regressions") or 0 for r in rs),
             "crashes": sum(r.get("status") in ("crash", "error") for r in rs),
             "timeouts": sum(r.get("status") == "timeout" for r in rs),
@@ -148,9 +152,10 @@ def write(run_dir: Path) -> tuple[Path, Path]:
     summary = summarize(rows)
     imgs = charts(rows, summary, run_dir)
     rat = ratios(summary)
-    head = ["config", "tasks", "fixed", "correct", "regressions", "median s", "p90 s", "tokens/fix",
+    head = ["config", "tasks", "fixed", "correct", "precision", "regressions", "median s", "p90 s", "tokens/fix",
             "hit@1", "hit@3", "hit@5", "candidates gen/val", "peak RSS MB", "crashes"]
-    table = [[c, s["tasks"], _fmt(s["fix_rate"], True), _fmt(s["correct_rate"], True), s["regressions"],
+    table = [[c, s["tasks"], _fmt(s["fix_rate"], True), _fmt(s["correct_rate"], True), _fmt(s["precision"], True),
+              s["regressions"],
               _fmt(s["median_seconds"]), _fmt(s["p90_seconds"]), _fmt(s["tokens_per_fix"]),
               _fmt(s["hit_at"][1], True), _fmt(s["hit_at"][3], True), _fmt(s["hit_at"][5], True),
               f"{s['generated']}/{s['validated']}", _fmt(s["peak_rss_mb"]), s["crashes"] + s["timeouts"]]
@@ -202,3 +207,65 @@ figure{{display:inline-block;margin:8px}}img{{max-width:520px}}pre{{background:#
 <table><tr>{''.join(f'<th>{e(h)}</th>' for h in head)}</tr>{rows}</table>
 <p><b>debugger vs naive:</b> {ratio or '–'}</p>{figs}
 <h2>Provenance</h2><pre>{e(json.dumps(prov, indent=2))}</pre></body></html>"""
+
+
+def paired(rows: list[dict], a: str, b: str) -> dict:
+    """Config `a` against `b` on the tasks both ran: correct fixes only one of them made, and time per
+    task (the ratio of medians hides which tasks got slower; the per-task ratio's median does not)."""
+    ra = {r["task"]: r for r in rows if r["config"] == a}
+    rb = {r["task"]: r for r in rows if r["config"] == b}
+    both = [t for t in ra if t in rb]
+    ok = lambda r: bool(r.get("correct"))  # noqa: E731
+    ratios = sorted(ra[t]["seconds"] / rb[t]["seconds"] for t in both if rb[t]["seconds"] > 0)
+    return {"tasks": len(both), "only_a": sum(ok(ra[t]) and not ok(rb[t]) for t in both),
+            "only_b": sum(ok(rb[t]) and not ok(ra[t]) for t in both),
+            "a_faster": sum(ra[t]["seconds"] < rb[t]["seconds"] for t in both),
+            "median_time_ratio": statistics.median(ratios) if ratios else None}
+
+
+README_START = "<!-- results: written by `debugger eval report RUN_DIR --readme README.md`; not by hand -->"
+README_END = "<!-- results: end -->"
+
+
+def readme_block(run_dir: Path, link: str | None = None) -> str:
+    """The README's results table from one run: every config's figures, the run's commit and whether the
+    tree was clean, and `default` paired against each other config."""
+    rows = load_rows(run_dir)
+    prov = json.loads((run_dir / "provenance.json").read_text()) if (run_dir / "provenance.json").exists() else {}
+    summary = summarize(rows)
+    sha = (prov.get("git_sha") or "?")[:7]
+    machine = prov.get("machine", {})
+    tasks = len({r["task"] for r in rows})
+    where = f"[{link}]({link})" if link else f"`{run_dir}`"
+    out = [README_START, "",
+           f"One run of `debugger eval` at commit `{sha}`{' (uncommitted changes)' if prov.get('git_dirty') else ''}, "
+           f"{machine.get('cores', '?')} CPU cores, {machine.get('cpu', '?')}, no GPU"
+           + (f", settings {' '.join(prov['overrides'])}" if prov.get("overrides") else "")
+           + f", {tasks} tasks; correct: the task's hidden tests pass too. Report: {where}.", "",
+           "| config | tasks | correct | fixed (tests pass) | correct / fixed | median s | p90 s | tokens / fix | peak RSS |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for c, s in summary.items():
+        rss = f"{s['peak_rss_mb'] / 1024:.1f} GB" if s["peak_rss_mb"] else "–"
+        out.append(f"| {c} | {s['tasks']} | {s['correct']} | {s['fixed']} | {_fmt(s['precision'], True)} | "
+                   f"{s['median_seconds']:.1f} | {s['p90_seconds']:.1f} | {_fmt(s['tokens_per_fix'])} | {rss} |")
+    if "default" in summary:
+        for peer in (c for c in summary if c != "default"):
+            p = paired(rows, "default", peer)
+            ratio = f", median time ratio {p['median_time_ratio']:.2f}" if p["median_time_ratio"] is not None else ""
+            out += ["", f"`default` against `{peer}` on the same {p['tasks']} tasks: {p['only_a']} fixed correctly "
+                    f"by `default` only, {p['only_b']} by `{peer}` only; `default` faster on {p['a_faster']}{ratio}."]
+    return "\n".join(out + ["", README_END])
+
+
+def write_readme(readme: Path, block: str) -> None:
+    """Replace the results block between the markers (atomically); a README without them is refused."""
+    import os
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{readme}: no results block to replace (put the two marker lines where the table "
+                         f"goes: {README_START!r} and {README_END!r})")
+    new = text[:start] + block + text[end + len(README_END):]
+    tmp = readme.with_name(readme.name + ".tmp")
+    tmp.write_text(new)
+    os.replace(tmp, readme)

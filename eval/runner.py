@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from repair.redact import redact_obj
-from repair.testrun import run_tests
+from debugger.redact import redact_obj
+from debugger.testrun import run_tests
 
 from .tasks import Task, fix_targets, holds
 
@@ -93,7 +93,7 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
         proj = work / task.id / "task"
         shutil.copytree(proj, work / "baseline" / "task")
         baseline = run_tests(work / "baseline" / "task", task.test, timeout=600)
-        cmd = [sys.executable, "-m", "repair.cli", "fix", task.file, "--test", task.test, "--apply", "--json",
+        cmd = [sys.executable, "-m", "debugger.cli", "fix", task.file, "--test", task.test, "--apply", "--json",
                "--config", str(config_path(config)), *extra]
         if threads:
             cmd += ["--threads", str(threads)]
@@ -141,7 +141,7 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
 
 
 def provenance(configs: list[str]) -> dict:
-    from repair.provenance import provenance as base
+    from debugger.provenance import provenance as base
     return {**base(), "configs": {c: config_path(c).read_text() for c in configs}}
 
 

@@ -49,7 +49,7 @@ def fix_targets(fix_lines: list[int] | tuple[int, int] | None, text: str) -> lis
     s, e = fix_lines
     if e >= s:
         return [(s, e)]
-    from repair.spans import statements
+    from debugger.spans import statements
     stmts = statements(text)
     before = [(x.start_line, x.end_line) for x in stmts if x.end_line < s][-1:]
     after = [(x.start_line, x.end_line) for x in stmts if x.start_line >= s][:1]
@@ -107,7 +107,7 @@ def write_task(out: Path, task: Task, project: Path, judge_file: Path | None = N
 
 def from_examples(out: Path, examples: Path = EXAMPLES) -> list[Task]:
     """One task per bundled example; the hidden tests in eval/judges/ become the judge."""
-    from data.corpus import example_bugs
+    from debugger.data.corpus import example_bugs
     out.mkdir(parents=True, exist_ok=True)
     made = []
     for d, bug in example_bugs(examples):
@@ -126,8 +126,8 @@ def from_records(records_jsonl: Path, out: Path, *, split: str = "test", limit: 
     project's whole suite, which the tool never sees (it may cover behaviour the visible tests do not).
     `exclude`: projects left out (say, those whose suites are slow to run).
     """
-    from data.corpus import PROJECTS, fetch
-    from data.schema import read_jsonl
+    from debugger.data.corpus import PROJECTS, fetch
+    from debugger.data.schema import read_jsonl
 
     pinned = {p.name: p for p in PROJECTS}
     recs = sorted((r for r in read_jsonl(records_jsonl) if r.split == split and r.project in pinned

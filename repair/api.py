@@ -23,7 +23,7 @@ class Debugger:
         loaded = self._loaded.setdefault((cfg.model, cfg.adapter, cfg.engine), {})
         emit = on_event or (lambda name, payload: None)
 
-        def remember(name, payload):  # the pipeline loads the model only when a test fails
+        def remember(name, payload):  # the pipeline loads the model only when it needs it
             if name in ("model", "scorer"):
                 loaded[name] = payload
             emit(name, payload)

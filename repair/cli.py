@@ -42,7 +42,8 @@ def fix(
     model: Optional[str] = typer.Option(None, "--model", help="qwen2.5-coder-0.5b (default), qwen2.5-coder-1.5b, "
                                         "a model dir, a hub id, openai:URL#MODEL."),
     adapter: Optional[str] = typer.Option(
-        None, "--adapter", help="PEFT adapter dir; auto (default): the repair adapter shipped for the model, if any; none: the base alone."),
+        None, "--adapter",
+        help="PEFT adapter dir; auto (default): the repair adapter shipped for the model, if any; none: the base alone."),
     engine: Optional[str] = typer.Option(None, "--engine", help="auto (default: llama.cpp where installed), llama "
                                          "or transformers."),
     apply: bool = typer.Option(False, "--apply", help="Write the verified fix into FILE."),
@@ -142,7 +143,7 @@ def localize(
     from .config import resolve
     from .locate import locate
     from .packs import PackError
-    from .pipeline import _baseline, make_scorer, mutation_probe
+    from .pipeline import _baseline, make_generator, make_scorer, mutation_probe
     from .render import Renderer
     from .source import InputError, find_root, load
     from .testrun import default_command
@@ -169,7 +170,13 @@ def localize(
                 out.print(f"All {len(report.tests)} tests pass: nothing to localize.")
             raise typer.Exit(0)
         cfg.surprisal = surprisal
-        gen = make_scorer(cfg, None, r.event)
+        from .models import pick_engine
+
+        def load():
+            g = make_generator(cfg, r.event)
+            r.event("model", g)
+            return g
+        gen = make_scorer(cfg, pick_engine(cfg.engine, cfg.model), load, r.event)
         loc, reads = locate(src, report, gen, overrides=cfg.weights, formula=formula,
                             mutate=mutation_probe(src, report, cfg.test or default_command(), cfg, r.event))
         if surprisal and gen is None and not as_json:
@@ -335,16 +342,18 @@ def hook_uninstall(force: bool = typer.Option(False, "--force")) -> None:
     out.print("uninstalled" if removed else "no debugger hook installed")
 
 
-def _register_eval() -> None:
-    from data.cli import data_app
-    from eval.cli import eval_command
-    from training.cli import train_command
+TOOLING = ("data", "eval", "train")  # commands of the tooling around the runtime (debugger.data, .eval, .training)
+
+
+def _register_tooling() -> None:
+    """The tooling's commands join the app only when one of them (or the command list) is asked for: a
+    repair or the hook never imports the packages that build data, benchmark and train."""
+    from .data.cli import data_app
+    from .eval.cli import eval_command
+    from .training.cli import train_command
     app.command("eval")(eval_command)
     app.command("train")(train_command)
     app.add_typer(data_app, name="data")
-
-
-_register_eval()
 
 
 @app.callback(invoke_without_command=True)
@@ -355,9 +364,12 @@ def _root(version: bool = typer.Option(False, "--version", help="Show the versio
         raise typer.Exit(0)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in TOOLING or args[0] in ("--help", "-h"):
+        _register_tooling()
     try:
-        app()
+        app(args)
     except KeyboardInterrupt:  # pragma: no cover - typer usually handles it
         sys.exit(130)
 

@@ -35,7 +35,10 @@ class FixConfig:
     test_timeout: float = 10.0  # one test
     budget: float = 600.0  # seconds for the whole repair before giving up
     threads: int | None = None  # model threads; default: llama one core less than there are to decode, torch all
-    surprisal: bool = True  # the model's reads (surprisal, infill likelihood) as localization signals
+    # the model's reads (surprisal, infill likelihood) as localization signals. None: on transformers (the model
+    # it generates with reads them), off on llama.cpp (it returns no prompt log-probabilities; True loads a
+    # transformers copy beside it: 1 point of top-3 on held-out bugs for ~10 s and ~1.8 GB, docs/localization.md)
+    surprisal: bool | None = None
     weights: dict = field(default_factory=dict)  # localization feature weights over the fitted ones (see localize.FEATURES)
     sandbox: str = "auto"  # auto (strongest that works here), bwrap, unshare, local
     context_lines: int | None = None  # infill window on each side of the span; default: the adapter's, else all
@@ -80,27 +83,40 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def _kind(name: str) -> type:
+    """The setting's type as declared on FixConfig, Optional unwrapped (`int | None` -> int, `list[str]` -> list)."""
+    import types
+    import typing
+    t = typing.get_type_hints(FixConfig)[name]
+    if typing.get_origin(t) in (typing.Union, types.UnionType):
+        t = next(a for a in typing.get_args(t) if a is not type(None))
+    return typing.get_origin(t) or t
+
+
+KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", list: "a list of names", dict: "a table",
+              str: "a string"}
+
+
 def _typed(name: str, value, source: str):
     """The value in the field's type, or a one-line InputError naming the setting and where it came from."""
-    f = next(f for f in dataclasses.fields(FixConfig) if f.name == name)
-    kind = str(f.type)
-    bad = InputError(f"{source}: setting {name!r} must be {_kind_words(kind)}, got {value!r}")
-    if "bool" in kind:
+    kind = _kind(name)
+    bad = InputError(f"{source}: setting {name!r} must be {KIND_WORDS[kind]}, got {value!r}")
+    if kind is bool:
         if not isinstance(value, bool):
             raise bad
-    elif kind.startswith("int"):
+    elif kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad
-    elif kind.startswith("float"):
+    elif kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad
         value = float(value)
-    elif kind.startswith("list"):
+    elif kind is list:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad
-    elif kind.startswith("dict"):
+    elif kind is dict:
         if not isinstance(value, dict):
             raise bad
     elif not isinstance(value, str):
@@ -112,14 +128,6 @@ def _typed(name: str, value, source: str):
     if name in CHOICES and value not in CHOICES[name]:
         raise InputError(f"{source}: unknown {name} {value!r}: use {', '.join(CHOICES[name])}")
     return value
-
-
-def _kind_words(kind: str) -> str:
-    for key, words in (("bool", "true or false"), ("int", "a whole number"), ("float", "a number"),
-                       ("list", "a list of names"), ("dict", "a table")):
-        if kind.startswith(key) or (key == "bool" and "bool" in kind):
-            return words
-    return "a string"
 
 
 def _inside(root: Path, value: str) -> bool:
@@ -240,6 +248,16 @@ def shipped_adapter(model: str) -> str | None:
 def adapter_label(adapter: str) -> str:
     """How a model name shows its adapter: "(shipped)" for the one inside the package, else its path."""
     return "(shipped)" if Path(adapter).resolve().is_relative_to(ADAPTERS.resolve()) else str(adapter)
+
+
+def reads_surprisal(cfg: FixConfig, engine: str) -> bool:
+    """Whether localization reads the model's surprisal: as set, else where the generating model can."""
+    return cfg.surprisal if cfg.surprisal is not None else engine == "transformers"
+
+
+def model_label(spec: str, adapter: str | None) -> str:
+    """The model as results name it ("qwen2.5-coder-0.5b + LoRA (shipped)"), known before it loads."""
+    return spec if not adapter else f"{spec} + LoRA {adapter_label(adapter)}"
 
 
 def adapter_context_lines(adapter: str) -> int | None:

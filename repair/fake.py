@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import spans
 from .generate import Completion
-from .prompts import Prompt
+from .prompts import QWEN, Prompt
 
 
 class FakeGenerator:
@@ -21,6 +21,7 @@ class FakeGenerator:
         self.fixed = Path(fixed_file).read_text(encoding="utf-8").replace("\r\n", "\n")
         self.name = f"fake:{fixed_file}"
         self.engine = "fake"
+        self.fim = QWEN  # it answers from the reference file, whatever the prompt's tokens
         self.calls: list[Prompt] = []
 
     def _answer(self, p: Prompt) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from . import edits
-from .prompts import Prompt
+from .prompts import Fim, Prompt
 from .source import Edit, edited_text
 
 
@@ -21,6 +21,7 @@ class Completion:
 class Generator(Protocol):
     name: str  # shown to the user and recorded with results
     engine: str  # "llama", "transformers", "openai" or "fake"
+    fim: Fim | None  # the model family's fill-in-the-middle tokens; None: it cannot infill
 
     def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True,
                  deadline: float | None = None) -> list[Completion]:

@@ -11,44 +11,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 from pathlib import Path
 
+from .gguf_header import read_header
 from .lora import AdapterError, plain
 from .packs import home
 
 
 def gguf_architecture(path: Path) -> str:
-    """`general.architecture` from a GGUF header, reading only the key-value section (gguf.GGUFReader
-    parses every tensor record first: seconds for a model this size)."""
-    scalar = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF value type -> bytes
-
-    with open(path, "rb") as f:
-        def u(fmt: str):
-            return struct.unpack("<" + fmt, f.read(struct.calcsize(fmt)))[0]
-
-        def text() -> str:
-            return f.read(u("Q")).decode("utf-8", "replace")
-
-        def skip(kind: int) -> None:
-            if kind == 8:
-                f.seek(u("Q"), 1)
-            elif kind == 9:
-                inner, n = u("I"), u("Q")
-                for _ in range(n):
-                    skip(inner)
-            else:
-                f.seek(scalar[kind], 1)
-
-        if f.read(4) != b"GGUF":
-            raise AdapterError(f"{path}: not a GGUF file")
-        u("I"), u("Q")  # version, tensor count
-        for _ in range(u("Q")):
-            key, kind = text(), u("I")
-            if key == "general.architecture" and kind == 8:
-                return text()
-            skip(kind)
-    raise AdapterError(f"{path}: GGUF without general.architecture")
+    """`general.architecture` from a GGUF header."""
+    try:
+        arch = read_header(path, {"general.architecture"}).get("general.architecture")
+    except ValueError as e:
+        raise AdapterError(str(e)) from None
+    if not isinstance(arch, str):
+        raise AdapterError(f"{path}: GGUF without general.architecture")
+    return arch
 
 
 def convert(adapter: str | Path, arch: str, out: Path) -> Path:

@@ -10,17 +10,16 @@ import dataclasses
 import time
 import zlib
 
-from .prompts import Prompt
+from .prompts import Prompt, fim_text, refuse_infill
 
-STOP_TOKENS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>", "<|fim_prefix|>",
-               "<|fim_suffix|>", "<|fim_middle|>", "<|repo_name|>")
+STOP_TOKENS = ("<|endoftext|>", "<|im_end|>")  # and the model family's end-of-middle tokens
 
 
 class HFGenerator:
     engine = "transformers"
 
     def __init__(self, spec: str, adapter: str | None = None, threads: int | None = None, progress=None):
-        from .config import adapter_label
+        from .config import model_label
         from .models import load_hf
 
         t0 = time.time()
@@ -30,15 +29,17 @@ class HFGenerator:
             if not merge(self.model, adapter):  # plain LoRA is folded in without importing peft (~10 s)
                 from peft import PeftModel
                 self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload()
-        self.name = spec if not adapter else f"{spec} + LoRA {adapter_label(adapter)}"
+        self.name = model_label(spec, adapter)
         self.load_seconds = time.time() - t0
-        ids = [self.tok.convert_tokens_to_ids(t) for t in STOP_TOKENS]
+        from .prompts import fim_for_vocab
+        self.fim = fim_for_vocab(self.tok.get_vocab())
+        ids = [self.tok.convert_tokens_to_ids(t) for t in STOP_TOKENS + (self.fim.stops if self.fim else ())]
         self.stop_ids = [i for i in ids if isinstance(i, int) and i >= 0 and i != self.tok.unk_token_id]
 
     # -- prompts -------------------------------------------------------------------------------
     def _ids(self, prompt: Prompt):
         if prompt.kind == "infill":
-            text = prompt.text
+            text = fim_text(prompt, self.fim) if self.fim else refuse_infill(self.name)
         else:
             text = render_chat(self.tok, prompt.messages)
         return self.tok(text, return_tensors="pt").input_ids.to(self.model.device)
@@ -173,11 +174,12 @@ class HFGenerator:
         of windows of unequal length costs more than the windows one by one."""
         import torch
 
-        from .prompts import template
+        from .prompts import QWEN
 
         out = []
         for prefix, middle, suffix in pieces:
-            head = self.tok(template("infill").substitute(prefix=prefix, suffix=suffix)).input_ids
+            fim = self.fim or QWEN  # a model without FIM tokens still scores the text as written
+            head = self.tok(fim.prefix + prefix + fim.suffix + suffix + fim.middle).input_ids
             mid = self.tok(middle).input_ids
             ids = torch.tensor([head + mid], device=self.model.device)
             with torch.inference_mode():

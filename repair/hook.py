@@ -266,7 +266,7 @@ def install(cwd: Path, *, check: bool = False, force: bool = False, python: str 
 {MARK}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 if [ -x "$HERE/{SAVED}" ]; then "$HERE/{SAVED}" "$@" || exit $?; fi
-exec "{python or sys.executable}" -m repair.cli hook run{mode}
+exec "{python or sys.executable}" -m debugger.cli hook run{mode}
 """)
     tmp.chmod(0o755)
     os.replace(tmp, hook)

@@ -20,10 +20,10 @@ import threading
 import time
 import zlib
 
-from .prompts import Prompt
+from .gguf_header import read_header
+from .prompts import Prompt, fim_for_vocab, fim_text, refuse_infill
 
-STOPS = ["<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_suffix|>",
-         "<|fim_middle|>", "<|repo_name|>"]
+STOPS = ["<|endoftext|>", "<|im_end|>"]  # and the model family's end-of-middle tokens
 END = "<|endoftext|>"  # appended when the model ended the text itself, as the transformers engine shows it
 
 
@@ -43,7 +43,7 @@ class LlamaGenerator:
                  ctx: int = 32768, progress=None):
         import xllamacpp as xlc
 
-        from .config import adapter_label
+        from .config import model_label
         from .models import gguf_file
         from .packs import PackError
         t0 = time.time()
@@ -67,7 +67,9 @@ class LlamaGenerator:
         except RuntimeError as e:
             raise PackError(f"llama.cpp could not load {path} ({e})") from None
         self.threads = decode
-        self.name = spec if not adapter else f"{spec} + LoRA {adapter_label(adapter)}"
+        self.name = model_label(spec, adapter)
+        # the model family's FIM tokens, from the vocabulary in the file's header (~0.1 s for 152k tokens)
+        self.fim = fim_for_vocab(read_header(path, {"tokenizer.ggml.tokens"}).get("tokenizer.ggml.tokens") or [])
         self.load_seconds = time.time() - t0
 
     def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True,
@@ -87,8 +89,9 @@ class LlamaGenerator:
     def _run(self, prompt: Prompt, n: int, temperature: float, seed: int, deadline: float | None):
         from .edits import infill_done
 
+        stops = list(dict.fromkeys(STOPS + list(self.fim.stops if self.fim else ())))
         body = {"max_tokens": prompt.max_new_tokens, "temperature": temperature, "stream": True,
-                "cache_prompt": True, "stop": STOPS, "n_probs": 0}
+                "cache_prompt": True, "stop": stops, "n_probs": 0}
         if temperature > 0:
             body.update(seed=seed, top_p=0.95, top_k=0, min_p=0.0, n=n)
         else:
@@ -122,7 +125,8 @@ class LlamaGenerator:
 
         with _LOCK:  # one request at a time: the slots are for one request's completions
             if prompt.kind == "infill":  # raw FIM text; rewrite and naive prompts are chats
-                self._server.handle_completions(dict(body, prompt=prompt.text), on_chunk)
+                text = fim_text(prompt, self.fim) if self.fim else refuse_infill(self.name)
+                self._server.handle_completions(dict(body, prompt=text), on_chunk)
             else:
                 self._server.handle_chat_completions(dict(body, messages=prompt.messages), on_chunk)
         return [(t + END if e else t, k) for t, k, e in zip(texts, tokens, ended)]

@@ -171,7 +171,8 @@ def suspect_ranges(src: SourceFile, report: TestReport) -> list[tuple[int, int]]
 
 
 @dataclass
-class Candidate:
+class Suspect:
+    """A statement the failing tests ran, with its features (a generation candidate is generate.Candidate)."""
     span: sp.Span
     features: dict[str, float]
 
@@ -256,7 +257,7 @@ def _features(st: sp.Span, fn: sp.Span | None, sig: _Signals, nf: int, test_word
     return f
 
 
-def _relative(out: list[Candidate], surprisal: dict[int, float]) -> None:
+def _relative(out: list[Suspect], surprisal: dict[int, float]) -> None:
     """Features of how a statement stands among the candidates of this file, not in absolute terms."""
     was_read = [any(x in surprisal for x in range(c.span.start_line, c.span.end_line + 1)) for c in out]
     read = [c for c, r in zip(out, was_read) if r]
@@ -294,7 +295,7 @@ def infill_pieces(text: str, stmts: list[ScoredSpan]) -> list[tuple[str, str, st
     return out
 
 
-def _infill(out: list[Candidate], infill: dict) -> None:
+def _infill(out: list[Suspect], infill: dict) -> None:
     """`infill`: (start, end) -> [(token NLL, NLL of the model's top token), ...] for the statements scored."""
     scored = [(c, infill[k]) for c in out if (k := (c.span.start_line, c.span.end_line)) in infill and infill[k]]
     if not scored:
@@ -308,17 +309,17 @@ def _infill(out: list[Candidate], infill: dict) -> None:
         c.features.update({"infill_rank": rank(mean, mean[i]), "infill_regret_rank": rank(regret, regret[i])})
 
 
-def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = None,
-               formula: str = "ochiai", infill: dict | None = None,
-               mutants: dict | None = None) -> tuple[list[Candidate], dict[str, dict[int, float]]]:
+def suspects(src: SourceFile, report: TestReport, surprisal: dict | None = None,
+             formula: str = "ochiai", infill: dict | None = None,
+             mutants: dict | None = None) -> tuple[list[Suspect], dict[str, dict[int, float]]]:
     """Every statement some strong evidence points at, with its features, and the per-line evidence.
     `surprisal`: line -> mean token NLL, or line -> every token's NLL (then the peak counts too).
     `infill`: what `infill_nll` gave for the statements of `infill_pieces` (see `_infill`).
-    `mutants`: (start, end) -> the mutation probe's scores (see repair.mutants.score)."""
+    `mutants`: (start, end) -> the mutation probe's scores (see debugger.mutants.score)."""
     sig = _signals(src, report, surprisal, formula)
     stmts, funcs = sp.statements(src.text), sp.functions(src.text)
     test_words = [_words(n.split("::", 1)[-1]) for n in report.failing]
-    out: list[Candidate] = []
+    out: list[Suspect] = []
     seen: set[tuple[int, int]] = set()
     for ln in sorted({ln for name in STRONG for ln in sig.evidence.get(name, {})}):
         st = sp.statement_at(stmts, ln)
@@ -329,7 +330,7 @@ def candidates(src: SourceFile, report: TestReport, surprisal: dict | None = Non
         if (st.start_line, st.end_line) not in seen:
             seen.add((st.start_line, st.end_line))
             fn = sp.function_at(funcs, st.start_line)
-            out.append(Candidate(st, _features(st, fn, sig, len(report.failing), test_words)))
+            out.append(Suspect(st, _features(st, fn, sig, len(report.failing), test_words)))
     _relative(out, sig.evidence.get("surprisal", {}))
     for c in out:
         c.features.update(dict.fromkeys(INFILL + MUTATION, 0.0))
@@ -345,9 +346,9 @@ def localize(src: SourceFile, report: TestReport, *, surprisal: dict | None = No
              formula: str = "ochiai") -> Localization:
     """`weights`: feature -> weight, complete (a missing feature weighs nothing); None: the fitted ones
     (the final ranking's when second-round scores are given, else the first round's). `infill`, `mutants`:
-    the second round's scores for the first round's top statements (see `candidates`)."""
+    the second round's scores for the first round's top statements (see `suspects`)."""
     w = weights_for(first_round=not (infill or mutants)) if weights is None else weights
-    cands, evidence = candidates(src, report, surprisal, formula, infill, mutants)
+    cands, evidence = suspects(src, report, surprisal, formula, infill, mutants)
     ranked = []
     for c in cands:
         parts = {k: w.get(k, 0.0) * v for k, v in c.features.items() if v and w.get(k, 0.0)}

@@ -4,21 +4,34 @@
   1. surprisal: the suspect functions read left to right, one pass (skipped over the token budget);
   2. infill: the first ranking's top INFILL_K statements, each cut out and scored as the answer between
      the lines around it (a short pass per statement).
-and a `mutate` callable (repair.mutants.probe bound to the project) one more test run:
+and a `mutate` callable (debugger.mutants.probe bound to the project) one more test run:
   3. mutation: the first ranking's top MUTANT_K statements mutated (down to MUTANT_TAIL, the likeliest
      mutant only), their tests rerun.
 After 2 or 3 the ranking is redone with their scores. Each runs only when the weights use it. The fake
-generator scores nothing, so tests that use it see the test-run ranking alone.
+generator scores nothing (it is no Scorer), so tests that use it see the test-run ranking alone.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from .localize import (INFILL, INFILL_K, MUTANT_TAIL, MUTATION, Localization, infill_pieces, localize, suspect_ranges,
                        weights_for)
 from .source import SourceFile
 from .testrun import TestReport
+
+
+class Scorer(Protocol):
+    """What localization reads from a model (debugger.hf_generator.HFGenerator is the one that can)."""
+
+    def line_surprisal(self, text: str, lines: list[tuple[int, int]] | None = None, max_tokens: int = 1024,
+                       tokens: bool = False) -> dict | None:
+        """Per line of `text` within `lines`: the tokens' negative log-likelihoods (their mean unless
+        `tokens`); None when no range fits in `max_tokens`."""
+
+    def infill_nll(self, pieces: list[tuple[str, str, str]]) -> list[list[tuple[float, float]]]:
+        """Per (prefix, middle, suffix): (NLL, NLL of the top token) for each token of the middle."""
 
 
 @dataclass
@@ -28,10 +41,10 @@ class ModelReads:
     suspects: int = 0  # suspect functions, and how many of them the surprisal pass read
     read: int = 0
     seconds: float = 0.0
-    mutation: object = None  # repair.mutants.MutationProbe, when the probe ran
+    mutation: object = None  # debugger.mutants.MutationProbe, when the probe ran
 
 
-def locate(src: SourceFile, report: TestReport, gen=None, *, weights: dict | None = None,
+def locate(src: SourceFile, report: TestReport, gen: Scorer | None = None, *, weights: dict | None = None,
            first: dict | None = None, overrides: dict | None = None, top_k: int = 8, formula: str = "ochiai",
            surprisal: bool = True, infill: bool | None = None, mutate=None) -> tuple[Localization, ModelReads]:
     """`weights`: the final ranking's; `first`: the first ranking's, which picks what the second-round
@@ -48,12 +61,12 @@ def locate(src: SourceFile, report: TestReport, gen=None, *, weights: dict | Non
     mutate = mutate if any(w.get(f) for f in MUTATION) else None
     reads = ModelReads()
     t0 = time.monotonic()
-    if gen is not None and surprisal and hasattr(gen, "line_surprisal"):
+    if gen is not None and surprisal:
         where = suspect_ranges(src, report)
         reads.suspects = len(where)
         reads.surprisal = gen.line_surprisal(src.text, where, tokens=True) if where else None
         reads.read = sum(any(ln in (reads.surprisal or {}) for ln in range(lo, hi + 1)) for lo, hi in where)
-    second = gen is not None and infill and hasattr(gen, "infill_nll")
+    second = gen is not None and infill
     loc = localize(src, report, surprisal=reads.surprisal, weights=first, formula=formula,
                    top_k=max(top_k, INFILL_K if second else 0, MUTANT_TAIL if mutate else 0))
     if len(loc.statements) > 1 and (second or mutate):  # otherwise the first ranking is the answer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import json
 import math
 import time
@@ -150,8 +151,21 @@ def _splice(line: str, col: int, end_col: int, text: str) -> str:
     return (b[:col] + text.encode("utf-8") + b[end_col:]).decode("utf-8")
 
 
-def mutants(text: str, start: int, end: int, limit: int = 6) -> list[tuple[str, str]]:
-    """Up to `limit` (label, mutated file text) for the statement spanning lines start..end, each one
+@dataclass
+class Mutant:
+    """One mutant, from its making through the probe's run to a candidate patch: one line of the file
+    edited inside one statement."""
+    label: str  # "line 7: > -> >="
+    line: int  # the edited line, 1-based
+    new_line: str  # that line as mutated, newline kept
+    text: str  # the whole file as mutated
+    span: tuple[int, int]  # the statement mutated
+    results: dict = field(default_factory=dict)  # once run: nodeid -> [outcome, message]
+    seconds: float = 0.0
+
+
+def mutants(text: str, start: int, end: int, limit: int = 6) -> list[Mutant]:
+    """Up to `limit` mutants of the statement spanning lines start..end, each one
     edit on one line: a negated condition, a swapped operator, a call swapped for its twin, a `+ 1`
     dropped, two arguments swapped, a variable read swapped for another, a constant off by one, and
     last the edits that only break (the statement deleted, `return None`). The probe runs few of them
@@ -167,7 +181,7 @@ def mutants(text: str, start: int, end: int, limit: int = 6) -> list[tuple[str, 
     lines = text.splitlines(keepends=True)
     seen = {text}
 
-    def make(label: str, lineno: int, new_line: str) -> tuple[str, str] | None:
+    def make(label: str, lineno: int, new_line: str) -> Mutant | None:
         new = "".join(lines[:lineno - 1]) + new_line + "".join(lines[lineno:])
         if new in seen:
             return None
@@ -176,11 +190,11 @@ def mutants(text: str, start: int, end: int, limit: int = 6) -> list[tuple[str, 
         except (SyntaxError, ValueError):
             return None
         seen.add(new)
-        return f"line {lineno}: {label}", new
+        return Mutant(f"line {lineno}: {label}", lineno, new_line, new, (start, end))
 
     parents = {id(c): p for p in ast.walk(st) for c in ast.iter_child_nodes(p)}
 
-    def replace(node: ast.AST, label: str, repl: ast.AST) -> tuple[str, str] | None:
+    def replace(node: ast.AST, label: str, repl: ast.AST) -> Mutant | None:
         if node.lineno == node.end_lineno and start <= node.lineno <= end:
             ln = lines[node.lineno - 1]
             code = _code(node, parents.get(id(node)), repl, ln)
@@ -235,8 +249,8 @@ class MutationProbe:
     run: int = 0  # run before the budget ran out
     seconds: float = 0.0
     error: str = ""
-    # each mutant run, in order: {"span", "label", "text", "results", "seconds"}; and the unmutated run
-    trace: list = field(default_factory=list)
+    # each mutant run, in order, with its results; and the unmutated run's
+    trace: list[Mutant] = field(default_factory=list)
     base: dict = field(default_factory=dict)
     base_seconds: float = 0.0
 
@@ -316,8 +330,8 @@ def probe(src, report, stmts: list, command: str, *, budget: float | None = None
         (copy / src.rel).write_bytes(src.raw)
         spec = {"target": str((copy / src.rel).resolve()), "out": str(work / "mutants.jsonl"), "budget": budget,
                 "test_timeout": test_timeout,
-                "mutants": [{"id": i, "text": text, "tests": tests[(s.start_line, s.end_line)][0]}
-                            for i, (s, (_label, text)) in enumerate(order)]}
+                "mutants": [{"id": i, "text": m.text, "tests": tests[(s.start_line, s.end_line)][0]}
+                            for i, (s, m) in enumerate(order)]}
         (work / "mutants.json").write_text(json.dumps(spec))
         select = sorted({n for m in spec["mutants"] for n in m["tests"]})
         rep = run_tests(copy, command, select=select, timeout=timeout, test_timeout=test_timeout, sandbox=sandbox,
@@ -335,33 +349,29 @@ def probe(src, report, stmts: list, command: str, *, budget: float | None = None
     done = {x["id"]: x for x in lines if x.get("id") != "base"}
     runs: dict = {}
     trace = []
-    for i, (s, (label, text)) in enumerate(order):
+    for i, (s, m) in enumerate(order):
         if i in done:
             key = (s.start_line, s.end_line)
             runs.setdefault(key, []).append((done[i].get("results", {}), *tests[key]))
-            trace.append({"span": key, "label": label, "text": text, "results": done[i].get("results", {}),
-                          "seconds": done[i].get("seconds", 0.0)})
+            trace.append(dataclasses.replace(m, span=key, results=done[i].get("results", {}),
+                                             seconds=done[i].get("seconds", 0.0)))
     scores = {k: score(base, v, failing) for k, v in runs.items()}
     return MutationProbe(scores, made, len(done), time.monotonic() - t0, trace=trace, base=base,
                          base_seconds=first.get("seconds", 0.0))
 
 
-def undoing(m: MutationProbe, text: str, limit: int = 3) -> list[tuple[str, int, str, tuple[int, int]]]:
+def undoing(m: MutationProbe, limit: int = 3) -> list[Mutant]:
     """The probe's mutants that made every failing test they ran pass and broke none of the passing
-    ones they ran, in the order they ran: (label, line number, the line as mutated, the statement's
-    span). Each is a one-line patch worth validating before a model is asked for any."""
-    old = text.splitlines(keepends=True)
+    ones they ran, in the order they ran. Each is a one-line patch worth validating before a model is
+    asked for any."""
     out = []
     for x in m.trace:
-        r = x["results"]
+        r = x.results
         fails = [n for n in r if m.base.get(n, ["passed"])[0] == "failed"]
         if not fails or any(r[n][0] != "passed" for n in fails) \
-                or any(r[n][0] == "failed" for n in r if n not in fails):
+                or any(r[n][0] == "failed" for n in r if n not in fails) or "\n" in x.new_line.rstrip("\r\n"):
             continue
-        new = x["text"].splitlines(keepends=True)
-        changed = [i for i, (a, b) in enumerate(zip(old, new)) if a != b]
-        if len(new) == len(old) and len(changed) == 1:
-            out.append((x["label"], changed[0] + 1, new[changed[0]], x["span"]))
+        out.append(x)
         if len(out) == limit:
             break
     return out

@@ -1,7 +1,8 @@
 """An OpenAI-compatible HTTP endpoint (vLLM, llama.cpp server, TGI, ...): `--model openai:URL#MODEL`.
 
-Infill prompts go to /v1/completions as raw text (the server's model must know the FIM tokens);
-rewrites go to /v1/chat/completions. The API key, if any, comes from $OPENAI_API_KEY.
+Infill prompts go to /v1/completions as raw text in the FIM tokens of the family the model's name says
+(qwen, starcoder, deepseek, codellama; another name cannot infill); rewrites go to /v1/chat/completions.
+The API key, if any, comes from $OPENAI_API_KEY.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import urllib.request
 from urllib.parse import urlsplit
 
 from .generate import Completion
-from .prompts import Prompt
 from .config import loopback
+from .prompts import Prompt, fim_for_name, fim_text, refuse_infill
 from .source import InputError
 
 
@@ -27,6 +28,7 @@ class OpenAIGenerator:
         self.base = base.rstrip("/")
         self.model = model or "default"
         self.name = f"openai:{self.base}#{self.model}"
+        self.fim = fim_for_name(self.model)
         self.timeout = timeout
 
     def _post(self, path: str, body: dict) -> dict:
@@ -44,7 +46,8 @@ class OpenAIGenerator:
     def _call(self, p: Prompt, n: int, temperature: float) -> list[tuple[str, int]]:
         body: dict = {"model": self.model, "n": n, "temperature": temperature, "max_tokens": p.max_new_tokens}
         if p.kind == "infill":
-            body.update(prompt=p.text, stop=["<|endoftext|>", "<|file_sep|>", "<|fim_pad|>"])
+            text = fim_text(p, self.fim) if self.fim else refuse_infill(self.name)
+            body.update(prompt=text, stop=list(self.fim.stops[:4]))  # the API takes at most four
             data = self._post("/completions", body)
             texts = [c.get("text", "") for c in data.get("choices", [])]
         else:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import prompts, writer
-from .config import FixConfig
+from .config import FixConfig, model_label, reads_surprisal
 from .generate import Candidate, Generator, ast_key, generate
 from .locate import locate
 from .localize import Localization, localize, weights_for
@@ -117,27 +117,30 @@ def make_generator(cfg: FixConfig, on_event: Event) -> Generator:
     if engine == "openai":
         from .openai_generator import OpenAIGenerator
         return OpenAIGenerator(cfg.model[7:])
-    progress = lambda phase, done, total: on_event("model_progress", (phase, done, total))  # noqa: E731
     if engine == "llama":
         from .llama_generator import LlamaGenerator
-        return LlamaGenerator(cfg.model, cfg.adapter, cfg.threads, parallel=max(1, cfg.samples), progress=progress)
+        return LlamaGenerator(cfg.model, cfg.adapter, cfg.threads, parallel=max(1, cfg.samples),
+                              progress=_progress(on_event))
     from .hf_generator import HFGenerator
-    return HFGenerator(cfg.model, cfg.adapter, cfg.threads, progress=progress)
+    return HFGenerator(cfg.model, cfg.adapter, cfg.threads, progress=_progress(on_event))
 
 
-def make_scorer(cfg: FixConfig, gen: Generator | None, on_event: Event):
-    """What reads the model's scores for localization (surprisal), or None. The llama.cpp engine returns
-    no log-probabilities of prompt tokens, so beside it the same weights (adapter folded in) are read by
-    transformers: localization stays the one measured, at the cost of loading torch."""
-    from .models import pick_engine
-    engine = gen.engine if gen is not None else pick_engine(cfg.engine, cfg.model)
-    if not cfg.surprisal or engine in ("fake", "openai"):  # they score nothing
+def _progress(on_event: Event) -> Callable[[str, int, int], None]:
+    """Assembling or converting a model, as events the CLI draws as a bar."""
+    return lambda phase, done, total: on_event("model_progress", (phase, done, total))
+
+
+def make_scorer(cfg: FixConfig, engine: str, load_generator: Callable[[], Generator], on_event: Event):
+    """What reads the model's scores for localization (surprisal), or None. On transformers that is the
+    generator itself (loaded now). The llama.cpp engine returns no log-probabilities of prompt tokens, so
+    beside it the same weights (adapter folded in) are read by transformers: localization stays the one
+    measured, at the cost of loading torch and a second copy of the weights."""
+    if not reads_surprisal(cfg, engine) or engine in ("fake", "openai"):  # they score nothing
         return None
-    if engine == "transformers" and gen is not None:
-        return gen
+    if engine == "transformers":
+        return load_generator()
     from .hf_generator import HFGenerator
-    scorer = HFGenerator(cfg.model, cfg.adapter, cfg.threads,
-                         progress=lambda phase, done, total: on_event("model_progress", (phase, done, total)))
+    scorer = HFGenerator(cfg.model, cfg.adapter, cfg.threads, progress=_progress(on_event))
     on_event("scorer", scorer)
     return scorer
 
@@ -193,16 +196,29 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         result.seconds = round(time.monotonic() - t0, 2)
         return result
 
-    gen = generator or make_generator(cfg, emit)
-    result.model, result.engine = gen.name, gen.engine
-    emit("model", gen)
+    # The generator loads when a prompt first needs it: a fix the probe's mutants find costs no model load.
+    from .models import pick_engine
+    loaded = [generator]
+    result.model = generator.name if generator else model_label(cfg.model, cfg.adapter)
+    result.engine = generator.engine if generator else pick_engine(cfg.engine, cfg.model)
+
+    def load_generator() -> Generator:
+        if loaded[0] is None:
+            loaded[0] = make_generator(cfg, emit)
+            emit("model", loaded[0])
+            if loaded[0].fim is None and "infill" in cfg.formats and cfg.strategy != "naive":
+                raise InputError(f"{loaded[0].name} has no fill-in-the-middle tokens of a known family: run it "
+                                 "with --formats mutant,rewrite")
+        result.model = loaded[0].name
+        return loaded[0]
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
         loc, probed = Localization([], []), None
     else:
+        surprisal = reads_surprisal(cfg, result.engine)
         if scorer is None:
-            scorer = make_scorer(cfg, gen, emit)
-        loc, reads = locate(src, before, scorer, overrides=cfg.weights, top_k=cfg.top_k,
-                             surprisal=cfg.surprisal, infill=None if cfg.surprisal else False,
+            scorer = make_scorer(cfg, result.engine, load_generator, emit)
+        loc, reads = locate(src, before, scorer if surprisal else None, overrides=cfg.weights, top_k=cfg.top_k,
+                             surprisal=surprisal, infill=None if surprisal else False,
                              mutate=mutation_probe(src, before, command, cfg, emit))
         probed = reads.mutation
         emit("localized", loc)
@@ -216,7 +232,7 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
 
     verdicts: list[Verdict] = []
     seeds = mutant_candidates(src, probed) if "mutant" in cfg.formats else []
-    best = _search(src, before, loc, gen, cfg, command, result, verdicts, emit, deadline=t0 + cfg.budget,
+    best = _search(src, before, loc, load_generator, cfg, command, result, verdicts, emit, deadline=t0 + cfg.budget,
                    seeds=seeds)
     result.candidates["plausible"] = sum(v.plausible for v in verdicts)
     if best is not None:
@@ -249,15 +265,15 @@ def mutant_candidates(src: SourceFile, probe) -> list[Candidate]:
     if probe is None:
         return []
     out = []
-    for label, line, new, span in undoing(probe, src.text):
-        edit = Edit(line, line, new if new.endswith("\n") else new + "\n")
-        out.append(Candidate(edit, edited_text(src.text, edit), "mutant", f"mutant {label}", 0, changed=2,
-                             span=span))
+    for m in undoing(probe):
+        edit = Edit(m.line, m.line, m.new_line if m.new_line.endswith("\n") else m.new_line + "\n")
+        out.append(Candidate(edit, edited_text(src.text, edit), "mutant", f"mutant {m.label}", 0, changed=2,
+                             span=m.span))
     return out
 
 
-def _search(src: SourceFile, before: TestReport, loc: Localization, gen: Generator, cfg: FixConfig, command: str,
-            result: FixResult, verdicts: list[Verdict], emit: Event, deadline: float,
+def _search(src: SourceFile, before: TestReport, loc: Localization, load_generator: Callable[[], Generator],
+            cfg: FixConfig, command: str, result: FixResult, verdicts: list[Verdict], emit: Event, deadline: float,
             seeds: list[Candidate] = ()) -> Verdict | None:
     """Generate and validate, stage by stage and round by round, until a candidate is plausible.
 
@@ -281,7 +297,7 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, gen: Generat
                 seen.update(ast_key(c.text) for c in cands)
             else:
                 emit("prompt", p)
-                cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=temperature,
+                cands, tokens = generate(base.text, [p], load_generator(), samples=samples, temperature=temperature,
                                          greedy=greedy, seen=seen, round=rnd, deadline=deadline)
                 result.tokens += tokens
             result.candidates["generated"] += len(cands)
@@ -326,7 +342,7 @@ def record(src: SourceFile, fixed_text: str, before: TestReport, command: str, r
     import json
     from pathlib import Path
 
-    from data.schema import BugRecord, span_between, write_jsonl
+    from debugger.data.schema import BugRecord, span_between, write_jsonl
     start, end, span = span_between(src.text, fixed_text)
     rec = BugRecord(project=src.root.name, path=src.rel, buggy=src.text, fixed=fixed_text, start_line=start,
                     end_line=end, fixed_span=span, failing_tests=before.failing,

@@ -19,6 +19,61 @@ MAX_FAILURE = 1500
 MAX_CONTEXT = 2500
 
 
+@dataclass(frozen=True)
+class Fim:
+    """A model family's fill-in-the-middle tokens, and the tokens that end its middle."""
+    family: str
+    prefix: str
+    suffix: str
+    middle: str
+    stops: tuple[str, ...]
+
+
+# The families whose FIM tokens are known. Qwen's is the default: the packs, the shipped adapter and the
+# training data speak it.
+FIM_FAMILIES = {
+    "qwen": Fim("qwen", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>",
+                ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_suffix|>",
+                 "<|fim_middle|>", "<|repo_name|>")),
+    "starcoder": Fim("starcoder", "<fim_prefix>", "<fim_suffix>", "<fim_middle>",
+                     ("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>")),
+    "deepseek": Fim("deepseek", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>",
+                    ("<｜end▁of▁sentence｜>", "<|EOT|>", "<｜fim▁begin｜>")),
+    "codellama": Fim("codellama", "<PRE> ", " <SUF>", " <MID>", ("<EOT>", "</s>")),
+}
+QWEN = FIM_FAMILIES["qwen"]
+
+
+def fim_for_vocab(vocab) -> Fim | None:
+    """The family whose three FIM tokens the tokenizer's vocabulary holds; None: the model cannot infill."""
+    tokens = set(vocab)
+    for fim in FIM_FAMILIES.values():
+        if {fim.prefix.strip(), fim.suffix.strip(), fim.middle.strip()} <= tokens:
+            return fim
+    return None
+
+
+def fim_for_name(name: str) -> Fim | None:
+    """For a model known only by name (a GGUF file, a remote endpoint): the family its name says."""
+    low = name.lower()
+    for key, family in (("qwen", "qwen"), ("starcoder", "starcoder"), ("deepseek", "deepseek"),
+                        ("codellama", "codellama"), ("code-llama", "codellama")):
+        if key in low:
+            return FIM_FAMILIES[family]
+    return None
+
+
+def refuse_infill(model: str):
+    from .source import InputError
+    raise InputError(f"{model} has no fill-in-the-middle tokens of a known family ({', '.join(FIM_FAMILIES)}): "
+                     "run it with --formats mutant,rewrite")
+
+
+def fim_text(p: Prompt, fim: Fim) -> str:
+    """An infill prompt in a family's tokens (its `text` is Qwen's)."""
+    return p.text if fim == QWEN else fim.prefix + p.head + p.prefix + fim.suffix + p.suffix + fim.middle
+
+
 @dataclass
 class Prompt:
     kind: str  # infill | rewrite | naive
@@ -29,6 +84,7 @@ class Prompt:
     messages: list[dict] = field(default_factory=list)  # chat prompt (rewrite)
     prefix: str = ""
     suffix: str = ""
+    head: str = ""  # infill: the failure comment above the prefix (hinted prompts)
     name: str = ""  # function name for rewrites
     max_new_tokens: int = 64
     max_lines: int = 0  # infill: lines to keep from the completion (0 = no limit)
@@ -78,11 +134,13 @@ def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int 
     lo, hi = (0, len(lines)) if window is None else (max(0, start - 1 - window), end + window)
     prefix, original, suffix = "".join(lines[lo:start - 1]), "".join(lines[start - 1:end]), "".join(lines[end:hi])
     n = end - start + 1
+    tokens = {"fim_prefix": QWEN.prefix, "fim_suffix": QWEN.suffix, "fim_middle": QWEN.middle}
+    head = failure_comment(failure, original) if failure else ""
     if failure:
-        body = template("infill_hint").substitute(failure=failure_comment(failure, original), prefix=prefix, suffix=suffix)
+        body = template("infill_hint").substitute(failure=head, prefix=prefix, suffix=suffix, **tokens)
     else:
-        body = template("infill").substitute(prefix=prefix, suffix=suffix)
-    return Prompt("infill", start, end, original, text=body, prefix=prefix, suffix=suffix,
+        body = template("infill").substitute(prefix=prefix, suffix=suffix, **tokens)
+    return Prompt("infill", start, end, original, text=body, prefix=prefix, suffix=suffix, head=head,
                   max_new_tokens=28 * (n + extra_lines) + 8, max_lines=n, extra_lines=extra_lines)
 
 

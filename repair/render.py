@@ -49,7 +49,7 @@ class Renderer:
         hung = f" (hung: {escape(report.hung)})" if report.hung else ""
         self._log(f"[bold]tests[/]   {n} run, {f} failing in {report.seconds:.1f}s{hung}")
         if f:
-            self._say("loading the model")
+            self._say("localizing")
 
     def on_model_progress(self, payload) -> None:
         if self.quiet:
@@ -77,7 +77,7 @@ class Renderer:
         secs = getattr(gen, "load_seconds", None)
         engine = f" on {gen.engine}" if getattr(gen, "engine", None) else ""
         self._log(f"[bold]model[/]   {escape(gen.name)}{engine}" + (f" (loaded in {secs:.1f}s)" if secs is not None else ""))
-        self._say("localizing")
+        self._say("generating")
 
     def on_scorer(self, gen) -> None:
         if self.bar is not None:

@@ -38,7 +38,7 @@ def fixed(name: str) -> Path:
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None):
     """Run `debugger ARGS` in a subprocess; returns (exit code, stdout, stderr, parsed JSON or None)."""
     full_env = dict(os.environ, **(env or {}))
-    p = subprocess.run([sys.executable, "-m", "repair.cli", *args], cwd=cwd, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "debugger.cli", *args], cwd=cwd, capture_output=True, text=True,
                        timeout=timeout, env=full_env)
     data = None
     if "--json" in args and p.stdout.strip():

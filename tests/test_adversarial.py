@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from repair.config import FixConfig
-from repair.generate import Completion
-from repair.pipeline import fix
-from repair.sandbox import Limits, LocalSandbox, isolation, make_sandbox
-from repair.screen import screen
-from repair.source import InputError
+from debugger.config import FixConfig
+from debugger.generate import Completion
+from debugger.pipeline import fix
+from debugger.sandbox import Limits, LocalSandbox, isolation, make_sandbox
+from debugger.screen import screen
+from debugger.source import InputError
 
 BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 TESTS = ("from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
@@ -352,7 +352,7 @@ def test_ctrl_c_leaves_no_temp_files_or_children(tmp_path, project):
         "    time.sleep(30)\n")
     before = (root / "calc.py").read_bytes()
     env = dict(os.environ, TMPDIR=str(tmp))
-    p = subprocess.Popen([sys.executable, "-m", "repair.cli", "fix", str(root / "calc.py"), "--model",
+    p = subprocess.Popen([sys.executable, "-m", "debugger.cli", "fix", str(root / "calc.py"), "--model",
                           "fake:" + str(Path(__file__).parent / "fixtures" / "calc_fixed.py"), "--apply",
                           "--sandbox", "local"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          # a CI job started with `&` ignores SIGINT, and children inherit that: restore it
@@ -377,8 +377,8 @@ def test_local_sandbox_says_it_isolates_nothing(tmp_path):
 
 # -- secrets and the model supply chain --------------------------------------------------------------------
 def test_eval_results_on_disk_carry_no_secrets(tmp_path, monkeypatch):
-    from eval import runner
-    from eval.tasks import Task
+    from debugger.eval import runner
+    from debugger.eval.tasks import Task
     leaked = 'API_KEY = "sk-live-abcdefghijklmnopqrstuv"'
     monkeypatch.setattr(runner, "run_pair", lambda task, config, **kw: {"task": task.id, "config": config,
                                                                      "diff": f"+{leaked}\n", "error": leaked})
@@ -402,7 +402,7 @@ def _tiny_tokenizer(where: Path, template: str):
 
 
 def test_malicious_chat_template_is_refused(tmp_path):
-    from repair.hf_generator import render_chat
+    from debugger.hf_generator import render_chat
     sentinel = tmp_path / "pwned"
     evil = ("{{ cycler.__init__.__globals__.os.system('touch " + str(sentinel) + "') }}"
             "{% for m in messages %}{{ m.content }}{% endfor %}")
@@ -427,14 +427,14 @@ def test_pickle_weights_are_never_loaded(tmp_path):
 
     from transformers import Qwen2Config
 
-    from repair.models import load_hf
+    from debugger.models import load_hf
     model_dir = tmp_path / "model"
     _tiny_tokenizer(model_dir, "{{ messages }}")
     Qwen2Config(vocab_size=8, hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2,
                 num_key_value_heads=1).save_pretrained(model_dir)
     sentinel = tmp_path / "unpickled"
     (model_dir / "pytorch_model.bin").write_bytes(pickle.dumps(_Evil(str(sentinel))))
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - whatever refuses it, the pickle must not run
         load_hf(str(model_dir))
     assert not sentinel.exists()
 
@@ -496,7 +496,7 @@ def test_api_key_never_goes_over_plain_http_to_another_host(project, cli):
     code, out, err, _ = cli("fix", "calc.py", "--test", MARKER_TEST, "--model", "openai:http://example.invalid/v1#m",
                             cwd=proj, env={"OPENAI_API_KEY": "sk-secret"})
     _refused_early(code, err, proj, "OPENAI_API_KEY", "plain http")
-    from repair.openai_generator import OpenAIGenerator
+    from debugger.openai_generator import OpenAIGenerator
     sent = []
 
     class Capture(OpenAIGenerator):  # defence in depth: the generator itself leaves the header off
@@ -559,7 +559,7 @@ def test_project_cannot_load_weights_from_outside_it(project, cli, tmp_path):
 
 
 def test_project_may_tune_the_search(project):
-    from repair.config import resolve
+    from debugger.config import resolve
     proj = project("calc")
     _settings(proj, 'samples = 1\nrounds = 0\nformats = ["infill"]\nengine = "transformers"\nthreads = 1\n'
                     'model = "qwen2.5-coder-1.5b"\nadapter = "none"\nsandbox = "auto"\n')
@@ -654,7 +654,7 @@ def test_localize_checks_its_arguments_first_and_says_when_nothing_fails(project
 
 
 def test_eval_takes_task_ids_that_group_tasks(tmp_path):
-    from eval import runner, tasks
+    from debugger.eval import runner, tasks
     from conftest import fixed as fixed_file
     bench = tmp_path / "bench"
     tasks.write_task(bench, tasks.Task("calc", "calc.py", tasks.PYTEST, fix_lines=[6, 6]), FIXTURES / "calc")
@@ -685,7 +685,7 @@ def test_hook_and_the_pre_commit_framework_keep_every_hook_in_both_orders(tmp_pa
     if not Path(precommit).exists():
         pytest.skip("pre-commit is not installed")
     repo = _hook_repo(tmp_path)
-    ours = [sys.executable, "-m", "repair.cli", "hook"]
+    ours = [sys.executable, "-m", "debugger.cli", "hook"]
     steps = [ours + ["install"], [precommit, "install"]]
     for cmd in steps if order == "debugger-first" else steps[::-1]:
         p = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=120)

@@ -52,7 +52,7 @@ def test_apply_writes_crlf_and_mode_exactly(project, cli):
 
 
 def test_record_keeps_the_accepted_fix_as_a_bug_record(project, cli, tmp_path):
-    from data.schema import read_jsonl
+    from debugger.data.schema import read_jsonl
     root = project("calc")
     buggy = (root / "calc.py").read_text()
     (root / "calc.py").write_text(buggy.replace("def add", 'TOKEN = "ghp_' + "x" * 36 + '"\n\n\ndef add'))
@@ -174,15 +174,21 @@ def test_pyproject_settings_and_cli_precedence(project, cli):
     assert code == 2 and "unknown setting 'bogus'" in err
 
 
-def test_help_does_not_import_torch():
-    code = ("import sys\nfrom repair.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print('TORCH' if 'torch' in sys.modules else 'CLEAN')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
-    assert out.strip().endswith("CLEAN")
+def test_help_does_not_import_torch_and_a_repair_imports_no_tooling():
+    def loaded(*args):
+        code = (f"import sys\nfrom debugger.cli import main\ntry:\n    main({list(args)!r})\nexcept SystemExit:\n    pass\n"
+                "print(sorted(m for m in sys.modules if m == 'torch' or m.split('.')[:2] in "
+                "(['debugger', 'data'], ['debugger', 'eval'], ['debugger', 'training'])))")
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        return p.stdout.strip().splitlines()[-1], p.stdout
+    mods, out = loaded("--help")
+    assert "'torch'" not in mods and "eval" in out and "train" in out  # the command list names the tooling
+    assert loaded("fix", "--help")[0] == "[]"
+    assert loaded("hook", "--help")[0] == "[]"
 
 
 def test_python_api(project):
-    from repair import Debugger
+    from debugger import Debugger
     root = project("calc")
     result = Debugger(model=fake("calc")).fix(str(root / "calc.py"), apply=True)
     assert result.status == "fixed" and result.applied and result.exit_code == 0
@@ -191,7 +197,7 @@ def test_python_api(project):
 
 
 def test_python_api_loads_the_model_once(project, monkeypatch):
-    from repair import Debugger, pipeline
+    from debugger import Debugger, pipeline
     made = []
     real = pipeline.make_generator
     monkeypatch.setattr(pipeline, "make_generator", lambda cfg, emit: made.append(cfg.model) or real(cfg, emit))

@@ -6,9 +6,9 @@ import textwrap
 import pytest
 
 from conftest import FIXTURES, fixed
-from data import format as fmt
-from data import importers, mutations, schema, synth
-from repair.redact import redact
+from debugger.data import format as fmt
+from debugger.data import importers, mutations, schema, synth
+from debugger.redact import redact
 
 CODE = textwrap.dedent('''\
     def stats(items, limit=10):
@@ -155,7 +155,7 @@ def test_secrets_are_redacted_on_disk(tmp_path):
 def test_training_format_is_the_runtime_prompt():
     r = _rec("a")
     ex = fmt.to_example(r)
-    from repair import prompts
+    from debugger import prompts
     assert ex["prompt"] == prompts.infill(r.buggy, 2, 2, r.failure).text
     assert ex["completion"] == "    return a <= 1\n<|endoftext|>"
     deletion = schema.BugRecord(project="a", path="m.py", buggy="def f(a):\n    return a\n",
@@ -202,7 +202,7 @@ def test_import_bugsinpy(tmp_path):
 
 
 def test_example_records_are_valid_and_held_out():
-    from data import corpus
+    from debugger.data import corpus
     recs = corpus.example_records()
     assert len(recs) >= 6
     for r in recs:
@@ -214,7 +214,7 @@ def test_example_records_are_valid_and_held_out():
 
 
 def test_corpus_build_goes_on_past_a_red_project_and_splits(project, tmp_path, monkeypatch):
-    from data import corpus
+    from debugger.data import corpus
     green, red = project("calc"), project("helper")
     (green / "calc.py").write_bytes(fixed("calc").read_bytes())
     for t in (red / "tests").glob("test_*.py"):  # nothing passes: synth refuses it

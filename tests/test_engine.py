@@ -1,12 +1,11 @@
 """The llama.cpp engine against the transformers reference: a tiny Qwen2 written both as safetensors and as
 GGUF, the shipped adapter converted to a GGUF LoRA, engine choice, and (slow) the real default model."""
 import json
-from pathlib import Path
 
 import pytest
 
-from repair import models
-from repair.packs import PackError
+from debugger import models
+from debugger.packs import PackError
 
 pytest.importorskip("xllamacpp")
 
@@ -92,14 +91,14 @@ def tiny_pair(tmp_path_factory):
 
 
 def _infill_prompts():
-    from repair import prompts
+    from debugger import prompts
     text = "def add(a, b):\n    total = a - b\n    return total\n\n\ndef keep(x):\n    return x\n"
     return [prompts.infill(text, line, line) for line in (2, 3, 7)]
 
 
 def test_both_engines_greedy_infill_the_same_text(tiny_pair):
-    from repair.hf_generator import HFGenerator
-    from repair.llama_generator import LlamaGenerator
+    from debugger.hf_generator import HFGenerator
+    from debugger.llama_generator import LlamaGenerator
     hf, gguf_path = tiny_pair
     ref, fast = HFGenerator(str(hf), threads=1), LlamaGenerator(str(gguf_path), threads=1)
     assert fast.engine == "llama" and ref.engine == "transformers"
@@ -110,7 +109,7 @@ def test_both_engines_greedy_infill_the_same_text(tiny_pair):
 
 
 def test_samples_are_seeded_from_the_prompt(tiny_pair):
-    from repair.llama_generator import LlamaGenerator
+    from debugger.llama_generator import LlamaGenerator
     gen = LlamaGenerator(str(tiny_pair[1]), threads=1)
     p = _infill_prompts()[0]
     p.max_new_tokens = 8
@@ -123,7 +122,7 @@ def test_samples_are_seeded_from_the_prompt(tiny_pair):
 def test_deadline_in_the_past_stops_decoding_at_once(tiny_pair):
     import time
 
-    from repair.llama_generator import LlamaGenerator
+    from debugger.llama_generator import LlamaGenerator
     gen = LlamaGenerator(str(tiny_pair[1]), threads=1)
     p = _infill_prompts()[1]
     p.max_new_tokens = 200
@@ -138,8 +137,8 @@ def test_peft_adapter_converts_to_a_gguf_lora_the_engine_loads(tiny_pair, tmp_pa
     import numpy as np
     from safetensors.numpy import save_file
 
-    from repair import gguf_lora
-    from repair.llama_generator import LlamaGenerator
+    from debugger import gguf_lora
+    from debugger.llama_generator import LlamaGenerator
     monkeypatch.setenv("DEBUGGER_HOME", str(tmp_path / "home"))
     hf, gguf_path = tiny_pair
     rng = np.random.default_rng(0)
@@ -170,8 +169,8 @@ def test_peft_adapter_converts_to_a_gguf_lora_the_engine_loads(tiny_pair, tmp_pa
 
 
 def test_non_plain_adapters_are_refused_for_the_llama_engine(tiny_pair, tmp_path):
-    from repair import gguf_lora
-    from repair.lora import AdapterError
+    from debugger import gguf_lora
+    from debugger.lora import AdapterError
     (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "use_dora": True, "r": 4,
                                                               "lora_alpha": 8}))
     (tmp_path / "adapter_model.safetensors").write_bytes(b"")
@@ -214,11 +213,11 @@ def test_default_model_on_llama_with_the_shipped_adapter_matches_transformers_gr
     the same numbers (transformers runs the GGUF's Q5_0 tensors de-quantized to fp32; llama.cpp multiplies
     them quantized, with activations rounded to 8 bits), so a near-tie can go the other way: most must
     agree, and every disagreement is printed."""
-    from data.corpus import example_bugs
-    from repair import prompts
-    from repair.config import adapter_context_lines, shipped_adapter
-    from repair.hf_generator import HFGenerator
-    from repair.llama_generator import LlamaGenerator
+    from debugger.data.corpus import example_bugs
+    from debugger import prompts
+    from debugger.config import adapter_context_lines, shipped_adapter
+    from debugger.hf_generator import HFGenerator
+    from debugger.llama_generator import LlamaGenerator
     ad = shipped_adapter("qwen2.5-coder-0.5b")
     window = adapter_context_lines(ad)
     ref, fast = HFGenerator("qwen2.5-coder-0.5b", ad), LlamaGenerator("qwen2.5-coder-0.5b", ad)

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, fixed
-from eval import report, runner, tasks
+from conftest import FIXTURES, fixed, run_cli
+from debugger.eval import report, runner, tasks
 
 
 @pytest.fixture
@@ -85,13 +85,30 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     assert s["default"]["fix_rate"] == 0.5 and s["default"]["hit_at"] == {1: 0.5, 3: 0.5, 5: 1.0}
     assert s["default"]["median_seconds"] == 20.0 and s["naive"]["tokens_per_fix"] == 1900
     assert s["naive"]["hit_at"] == {1: None, 3: None, 5: None}
+    assert s["default"]["precision"] == 1.0  # its one reported fix is correct
     assert report.ratios(s)["median_seconds"] == round(20 / 105, 2)
     md, page = report.write(run_dir)
     text = md.read_text()
-    assert "| default | 2 | 50% | 50% |" in text and "![fix_rate.png](fix_rate.png)" in text
+    assert "| default | 2 | 50% | 50% | 100% |" in text and "![fix_rate.png](fix_rate.png)" in text
     for png in ("fix_rate.png", "by_kind.png", "time.png", "tokens.png", "hit_at_k.png"):
         assert (run_dir / png).stat().st_size > 1000
     assert "<table>" in page.read_text()
+    # the README's results table comes from the run, between its markers; the rest is left byte-exact
+    p = report.paired(rows, "default", "naive")
+    assert (p["only_a"], p["only_b"], p["a_faster"], round(p["median_time_ratio"], 3)) == (1, 1, 2, round((10 / 90 + 30 / 120) / 2, 3))
+    readme = tmp_path / "README.md"
+    before, after = "# tool\n\nintro\n\n", "\n\n## Safety\n"
+    readme.write_text(before + report.README_START + "\nold table\n" + report.README_END + after)
+    code, out, err, _ = run_cli("eval", "report", str(run_dir), "--readme", str(readme))
+    text = readme.read_text()
+    assert code == 0 and text.startswith(before) and text.endswith(after) and "old table" not in text, err
+    assert "| default | 2 | 1 | 1 | 100% | 20.0 | 30.0 | 220.0 | 0.9 GB |" in text
+    assert "`default` against `naive` on the same 2 tasks: 1 fixed correctly by `default` only, 1 by `naive` only; " \
+           "`default` faster on 2, median time ratio 0.18." in text
+    assert "[run/report.md](run/report.md)" in text
+    readme.write_text("# no markers\n")
+    code, _, err, _ = run_cli("eval", "report", str(run_dir), "--readme", str(readme))
+    assert code == 2 and "no results block" in err and readme.read_text() == "# no markers\n"
 
 
 def test_eval_cli_errors(cli, tmp_path):
@@ -104,7 +121,7 @@ def test_eval_cli_errors(cli, tmp_path):
 
 
 def test_tasks_from_records_use_the_pinned_source_with_the_bug_in_place(tmp_path, monkeypatch):
-    from data import corpus, schema
+    from debugger.data import corpus, schema
     monkeypatch.setattr(corpus, "PROJECTS", [corpus.Project("calc", "0", "MIT", tasks.PYTEST)])
     monkeypatch.setattr(corpus, "fetch", lambda p, dest: FIXTURES / "calc")
     good = fixed("calc").read_text()
@@ -130,8 +147,8 @@ def test_tasks_from_records_use_the_pinned_source_with_the_bug_in_place(tmp_path
 def test_localization_bench_ranks_as_localize_does_and_fits(tmp_path):
     """The bench's fast matrix ranking must agree with localize() itself, its fit must not do worse on
     the cases it was fitted on than the weights it starts from, and its cases cache must round-trip."""
-    from eval import bench_localize as bl
-    from repair.localize import HAND_SET, localize
+    from debugger.eval import bench_localize as bl
+    from debugger.localize import HAND_SET, localize
     cases = bl.collect(tasks.from_examples(tmp_path / "ex"), "test", None, lambda m: None)
     assert len(cases) >= 6 and all(c.report.failing for c in cases)
     weights = {"spectrum": 0.7, "branch": 0.3, "traceback": 1.0, "type_return": 0.2, "syntax": 10}
@@ -167,8 +184,8 @@ def synthetic_bugs(monkeypatch, count: int, width: int, seed: int, mark: str, de
     returns the cases."""
     import numpy as np
 
-    from eval import rank_fit
-    from repair.localize import FEATURES
+    from debugger.eval import rank_fit
+    from debugger.localize import FEATURES
     rng = np.random.default_rng(seed)
     fake = {}
     for i in range(count):
@@ -189,8 +206,8 @@ def synthetic_bugs(monkeypatch, count: int, width: int, seed: int, mark: str, de
 def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
     """Synthetic bugs where only `branch` tells the buggy statement apart (spectrum ties, and a
     misleading type prior): the fitted ranker must put it first where the hand-set weights do not."""
-    from eval import bench_localize as bl
-    from repair.localize import HAND_SET
+    from debugger.eval import bench_localize as bl
+    from debugger.localize import HAND_SET
     cases = synthetic_bugs(monkeypatch, 40, 8, 0, "branch", "type_return", lambda rng, n: rng.integers(0, 2, n), True)
     assert bl.rates(cases, HAND_SET, "ochiai")["top1"] < 0.5
     fitted = bl.fit(cases, surprisal=False, steps=400)
@@ -202,8 +219,8 @@ def test_localization_second_round_fits_only_its_own_features(monkeypatch, free,
     """The infill pass and the mutation probe scored what the first-round weights ranked top: their fit
     must keep those weights as they are and learn only their own, here the only feature that tells the
     bug apart."""
-    from eval import bench_localize as bl
-    from repair import localize
+    from debugger.eval import bench_localize as bl
+    from debugger import localize
     own = getattr(localize, free)
     cases = synthetic_bugs(monkeypatch, 30, 6, 1, mark, "recent", lambda rng, n: rng.random(n), False)
     first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}
@@ -218,9 +235,9 @@ def test_localization_second_round_fits_only_its_own_features(monkeypatch, free,
 def test_localization_refit_beside_the_probe_unlearns_what_it_makes_redundant(monkeypatch):
     """With the probe's scores, a first-round weight that misleads (here `recent`) is refit too: the
     joint fit lowers it and ranks every bug first, where keeping it leaves some behind."""
-    from eval import bench_localize as bl
-    from eval.rank_fit import first_round
-    from repair.localize import MUTATION
+    from debugger.eval import bench_localize as bl
+    from debugger.eval.rank_fit import first_round
+    from debugger.localize import MUTATION
     cases = synthetic_bugs(monkeypatch, 30, 6, 2, "mutant_fix", "recent", lambda rng, n: rng.random(n) * 3, False)
     first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}
     kept = bl.fit(cases, surprisal=True, steps=40, second=first, free=MUTATION)
@@ -233,9 +250,9 @@ def test_cross_validation_holds_each_project_back_and_picks_the_fitting_that_gen
     """Leave-one-project-out: no fold's weights see the project they rank; of two fittings, the one
     that unlearns a misleading first-round weight (`recent`) ranks the held-back projects better and is
     chosen; the runtime's weights are scored apart on the projects their own fit never saw."""
-    from eval import rank_fit
-    from eval.rank_fit import first_round
-    from repair.localize import MUTATION
+    from debugger.eval import rank_fit
+    from debugger.eval.rank_fit import first_round
+    from debugger.localize import MUTATION
     cases = synthetic_bugs(monkeypatch, 36, 6, 3, "mutant_fix", "recent", lambda rng, n: rng.random(n) * 3, False,
                            projects=3)
     first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}
@@ -271,5 +288,5 @@ def test_fix_targets_for_an_insertion_are_the_statements_around_the_gap(tmp_path
 
 
 def test_default_eval_config_is_the_shipped_default(tmp_path):
-    from repair.config import resolve
+    from debugger.config import resolve
     assert resolve(tmp_path, config_file=runner.config_path("default")) == resolve(tmp_path)

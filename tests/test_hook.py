@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import FIXTURES, fixed
-from repair import hook
+from debugger import hook
 
 
 def git(repo, *args):
@@ -28,7 +28,7 @@ def repo(tmp_path):
 
 
 def hook_cli(repo, *args, env=None):
-    p = subprocess.run([sys.executable, "-m", "repair.cli", "hook", *args], cwd=repo, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "debugger.cli", "hook", *args], cwd=repo, capture_output=True, text=True,
                        env=dict(os.environ, **(env or {})), timeout=300)
     return p.returncode, p.stdout, p.stderr
 

@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from repair.localize import localize
-from repair.sandbox import remove_copy, scratch_copy
-from repair.source import load
-from repair.testrun import default_command, run_tests
+from debugger.localize import localize
+from debugger.sandbox import remove_copy, scratch_copy
+from debugger.source import load
+from debugger.testrun import default_command, run_tests
 
 
 def baseline(src):
@@ -125,9 +125,9 @@ def test_branch_spectrum_lifts_the_condition(tmp_path):
 
 
 def test_feature_weights_are_fitted_and_overridable(tmp_path):
-    from repair.config import resolve
-    from repair.localize import FEATURES, INFILL, MUTATION, WEIGHTS_FILE, weights_for
-    from repair.source import InputError
+    from debugger.config import resolve
+    from debugger.localize import FEATURES, INFILL, MUTATION, WEIGHTS_FILE, weights_for
+    from debugger.source import InputError
     fitted = json.loads(WEIGHTS_FILE.read_text())
     assert set(fitted["weights"]) <= set(FEATURES) and fitted["fitted_on"]["bugs"] > 0
     w = weights_for({"surprisal": 0.0})
@@ -146,7 +146,7 @@ def test_feature_weights_are_fitted_and_overridable(tmp_path):
 
 
 def test_suspect_ranges_are_the_failing_tests_functions_best_first(project):
-    from repair.localize import suspect_ranges
+    from debugger.localize import suspect_ranges
     root = project("calc")
     src = load(root / "calc.py")
     rep = baseline(src)
@@ -158,21 +158,21 @@ def test_suspect_ranges_are_the_failing_tests_functions_best_first(project):
 def test_a_statement_surprisal_did_not_read_is_not_ranked_last(tmp_path):
     # a big file's surprisal reads only its likeliest functions: the statements it left out get the
     # median of those it read, so the model's silence neither lifts nor buries them
-    from repair.localize import candidates
+    from debugger.localize import suspects
     src, rep = branchy(tmp_path)
     read = {3: [4.0], 6: [1.0], 7: [2.0]}
-    cands = {c.span.start_line: c.features for c in candidates(src, rep, read)[0]}
+    cands = {c.span.start_line: c.features for c in suspects(src, rep, read)[0]}
     assert set(read) < set(cands)
     assert [cands[ln]["surprisal_rank"] for ln in (6, 7, 3)] == [0.0, 0.5, 1.0]
     unread = [f for ln, f in cands.items() if ln not in read]
     assert all(f["surprisal"] == cands[7]["surprisal"] == 0.5 and f["surprisal_rank"] == 0.5 for f in unread)
     # without any reading, no statement carries a surprisal feature
     assert all(not c.features["surprisal"] and not c.features["surprisal_rank"]
-               for c in candidates(src, rep, None)[0])
+               for c in suspects(src, rep, None)[0])
 
 
 def test_infill_pieces_cut_each_statement_out_of_its_function():
-    from repair.localize import INFILL_AFTER, INFILL_BEFORE, ScoredSpan, infill_pieces
+    from debugger.localize import INFILL_AFTER, INFILL_BEFORE, ScoredSpan, infill_pieces
     body = "".join(f"    x{i} = {i}\n" for i in range(1, 100))
     text = "import os\n\n\ndef f():\n" + body + "\n\ndef g():\n    return 1\n"
     lines = text.splitlines(keepends=True)
@@ -202,8 +202,8 @@ class ScoringModel:
 
 
 def test_locate_rescores_the_first_rankings_top_with_the_infill_pass(tmp_path):
-    from repair.locate import locate
-    from repair.localize import INFILL, INFILL_K, weights_for
+    from debugger.locate import locate
+    from debugger.localize import INFILL, INFILL_K, weights_for
     src, rep = branchy(tmp_path)
     first = localize(src, rep)
     # the statement the infill pass finds odd is not the first ranking's top
@@ -216,7 +216,7 @@ def test_locate_rescores_the_first_rankings_top_with_the_infill_pass(tmp_path):
     assert (loc.statements[0].start_line, loc.statements[0].end_line) == (odd.start_line, odd.end_line)
     assert "infill_regret_rank 1.00" in loc.statements[0].reason
     assert reads.surprisal and set(reads.infill) == {(s.start_line, s.end_line) for s in first.statements[:INFILL_K]}
-    # without the model's reads (the fake generator has neither) the ranking is the test run's alone
+    # without a scorer (the fake and remote models have none) the ranking is the test run's alone
     plain, none = locate(src, rep, None, weights=w)
     assert [s.start_line for s in plain.statements] == [s.start_line for s in first.statements]
     assert none.surprisal is None and none.infill is None

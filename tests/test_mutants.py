@@ -1,8 +1,8 @@
 import ast
 
-from repair.localize import MUTATION, localize, weights_for
-from repair.mutants import mutants, probe, score
-from repair.testrun import default_command
+from debugger.localize import MUTATION, localize, weights_for
+from debugger.mutants import mutants, probe, score, undoing
+from debugger.testrun import default_command
 
 from tests.test_localize import BRANCHY, branchy, tiny_project
 
@@ -20,29 +20,30 @@ def total(xs, n):
 
 def test_each_mutant_is_one_edit_on_the_statements_line():
     found = mutants(CODE, 7, 7, limit=20)
-    labels = [label for label, _ in found]
+    labels = [m.label for m in found]
     assert labels[0] == "line 7: negate condition"
     assert {"line 7: and -> or", "line 7: > -> >=", "line 7: drop not", "line 7: == -> !=",
             "line 7: 2 -> 3"} <= set(labels)
-    for _, text in found:
-        ast.parse(text)
-        old, new = CODE.splitlines(), text.splitlines()
+    for m in found:
+        ast.parse(m.text)
+        old, new = CODE.splitlines(), m.text.splitlines()
         assert len(new) == len(old) and [i for i, (a, b) in enumerate(zip(old, new)) if a != b] == [6]
+        assert (m.line, m.new_line, m.span) == (7, new[6] + "\n", (7, 7))
     assert len(mutants(CODE, 7, 7, limit=4)) == 4
     assert mutants(CODE, 1, 1) == []  # module level: ran at import, before any swap
     assert mutants(CODE.replace("acc = 0", "acc = = 0"), 7, 7) == []  # a file that does not parse
 
 
 def line_of(found, n):
-    return {label.split(": ", 1)[1]: text.splitlines()[n - 1].strip() for label, text in found}
+    return {m.label.split(": ", 1)[1]: m.text.splitlines()[n - 1].strip() for m in found}
 
 
 def test_likely_undoing_edits_come_first_and_read_like_code():
     # the probe runs only the first few: a slip's likeliest undoing comes before edits that only break
     # (delete, return None) and before a constant's less likely neighbours
-    assert [label for label, _ in mutants(CODE, 8, 8, limit=3)] == ["line 8: += -> -=", "line 8: x -> n",
+    assert [m.label for m in mutants(CODE, 8, 8, limit=3)] == ["line 8: += -> -=", "line 8: x -> n",
                                                                   "line 8: * -> //"]
-    assert mutants(CODE, 8, 8, limit=20)[-1][0] == "line 8: delete statement"
+    assert mutants(CODE, 8, 8, limit=20)[-1].label == "line 8: delete statement"
     nine = line_of(mutants(CODE, 9, 9, limit=20), 9)
     assert list(nine)[:5] == ["max -> min", "acc -> x", "swap arguments", "n -> x", "drop - 1"]
     assert nine["drop - 1"] == "return max(acc, n)" and nine["swap arguments"] == "return max(n - 1, acc)"
@@ -92,6 +93,10 @@ def test_probe_finds_the_mutant_that_fixes_the_condition(tmp_path):
     assert m.scores[(6, 6)]["fix"] == 0.0  # the else body: no mutant of it passes test_edge
     loc = localize(src, rep, mutants=m.scores, weights={"spectrum": 1.0, "mutant_fix": 2.0})
     assert loc.statements[0].start_line == 3 and "mutant_fix 1.00" in loc.statements[0].reason
+    # the mutant that undoes it, as the candidate patch will take it: one line, its span, what it passed
+    fix = undoing(m)[0]
+    assert (fix.label, fix.line, fix.new_line, fix.span) == ("line 3: > -> >=", 3, "    if score >= 50:\n", (3, 3))
+    assert fix.results and all(r[0] == "passed" for r in fix.results.values())
     # no time: the unmutated run only, no scores
     none = probe(src, rep, stmts, default_command(), budget=0)
     assert none.run == 0 and none.scores == {}
@@ -115,13 +120,13 @@ def test_a_mutant_that_hangs_is_cut_by_the_per_test_limit(tmp_path):
 
 
 def test_locate_runs_the_probe_only_when_weighted(tmp_path):
-    from repair.locate import locate
+    from debugger.locate import locate
     src, rep = branchy(tmp_path)
     asked = []
 
     def fake_probe(stmts):
         asked.append([s.start_line for s in stmts])
-        from repair.mutants import MutationProbe
+        from debugger.mutants import MutationProbe
         return MutationProbe({(s.start_line, s.end_line): {"mutants": 1, "kill": 0.0, "fix": float(s.start_line == 2)}
                               for s in stmts}, len(stmts), len(stmts))
     loc, reads = locate(src, rep, None, weights=weights_for({"mutant_fix": 100.0}), mutate=fake_probe)
@@ -196,3 +201,21 @@ def test_fix_validates_the_probes_undoing_mutant_before_asking_the_model(tmp_pat
     code, _, _, data = cli("fix", "m.py", "--model", f"fake:{m}", "--json", "--rounds", "0",
                            "--formats", "infill,rewrite", cwd=src.root)
     assert (code, data["status"]) == (1, "not_fixed")
+
+
+def test_a_fix_the_probe_finds_loads_no_model(tmp_path, monkeypatch):
+    """The generator loads when a prompt first needs it: here the probe's mutant fixes the bug, so no
+    model is made, yet the result still names the model and engine it would have used."""
+    from debugger import pipeline
+    from debugger.config import resolve
+    src, _ = branchy(tmp_path)
+    made = []
+    real = pipeline.make_generator
+    monkeypatch.setattr(pipeline, "make_generator", lambda cfg, emit: made.append(cfg.model) or real(cfg, emit))
+    cfg = resolve(src.root, {"model": f"fake:{src.path}", "rounds": 0})
+    res = pipeline.fix(str(src.path), cfg, root=str(src.root))
+    assert res.status == "fixed" and res.winner["origin"].startswith("mutant") and made == []
+    assert (res.model, res.engine) == (f"fake:{src.path}", "fake")
+    # without the mutant format the model is loaded, once, for the prompts
+    cfg = resolve(src.root, {"model": f"fake:{src.path}", "rounds": 0, "formats": ["infill", "rewrite"]})
+    assert pipeline.fix(str(src.path), cfg, root=str(src.root)).status == "not_fixed" and made == [cfg.model]

@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from repair import models, packs
-from repair.packs import Pack, PackError
+from debugger import models, packs
+from debugger.packs import Pack, PackError
 
 
 @pytest.fixture

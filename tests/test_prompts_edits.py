@@ -1,4 +1,4 @@
-from repair import edits, prompts
+from debugger import edits, prompts
 
 CODE = "import math\n\n\nclass C:\n    def area(self, r):\n        x = r * r\n        return math.pi * x\n"
 
@@ -15,6 +15,42 @@ def test_infill_hint_carries_the_failure_as_comments():
     assert p.text.startswith("<|fim_prefix|># Failing test:\n# - t::test\n#   assert 1 == 2\n"
                              "# Buggy lines (the gap must replace them):\n#>         x = r * r\n\nimport math")
     assert prompts.infill(CODE, 6, 6).text.count("x = r * r") == 0  # unhinted: the cut lines stay unseen
+
+
+def test_each_model_family_gets_its_own_fim_tokens_and_a_model_without_any_is_refused(tmp_path, monkeypatch):
+    hinted = prompts.infill(CODE, 6, 6, failure="- t::test\n  assert 1 == 2")
+    assert prompts.fim_text(hinted, prompts.QWEN) == hinted.text  # the packs', the adapter's, training's
+    star = prompts.fim_text(hinted, prompts.FIM_FAMILIES["starcoder"])
+    assert star == "<fim_prefix>" + hinted.head + hinted.prefix + "<fim_suffix>" + hinted.suffix + "<fim_middle>"
+    assert "<|fim" not in star and hinted.text.replace("<|fim_prefix|>", "<fim_prefix>").replace(
+        "<|fim_suffix|>", "<fim_suffix>").replace("<|fim_middle|>", "<fim_middle>") == star
+    assert prompts.fim_text(hinted, prompts.FIM_FAMILIES["codellama"]).startswith("<PRE> # Failing test:")
+    assert prompts.fim_for_vocab({"<fim_prefix>": 1, "<fim_suffix>": 2, "<fim_middle>": 3, "a": 4}).family == "starcoder"
+    assert prompts.fim_for_vocab({"<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"}).family == "qwen"
+    assert prompts.fim_for_vocab({"<s>", "</s>", "a"}) is None
+    assert prompts.fim_for_name("deepseek-coder-1.3b-base.Q4_K_M.gguf").family == "deepseek"
+    assert prompts.fim_for_name("Qwen2.5-Coder-7B-Instruct").family == "qwen"
+    assert prompts.fim_for_name("llama-3-8b-instruct") is None
+    # a model without FIM tokens: a repair that would prompt infills says so (exit 2 from the CLI)
+    import pytest
+
+    from debugger import pipeline
+    from debugger.config import resolve
+    from debugger.fake import FakeGenerator
+    from debugger.source import InputError
+    from tests.test_localize import branchy
+    src, _ = branchy(tmp_path)
+
+    def no_fim(cfg, emit):
+        g = FakeGenerator(str(src.path))
+        g.fim = None
+        return g
+    monkeypatch.setattr(pipeline, "make_generator", no_fim)
+    settings = {"model": f"fake:{src.path}", "rounds": 0}
+    with pytest.raises(InputError, match="no fill-in-the-middle tokens.*--formats mutant,rewrite"):
+        pipeline.fix(str(src.path), resolve(src.root, settings | {"formats": ["infill", "rewrite"]}), root=str(src.root))
+    res = pipeline.fix(str(src.path), resolve(src.root, settings | {"formats": ["rewrite"]}), root=str(src.root))
+    assert res.status == "not_fixed" and res.error  # ran to the end: rewrites need no FIM tokens
 
 
 def test_training_example_is_the_inference_prompt():
@@ -62,18 +98,18 @@ def test_parse_rewrite_rejects_wrong_name_and_garbage():
 
 
 def test_failure_text_is_bounded():
-    from repair.testrun import TestCase, TestReport
+    from debugger.testrun import TestCase, TestReport
     tests = {f"t::{i}": TestCase(f"t::{i}", "failed", "E " + "x" * 5000) for i in range(10)}
     text = prompts.failure_text(TestReport("cmd", 1, False, 1.0, "", tests))
     assert len(text) <= prompts.MAX_FAILURE + 10 and "7 more failing" in text
 
 
 def test_greedy_infills_hide_the_cut_lines_with_or_without_an_adapter(tmp_path):
-    from repair.config import FixConfig
-    from repair.localize import Localization, ScoredSpan
-    from repair.pipeline import _prompts
-    from repair.source import load
-    from repair.testrun import TestCase, TestReport
+    from debugger.config import FixConfig
+    from debugger.localize import Localization, ScoredSpan
+    from debugger.pipeline import _prompts
+    from debugger.source import load
+    from debugger.testrun import TestCase, TestReport
     (tmp_path / "m.py").write_text(CODE)
     src = load(str(tmp_path / "m.py"), str(tmp_path))
     loc = Localization([ScoredSpan(6, 6, "statement", 1.0, "t"), ScoredSpan(7, 7, "statement", 0.5, "t")], [])

@@ -1,7 +1,7 @@
 import os
 import time
 
-from repair.sandbox import LocalSandbox, remove_copy, scratch_copy
+from debugger.sandbox import LocalSandbox, remove_copy, scratch_copy
 
 
 def test_timeout_kills_grandchildren(tmp_path):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from eval import runner, tasks
+from debugger.eval import runner, tasks
 
 pytestmark = pytest.mark.slow
 

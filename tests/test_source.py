@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from repair.source import Edit, InputError, apply_edit, edited_text, find_root, load
+from debugger.source import Edit, InputError, apply_edit, edited_text, find_root, load
 
 
 def write(path, data: bytes, mode=None):

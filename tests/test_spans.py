@@ -1,4 +1,4 @@
-from repair import spans
+from debugger import spans
 
 CODE = '''"""Module docstring."""
 import os

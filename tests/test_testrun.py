@@ -1,7 +1,7 @@
 import textwrap
 
-from repair.sandbox import remove_copy, scratch_copy
-from repair.testrun import default_command, run_tests
+from debugger.sandbox import remove_copy, scratch_copy
+from debugger.testrun import default_command, run_tests
 
 
 def make(tmp_path, code: str, tests: str):

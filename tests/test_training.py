@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from data.schema import BugRecord, span_between, write_jsonl
-from training.config import make
+from debugger.data.schema import BugRecord, span_between, write_jsonl
+from debugger.training.config import make
 
 SPECIAL = ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -46,7 +46,7 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def test_training_writes_adapter_curves_and_provenance_then_resumes(tiny, tmp_path, cli):
-    from training.train import train
+    from debugger.training.train import train
     data = tmp_path / "bugs.jsonl"
     write_jsonl(data, _records())
     out = tmp_path / "adapter"
@@ -71,10 +71,10 @@ def test_training_writes_adapter_curves_and_provenance_then_resumes(tiny, tmp_pa
 
 
 def test_adapter_loads_into_the_generator_and_sets_the_window(tiny, tmp_path):
-    from repair.config import resolve
-    from repair.hf_generator import HFGenerator
-    from repair.prompts import infill
-    from training.train import train
+    from debugger.config import resolve
+    from debugger.hf_generator import HFGenerator
+    from debugger.prompts import infill
+    from debugger.training.train import train
     data = tmp_path / "bugs.jsonl"
     write_jsonl(data, _records())
     out = tmp_path / "adapter"
@@ -93,7 +93,7 @@ def test_lora_merge_without_peft_matches_peft(tiny, tmp_path, rslora):
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from repair import lora
+    from debugger import lora
     torch.manual_seed(0)
     cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], use_rslora=rslora,
                      init_lora_weights=False)  # random B: a zero delta would make any merge look right
@@ -113,7 +113,7 @@ def test_lora_merge_refuses_what_it_cannot_fold(tiny, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from repair import lora
+    from debugger import lora
     get_peft_model(AutoModelForCausalLM.from_pretrained(tiny),
                    LoraConfig(r=2, target_modules=["q_proj"], use_dora=True)).save_pretrained(tmp_path / "dora")
     model = AutoModelForCausalLM.from_pretrained(tiny)
@@ -143,8 +143,8 @@ def test_presets_and_bad_settings():
 
 
 def test_heldout_configs_differ_only_in_the_adapter(tmp_path):
-    from repair.config import resolve
-    from training import heldout
+    from debugger.config import resolve
+    from debugger.training import heldout
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "debugger_train.json").write_text(json.dumps({"config": {"context_lines": 24}}))
@@ -156,8 +156,8 @@ def test_heldout_configs_differ_only_in_the_adapter(tmp_path):
 
 
 def test_the_shipped_adapter_is_the_default_for_its_model(tmp_path):
-    from repair.config import resolve, shipped_adapter
-    from repair.packs import DEFAULT_MODEL
+    from debugger.config import resolve, shipped_adapter
+    from debugger.packs import DEFAULT_MODEL
     shipped = Path(shipped_adapter(DEFAULT_MODEL))
     assert {"adapter_config.json", "adapter_model.safetensors", "debugger_train.json"} <= {p.name for p in shipped.iterdir()}
     for overrides in ({}, {"adapter": "auto"}):  # no flag: the shipped adapter
@@ -169,7 +169,7 @@ def test_the_shipped_adapter_is_the_default_for_its_model(tmp_path):
 
 
 def test_line_surprisal_reads_the_ranges_that_fit_its_budget(tiny):
-    from repair.hf_generator import HFGenerator
+    from debugger.hf_generator import HFGenerator
     gen = HFGenerator(str(tiny))
     text = _records()[0].buggy * 6  # the same function six times: 30+ lines
     n = len(text.splitlines())
@@ -186,12 +186,12 @@ def test_line_surprisal_reads_the_ranges_that_fit_its_budget(tiny):
 
 
 def test_infill_nll_scores_each_middle_between_its_prefix_and_suffix(tiny):
-    from repair.hf_generator import HFGenerator
+    from debugger.hf_generator import HFGenerator
     gen = HFGenerator(str(tiny))
     pieces = [("def add0(a, b):\n", "    return a - b\n", "\n\ndef keep(x):\n    return x\n"),
               ("", "def keep(x):\n", "    return x\n")]
     scores = gen.infill_nll(pieces)
-    for got, (prefix, middle, suffix) in zip(scores, pieces):
+    for got, (_prefix, middle, _suffix) in zip(scores, pieces):
         assert len(got) == len(gen.tok(middle).input_ids)  # one pair per token of the middle
         assert all(nll >= top - 1e-4 for nll, top in got)  # no token beats the model's own top token
     # the same middle between other lines is another answer: the pass reads what follows, not only what precedes

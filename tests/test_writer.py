@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from repair import writer
-from repair.source import InputError, load
+from debugger import writer
+from debugger.source import InputError, load
 
 
 def test_apply_is_atomic_and_keeps_mode(tmp_path):

@@ -35,7 +35,7 @@ def train_command(
                    lr=lr, threads=threads)
     except ValueError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                    TextColumn("{task.description}"), console=err, disable=as_json)
     task = bar.add_task("", total=None)
@@ -58,10 +58,10 @@ def train_command(
             summary = train(cfg, on_event)
     except (ValueError, OSError) as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("interrupted; rerun the same command to resume from the last checkpoint")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     if eval_limit:
         from .heldout import evaluate
         err.print("held-out evaluation: base vs adapter")

@@ -11,8 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.format import to_example
-from data.schema import BugRecord, read_jsonl
+from debugger.data.format import to_example
+from debugger.data.schema import BugRecord, read_jsonl
 
 
 @dataclass
@@ -38,7 +38,7 @@ def records(path: str | Path, split: str, limit: int | None = None) -> list[BugR
 def prompt_text(example: dict, tok) -> str:
     if "prompt" in example:
         return example["prompt"]
-    from repair.hf_generator import render_chat
+    from debugger.hf_generator import render_chat
     return render_chat(tok, example["messages"])
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from eval import report, runner, tasks
-from repair.config import adapter_context_lines
+from debugger.eval import report, runner, tasks
+from debugger.config import adapter_context_lines
 
 
 def configs(adapter: Path) -> list[str]:

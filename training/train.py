@@ -1,6 +1,6 @@
 """LoRA fine-tuning of the repair model on bug records: `debugger train`, or this file as a script.
 
-    python -m training.train --data data/corpus/bugs.jsonl --preset cpu --out adapters/repair-0.5b
+    python -m debugger.training.train --data data/corpus/bugs.jsonl --preset cpu --out adapters/repair-0.5b
     accelerate launch --config_file training/accelerate/multi_gpu.yaml -m training.train --preset gpu ...
 
 The base is the safetensors model from the cache (`debugger model pull`), never a GGUF-loaded object.
@@ -29,7 +29,7 @@ def load_base(spec: str, bf16: bool, threads: int | None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from repair.models import prepare
+    from debugger.models import prepare
     where = prepare(spec)
     if threads:
         torch.set_num_threads(threads)
@@ -48,7 +48,7 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> dict:
     from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from repair.provenance import provenance
+    from debugger.provenance import provenance
 
     emit = on_event or (lambda name, payload: None)
     out = Path(cfg.out)
