@@ -13,7 +13,7 @@ from typing import Any, Callable
 from . import prompts, writer
 from .config import FixConfig, model_label, reads_surprisal
 from .generate import Candidate, Generator, ast_key, generate
-from .locate import locate
+from .locate import Scorer, locate
 from .localize import Localization, localize, weights_for
 from .sandbox import make_sandbox, remove_copy, scratch_copy
 from .screen import screen
@@ -168,16 +168,24 @@ def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixCo
     return stages
 
 
+@dataclass
+class Models:
+    """The models a repair uses, each loaded when first needed and kept here: a caller that passes the same
+    Models to several repairs (the Python API) loads each once; a test puts a scripted generator in."""
+    generator: Generator | None = None
+    scorer: Scorer | None = None
+
+
 def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False,
-        generator: Generator | None = None, scorer=None, on_event: Event | None = None) -> FixResult:
-    """`generator` and `scorer`: already loaded ones to reuse (the Python API keeps them across calls)."""
+        models: Models | None = None, on_event: Event | None = None) -> FixResult:
     t0 = time.monotonic()
     emit = on_event or (lambda name, payload: None)
     src = load(path, root)
     writer.check_target(src, apply)
     if apply:
         writer.check_repo_state(src)  # fail before minutes of work, not after
-    if generator is None:
+    models = models if models is not None else Models()
+    if models.generator is None:
         from .models import check
         check(cfg.model)
     command = cfg.test or default_command()
@@ -198,26 +206,27 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
 
     # The generator loads when a prompt first needs it: a fix the probe's mutants find costs no model load.
     from .models import pick_engine
-    loaded = [generator]
-    result.model = generator.name if generator else model_label(cfg.model, cfg.adapter)
-    result.engine = generator.engine if generator else pick_engine(cfg.engine, cfg.model)
+    given = models.generator
+    result.model = given.name if given else model_label(cfg.model, cfg.adapter)
+    result.engine = given.engine if given else pick_engine(cfg.engine, cfg.model)
 
     def load_generator() -> Generator:
-        if loaded[0] is None:
-            loaded[0] = make_generator(cfg, emit)
-            emit("model", loaded[0])
-            if loaded[0].fim is None and "infill" in cfg.formats and cfg.strategy != "naive":
-                raise InputError(f"{loaded[0].name} has no fill-in-the-middle tokens of a known family: run it "
-                                 "with --formats mutant,rewrite")
-        result.model = loaded[0].name
-        return loaded[0]
+        if models.generator is None:
+            models.generator = make_generator(cfg, emit)
+            emit("model", models.generator)
+        gen = models.generator
+        if gen.fim is None and "infill" in cfg.formats and cfg.strategy != "naive":
+            raise InputError(f"{gen.name} has no fill-in-the-middle tokens of a known family: run it "
+                             "with --formats mutant,rewrite")
+        result.model = gen.name
+        return gen
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
         loc, probed = Localization([], []), None
     else:
         surprisal = reads_surprisal(cfg, result.engine)
-        if scorer is None:
-            scorer = make_scorer(cfg, result.engine, load_generator, emit)
-        loc, reads = locate(src, before, scorer if surprisal else None, overrides=cfg.weights, top_k=cfg.top_k,
+        if surprisal and models.scorer is None:
+            models.scorer = make_scorer(cfg, result.engine, load_generator, emit)
+        loc, reads = locate(src, before, models.scorer if surprisal else None, overrides=cfg.weights, top_k=cfg.top_k,
                              surprisal=surprisal, infill=None if surprisal else False,
                              mutate=mutation_probe(src, before, command, cfg, emit))
         probed = reads.mutation

@@ -19,7 +19,8 @@ import pytest
 from conftest import FIXTURES
 from debugger.config import FixConfig
 from debugger.generate import Completion
-from debugger.pipeline import fix
+from debugger.pipeline import Models, fix
+from debugger.prompts import QWEN
 from debugger.sandbox import Limits, LocalSandbox, isolation, make_sandbox
 from debugger.screen import screen
 from debugger.source import InputError
@@ -36,6 +37,7 @@ class Scripted:
     """Answers an infill of line 2 with each attack, then the real fix; anything else with the original."""
     name = "scripted"
     engine = "fake"
+    fim = QWEN
 
     def __init__(self, *attacks: str, on_call=None):
         self.answers = [*attacks, GOOD]
@@ -68,7 +70,7 @@ def cfg(**kw) -> FixConfig:
 def attack(tmp_path, *candidates, **kw):
     target = make(tmp_path)
     before = target.read_bytes()
-    result = fix(str(target), cfg(**kw), generator=Scripted(*candidates))
+    result = fix(str(target), cfg(**kw), models=Models(generator=Scripted(*candidates)))
     assert target.read_bytes() == before
     assert result.status == "fixed", result
     assert "+    return a + b" in result.diff
@@ -126,7 +128,7 @@ def test_hang_in_a_fixture(tmp_path):
              "def test_add(five):\n    assert five == 5\n\n\ndef test_mul():\n    assert mul(3, 4) == 12\n")
     target = make(tmp_path, tests=tests)
     t0 = time.monotonic()
-    result = fix(str(target), cfg(), generator=Scripted("    while True:\n        a += 0\n"))
+    result = fix(str(target), cfg(), models=Models(generator=Scripted("    while True:\n        a += 0\n")))
     assert result.status == "fixed" and time.monotonic() - t0 < 60
     assert target.read_text() == BUGGY
 
@@ -153,7 +155,7 @@ def test_concurrent_edit_race_keeps_the_users_bytes(tmp_path):
         target.write_bytes(mine)
 
     with pytest.raises(InputError, match="changed on disk"):
-        fix(str(target), cfg(), apply=True, generator=Scripted(on_call=user_edits))
+        fix(str(target), cfg(), apply=True, models=Models(generator=Scripted(on_call=user_edits)))
     assert target.read_bytes() == mine
 
 
@@ -163,7 +165,7 @@ def test_flaky_failure_is_reported_not_patched(tmp_path):
              f"    marker = pathlib.Path({str(marker)!r})\n"
              "    first = not marker.exists()\n    marker.touch()\n    assert not first\n")
     target = make(tmp_path, source="def add(a, b):\n    return a + b\n", tests=tests)
-    result = fix(str(target), cfg(sandbox="local"), generator=Scripted())
+    result = fix(str(target), cfg(sandbox="local"), models=Models(generator=Scripted()))
     assert result.status == "flaky" and result.exit_code == 1
     assert result.tests["flaky"] == ["tests/test_calc.py::test_flaky"] and not result.diff
 
@@ -267,7 +269,7 @@ def test_apply_is_byte_exact_outside_the_edit(tmp_path, source):
             hit = prompt.kind == "infill" and prompt.start_line == 2 + shift
             return [Completion((GOOD if hit else prompt.original) + "<|endoftext|>", 1, True)]
 
-    result = fix(str(target), cfg(), apply=True, generator=Shifted())
+    result = fix(str(target), cfg(), apply=True, models=Models(generator=Shifted()))
     assert result.applied
     assert target.read_bytes() == source.replace(b"a - b", b"a + b")
     assert target.stat().st_mode & 0o7777 == 0o751
@@ -280,7 +282,7 @@ def test_symlink_leading_outside_the_project_is_refused(tmp_path):
     link = target.parent / "linked.py"
     link.symlink_to(outside)
     with pytest.raises(InputError, match="symlink leading outside"):
-        fix(str(link), cfg(), apply=True, generator=Scripted())
+        fix(str(link), cfg(), apply=True, models=Models(generator=Scripted()))
     assert outside.read_text() == BUGGY
 
 
@@ -292,7 +294,7 @@ def test_tests_and_config_are_never_the_target(tmp_path, name):
         path.write_text("import pytest\n")
     before = path.read_bytes()
     with pytest.raises(InputError, match="test or configuration file"):
-        fix(str(path), cfg(), generator=Scripted())
+        fix(str(path), cfg(), models=Models(generator=Scripted()))
     assert path.read_bytes() == before
 
 
@@ -301,7 +303,7 @@ def test_ambiguous_identical_lines_only_the_localized_one_changes(tmp_path):
     tests = "from calc import add, sub\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_sub():\n" \
             "    assert sub(3, 2) == 1\n"
     target = make(tmp_path, source, tests)
-    result = fix(str(target), cfg(), apply=True, generator=Scripted())
+    result = fix(str(target), cfg(), apply=True, models=Models(generator=Scripted()))
     assert result.applied and target.read_text() == source.replace("a - b", "a + b", 1)
 
 
@@ -313,7 +315,7 @@ def test_ambiguous_identical_lines_only_the_localized_one_changes(tmp_path):
 def test_binary_empty_and_huge_inputs(tmp_path, data, message):
     target = make(tmp_path, data)
     with pytest.raises(InputError, match=message):
-        fix(str(target), cfg(), generator=Scripted())
+        fix(str(target), cfg(), models=Models(generator=Scripted()))
     assert target.read_bytes() == data
 
 
@@ -322,7 +324,7 @@ def test_merge_in_progress_refuses_to_write(tmp_path):
     (target.parent / ".git").mkdir()
     (target.parent / ".git" / "MERGE_HEAD").write_text("0" * 40 + "\n")
     with pytest.raises(InputError, match="a merge is in progress"):
-        fix(str(target), cfg(), apply=True, generator=Scripted())
+        fix(str(target), cfg(), apply=True, models=Models(generator=Scripted()))
     assert target.read_text() == BUGGY
 
 
@@ -330,12 +332,12 @@ def test_undo_restores_exact_bytes_only_if_untouched(tmp_path, monkeypatch, cli)
     monkeypatch.setenv("DEBUGGER_HOME", str(tmp_path / "home"))
     source = BUGGY.replace("\n", "\r\n").encode()
     target = make(tmp_path, source)
-    assert fix(str(target), cfg(), apply=True, generator=Scripted()).applied
+    assert fix(str(target), cfg(), apply=True, models=Models(generator=Scripted())).applied
     code, out, err, data = cli("undo", str(target), "--json", env={"DEBUGGER_HOME": str(tmp_path / "home")})
     assert code == 0 and data["status"] == "restored" and target.read_bytes() == source
     code, _, _, data = cli("undo", str(target), "--json", env={"DEBUGGER_HOME": str(tmp_path / "home")})
     assert code == 2 and "nothing to undo" in data["error"]
-    assert fix(str(target), cfg(), apply=True, generator=Scripted()).applied
+    assert fix(str(target), cfg(), apply=True, models=Models(generator=Scripted())).applied
     target.write_bytes(target.read_bytes() + b"# mine\r\n")
     mine = target.read_bytes()
     code, _, _, data = cli("undo", str(target), "--json", env={"DEBUGGER_HOME": str(tmp_path / "home")})
