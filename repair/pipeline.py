@@ -351,7 +351,7 @@ def record(src: SourceFile, fixed_text: str, before: TestReport, command: str, r
     import json
     from pathlib import Path
 
-    from debugger.data.schema import BugRecord, span_between, write_jsonl
+    from .data.schema import BugRecord, span_between, write_jsonl
     start, end, span = span_between(src.text, fixed_text)
     rec = BugRecord(project=src.root.name, path=src.rel, buggy=src.text, fixed=fixed_text, start_line=start,
                     end_line=end, fixed_span=span, failing_tests=before.failing,
