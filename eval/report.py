@@ -37,6 +37,7 @@ def summarize(rows: list[dict]) -> dict[str, dict]:
             "precision": (sum(bool(r.get("correct")) for r in fixed if r.get("correct") is not None)
                           / sum(r.get("correct") is not None for r in fixed))
             if any(r.get("correct") is not None for r in fixed) else None,
+            **trust(fixed),
             "regressions": sum(r.get("regressions") or 0 for r in rs),
             "crashes": sum(r.get("status") in ("crash", "error") for r in rs),
             "timeouts": sum(r.get("status") == "timeout" for r in rs),
@@ -48,6 +49,20 @@ def summarize(rows: list[dict]) -> dict[str, dict]:
                        for k in (1, 3, 5)},
         }
     return out
+
+
+def trust(fixed: list[dict]) -> dict:
+    """What the tool's own confidence was worth: of the fixes it called high, how many the judge accepts; of
+    the wrong fixes, how many it flagged (confidence below high, or alternatives shown); what selection cost."""
+    judged = [r for r in fixed if r.get("correct") is not None]
+    high = [r for r in judged if r.get("confidence") == "high"]
+    wrong = [r for r in judged if not r.get("correct")]
+    flagged = [r for r in wrong if r.get("confidence") != "high" or r.get("alternatives")]
+    sel = [r["selection_seconds"] for r in fixed if r.get("selection_seconds") is not None]
+    return {"high": len(high), "high_correct": sum(bool(r.get("correct")) for r in high),
+            "high_precision": sum(bool(r.get("correct")) for r in high) / len(high) if high else None,
+            "wrong": len(wrong), "wrong_flagged": len(flagged),
+            "selection_median_seconds": statistics.median(sel) if sel else None}
 
 
 def by_kind(rows: list[dict]) -> dict[str, dict[str, float]]:
@@ -152,12 +167,13 @@ def write(run_dir: Path) -> tuple[Path, Path]:
     summary = summarize(rows)
     imgs = charts(rows, summary, run_dir)
     rat = ratios(summary)
-    head = ["config", "tasks", "fixed", "correct", "precision", "regressions", "median s", "p90 s", "tokens/fix",
+    head = ["config", "tasks", "fixed", "correct", "precision", "high: correct", "wrong flagged", "regressions",
+            "median s", "p90 s", "selection s", "tokens/fix",
             "hit@1", "hit@3", "hit@5", "candidates gen/val", "peak RSS MB", "crashes"]
     table = [[c, s["tasks"], _fmt(s["fix_rate"], True), _fmt(s["correct_rate"], True), _fmt(s["precision"], True),
-              s["regressions"],
-              _fmt(s["median_seconds"]), _fmt(s["p90_seconds"]), _fmt(s["tokens_per_fix"]),
-              _fmt(s["hit_at"][1], True), _fmt(s["hit_at"][3], True), _fmt(s["hit_at"][5], True),
+              f"{s['high_correct']}/{s['high']}", f"{s['wrong_flagged']}/{s['wrong']}", s["regressions"],
+              _fmt(s["median_seconds"]), _fmt(s["p90_seconds"]), _fmt(s["selection_median_seconds"]),
+              _fmt(s["tokens_per_fix"]), _fmt(s["hit_at"][1], True), _fmt(s["hit_at"][3], True), _fmt(s["hit_at"][5], True),
               f"{s['generated']}/{s['validated']}", _fmt(s["peak_rss_mb"]), s["crashes"] + s["timeouts"]]
              for c, s in summary.items()]
     machine = prov.get("machine", {})
@@ -176,8 +192,10 @@ def write(run_dir: Path) -> tuple[Path, Path]:
         cells = []
         for c in summary:
             r = next((r for r in rows if r["task"] == t and r["config"] == c), None)
+            conf = f" {r['confidence']}" if r is not None and r.get("confidence") else ""
+            alt = f" +{r['alternatives']} alt" if r is not None and r.get("alternatives") else ""
             cells.append("" if r is None else f"{'✔' if r.get('correct') or (r.get('correct') is None and r.get('fixed')) else '✘'} "
-                         f"{r['status']} {r['seconds']:.0f}s")
+                         f"{r['status']}{conf}{alt} {r['seconds']:.0f}s")
         kind = next((r.get("bug_kind") or "" for r in rows if r["task"] == t), "")
         md.append(f"| {t} | {kind} | " + " | ".join(cells) + " |")
     md += [""] + [f"![{i}]({i})" for i in imgs]

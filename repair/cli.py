@@ -55,6 +55,8 @@ def fix(
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds for one run of the suite."),
     test_timeout: Optional[float] = typer.Option(None, "--test-timeout", help="Seconds for one test."),
     budget: Optional[float] = typer.Option(None, "--budget", help="Seconds for the whole repair."),
+    select: Optional[float] = typer.Option(None, "--select", help="Seconds spent on alternatives after the first "
+                                           "candidate passes, to choose among them (0: take the first)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads (default: all cores)."),
     surprisal: Optional[bool] = typer.Option(None, "--surprisal/--no-surprisal", help="Model surprisal signal."),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="debugger (default) or naive (eval peer)."),
@@ -75,7 +77,7 @@ def fix(
     from pathlib import Path
     overrides = dict(model=model, adapter=adapter, engine=engine, test=test, samples=samples, rounds=rounds, top_k=top_k,
                      formats=formats, timeout=timeout, test_timeout=test_timeout, budget=budget,
-                     threads=threads, surprisal=surprisal, strategy=strategy, sandbox=sandbox)
+                     select=select, threads=threads, surprisal=surprisal, strategy=strategy, sandbox=sandbox)
     if record or record_to:
         if not apply:
             _fail("--record keeps an applied fix: use it with --apply", as_json, file)

@@ -34,6 +34,9 @@ class FixConfig:
     timeout: float = 300.0  # one run of the test suite
     test_timeout: float = 10.0  # one test
     budget: float = 600.0  # seconds for the whole repair before giving up
+    # seconds the search goes on after the first candidate passes, so that the fix is chosen among alternatives
+    # and a disagreement between them is seen (choose.py); 0 takes the first that passes
+    select: float = 20.0
     threads: int | None = None  # model threads; default: llama one core less than there are to decode, torch all
     # the model's reads (surprisal, infill likelihood) as localization signals. None: on transformers (the model
     # it generates with reads them), off on llama.cpp (it returns no prompt log-probabilities; True loads a
@@ -59,7 +62,7 @@ def read_toml(path: Path) -> dict:
 # What the project under repair may set: the search's own knobs. The test command runs in the sandbox
 # anyway; threads only up to the cores (checked below). Everything else is the user's alone.
 PROJECT_KEYS = {"strategy", "engine", "test", "samples", "temperature", "rounds", "top_k", "functions", "formats",
-                "timeout", "test_timeout", "budget", "threads", "surprisal", "weights", "context_lines"}
+                "timeout", "test_timeout", "budget", "select", "threads", "surprisal", "weights", "context_lines"}
 USER_ONLY_WHY = {
     "model": "a remote endpoint or model path decides where your code goes",
     "adapter": "an adapter path outside the project decides which weights run",
@@ -68,7 +71,7 @@ USER_ONLY_WHY = {
 }
 # (low, high) for numbers; timeouts and budget are bounded so that a project cannot hold the machine for days
 BOUNDS = {"samples": (0, 64), "temperature": (0.0, 5.0), "rounds": (0, 20), "top_k": (1, 100), "functions": (0, 20),
-          "timeout": (0.1, 86400.0), "test_timeout": (0.1, 3600.0), "budget": (1.0, 86400.0), "threads": (1, 1024),
+          "timeout": (0.1, 86400.0), "test_timeout": (0.1, 3600.0), "budget": (1.0, 86400.0), "select": (0.0, 3600.0), "threads": (1, 1024),
           "context_lines": (1, 10000)}
 CHOICES = {"strategy": ("debugger", "naive"), "engine": ("auto", "llama", "transformers"),
            "sandbox": ("auto", "bwrap", "unshare", "local")}

@@ -57,9 +57,11 @@ def changed_lines(old: str, new: str) -> int:
 
 def generate(full_text: str, prompts: list[Prompt], generator: Generator, *, samples: int = 0,
              temperature: float = 0.8, greedy: bool = True, seen: set[str] | None = None, round: int = 0,
-             on_prompt: Callable[[Prompt], None] | None = None,
-             deadline: float | None = None) -> tuple[list[Candidate], int]:
-    """Candidates for each prompt, deduplicated against `seen` (AST keys); returns (candidates, tokens)."""
+             on_prompt: Callable[[Prompt], None] | None = None, deadline: float | None = None,
+             votes: dict[str, set[str]] | None = None) -> tuple[list[Candidate], int]:
+    """Candidates for each prompt, deduplicated against `seen` (AST keys); returns (candidates, tokens).
+    `votes` collects, per AST key, the prompts whose completions produced it (duplicates too): agreement
+    between different prompts is evidence; samples of one prompt agreeing with each other much less so."""
     seen = seen if seen is not None else {ast_key(full_text)}
     out: list[Candidate] = []
     tokens = 0
@@ -73,6 +75,8 @@ def generate(full_text: str, prompts: list[Prompt], generator: Generator, *, sam
                 continue
             new = edited_text(full_text, edit)
             key = ast_key(new)
+            if votes is not None:
+                votes.setdefault(key, set()).add(f"{p.kind} {p.start_line}-{p.end_line} {hash(p.text)}")
             if key in seen:
                 continue
             seen.add(key)

@@ -43,6 +43,12 @@ class FixResult:
     winner: dict | None = None  # which prompt produced the fix and which span it touched
     new_source: bytes | None = None  # the fixed file's bytes (not serialized)
     sandbox: str = ""  # the isolation the tests ran under (see repair/sandbox.py)
+    # how far to trust a fix (choose.py): {"level": "high"|"medium"|"low", "reasons": [...]}
+    confidence: dict | None = None
+    disagreements: list[dict] = field(default_factory=list)  # inputs where plausible candidates answer differently
+    alternatives: list[dict] = field(default_factory=list)  # plausible candidates that behave otherwise, with diffs
+    # the search after the first plausible candidate: when it came (s), how many passed, inputs compared, seconds added
+    selection: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -240,18 +246,30 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         return result
 
     verdicts: list[Verdict] = []
+    votes: dict[str, set[str]] = {}
     seeds = mutant_candidates(src, probed) if "mutant" in cfg.formats else []
-    best = _search(src, before, loc, load_generator, cfg, command, result, verdicts, emit, deadline=t0 + cfg.budget,
-                   seeds=seeds)
-    result.candidates["plausible"] = sum(v.plausible for v in verdicts)
-    if best is not None:
+    plausible = _search(src, before, loc, load_generator, cfg, command, result, verdicts, emit,
+                        deadline=t0 + cfg.budget, seeds=seeds, votes=votes)
+    result.candidates["plausible"] = len(plausible)
+    if plausible:
+        choice, comparison = select(src, plausible, votes, before, command, cfg, emit)
+        best = choice.winner
         new = best.candidate.data
         result.status = "fixed"
         result.new_source = new
         result.diff = unified_diff(src, best.candidate.text)
         result.tests["passing_after"] = best.report.passing if best.report else []
         result.winner = {"origin": best.candidate.origin, "round": best.candidate.round,
-                         "start_line": best.candidate.edit.start_line, "end_line": best.candidate.edit.end_line}
+                         "start_line": best.candidate.edit.start_line, "end_line": best.candidate.edit.end_line,
+                         "sources": choice.votes[id(best)]}
+        result.confidence = choice.confidence
+        result.disagreements = choice.disagreements
+        result.alternatives = [{"candidate": choice.labels[id(v)], "sources": choice.votes[id(v)],
+                                "diff": unified_diff(src, v.candidate.text)} for v in choice.alternatives]
+        result.selection.update(candidates=len(plausible), compared=len(choice.ranked), inputs=comparison.inputs,
+                                recorded=comparison.recorded, doctests=max((d.get("attempted", 0) for d in comparison.doctests.values()),
+                                             default=0),
+                                seconds=round(time.monotonic() - t0 - result.selection["first_plausible"], 2))
         if apply:
             writer.apply(src, new)
             result.applied = True
@@ -283,15 +301,20 @@ def mutant_candidates(src: SourceFile, probe) -> list[Candidate]:
 
 def _search(src: SourceFile, before: TestReport, loc: Localization, load_generator: Callable[[], Generator],
             cfg: FixConfig, command: str, result: FixResult, verdicts: list[Verdict], emit: Event, deadline: float,
-            seeds: list[Candidate] = ()) -> Verdict | None:
-    """Generate and validate, stage by stage and round by round, until a candidate is plausible.
+            seeds: list[Candidate] = (), votes: dict[str, set[str]] | None = None) -> list[Verdict]:
+    """Generate and validate, stage by stage and round by round; returns the plausible candidates.
 
     `seeds` (the probe's undoing mutants) are validated first. Each candidate is validated as soon as it
-    exists; the first prompt that yields a plausible one ends the search (ranked among that prompt's
-    candidates). Between rounds, the candidate that fixed the most without regressions becomes the base,
+    exists. Once one is plausible the search goes on for `cfg.select` more seconds, through the rest of the
+    round's prompts, so that the choice is made among alternatives (choose.py), not by whichever came first.
+    Between rounds (none passed), the candidate that fixed the most without regressions becomes the base,
     re-tested and re-localized.
     """
     base, base_report, seen = src, before, {ast_key(src.text)}
+    votes = votes if votes is not None else {}
+    select_until: float | None = None
+    for c in seeds:
+        votes.setdefault(ast_key(c.text), set()).add("probe")  # blind edits: all of them one source
     for rnd in range(cfg.rounds + 1):
         temperature = cfg.temperature + 0.15 * rnd
         stages = _prompts(base, loc, base_report, cfg)
@@ -299,15 +322,16 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
         if rnd == 0 and seeds:
             prompts_of_round.insert(0, (None, True, 0))
         for p, greedy, samples in prompts_of_round:
-            if time.monotonic() > deadline:
-                return None
+            stop = deadline if select_until is None else min(deadline, select_until)
+            if time.monotonic() > stop:
+                break
             if p is None:
                 cands = [c for c in seeds if ast_key(c.text) not in seen]
                 seen.update(ast_key(c.text) for c in cands)
             else:
                 emit("prompt", p)
                 cands, tokens = generate(base.text, [p], load_generator(), samples=samples, temperature=temperature,
-                                         greedy=greedy, seen=seen, round=rnd, deadline=deadline)
+                                         greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes)
                 result.tokens += tokens
             result.candidates["generated"] += len(cands)
             for c in cands:
@@ -324,11 +348,14 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
                 verdicts.append(v)
                 result.candidates["validated"] += 1
                 emit("verdict", v)
-            plausible = [v for v in verdicts if v.plausible]
-            if plausible:
-                return rank(plausible)[0]
-        if rnd == cfg.rounds:
-            break
+                if v.plausible and select_until is None:
+                    select_until = time.monotonic() + cfg.select
+                    result.selection["first_plausible"] = round(time.monotonic() - (deadline - cfg.budget), 2)
+                    if cfg.select > 0:
+                        emit("selecting", cfg.select)
+        plausible = [v for v in verdicts if v.plausible]
+        if plausible or time.monotonic() > deadline or rnd == cfg.rounds:
+            return plausible
         promising = [v for v in rank(verdicts) if v.remaining < len(base_report.failing) and not v.regressions
                      and v.candidate.round == rnd]
         if promising:
@@ -337,7 +364,22 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
             base_report = _baseline(base, command, cfg)
             loc = localize(base, base_report, weights=weights_for(cfg.weights, first_round=True), top_k=cfg.top_k)
         emit("round", (rnd + 1, promising[0] if promising else None))
-    return None
+    return []
+
+
+def select(src: SourceFile, plausible: list[Verdict], votes: dict[str, set[str]], before: TestReport, command: str,
+           cfg: FixConfig, emit: Event):
+    """The differential check over the plausible candidates (the likeliest 8), then the choice among them."""
+    from .choose import choose
+    from .differ import compare
+    shortlist = choose(plausible, votes, None).ranked[:8]
+    ids = {id(v): f"c{n}" for n, v in enumerate(shortlist)}
+    emit("comparing", len(shortlist))
+    comparison = compare(src, {ids[id(v)]: v.candidate.text for v in shortlist}, before, command,
+                         timeout=cfg.timeout, test_timeout=cfg.test_timeout, sandbox=make_sandbox(cfg.sandbox),
+                         record=len(shortlist) > 1)
+    emit("compared", comparison)
+    return choose(shortlist, votes, comparison, ids), comparison
 
 
 def unified_diff(src: SourceFile, new_text: str) -> str:

@@ -111,10 +111,36 @@ class Renderer:
         cand, reasons = payload
         self._log(f"  candidate {escape(cand.origin):<26} [magenta]refused[/]  ({escape('; '.join(reasons))})")
 
+    def on_selecting(self, seconds: float) -> None:
+        self._say(f"a candidate passes; looking {seconds:.0f}s more for alternatives")
+
+    def on_comparing(self, n: int) -> None:
+        self._say(f"comparing {n} passing candidate(s) beyond the tests" if n > 1 else "running the doctests")
+
+    def on_compared(self, cmp) -> None:
+        if cmp.inputs:
+            verdict = "disagree on " + str(len(cmp.disagreements)) + "+" if cmp.disagreements else "agree on all"
+            self._log(f"[bold]compare[/] {len(cmp.classes)} behaviour(s) among the passing candidates; they {verdict} "
+                      f"of {cmp.inputs} inputs ({cmp.seconds:.1f}s)")
+
     def on_round(self, payload) -> None:
         rnd, step = payload
         how = f"continuing from {step.candidate.origin}" if step else "sampling wider"
         self._log(f"[bold]round {rnd}[/] no candidate passed; {how}")
+
+    def _confidence(self, out: Console, result) -> None:
+        conf = result.confidence or {}
+        colour = {"high": "green", "medium": "yellow", "low": "red"}.get(conf.get("level"), "white")
+        out.print(f"[bold {colour}]Confidence {conf.get('level', '?')}[/]: " + escape("; ".join(conf.get("reasons", []))) + ".",
+                  soft_wrap=True)
+        if result.alternatives:
+            out.print("[bold yellow]Your tests allow more than one fix.[/] Other candidates that pass them:")
+            for alt in result.alternatives[:3]:
+                out.print(f"[bold]{escape(alt['candidate'])}[/] ({alt['sources']} source(s) behind it)")
+                out.print(Syntax(alt["diff"], "diff", theme="ansi_dark", background_color="default"))
+        for d in result.disagreements[:3]:
+            answers = "; ".join(f"{escape(k)} {escape(v)}" for k, v in d["results"].items())
+            out.print(f"  on [bold]{escape(d['input'])}[/]: {answers}", soft_wrap=True)
 
     def summary(self, out: Console, result) -> None:
         self.stop()
@@ -128,10 +154,11 @@ class Renderer:
             return
         if result.status == "fixed":
             out.print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
-            verb = "applied to" if result.applied else "verified for"
-            out.print(f"[bold green]Fix {verb} {file}[/] — {len(result.tests['failing_before'])} failing "
-                      f"test(s) now pass, no regressions. {c['generated']} candidates, {c['validated']} validated, "
-                      f"{result.seconds:.0f}s, {result.tokens} tokens.")
+            verb = "applied to" if result.applied else "for"
+            out.print(f"[bold green]Fix {verb} {file}[/] passes your tests — {len(result.tests['failing_before'])} "
+                      f"failing test(s) now pass, no regressions. {c['generated']} candidates, {c['validated']} "
+                      f"validated, {c['plausible']} passed, {result.seconds:.0f}s, {result.tokens} tokens.")
+            self._confidence(out, result)
             if not result.applied:
                 out.print(f"Apply it with: debugger fix {file} --apply", soft_wrap=True)
             else:

@@ -191,7 +191,7 @@ def test_fix_validates_the_probes_undoing_mutant_before_asking_the_model(tmp_pat
     m = src.root / "m.py"
     m.write_bytes(m.read_bytes().replace(b"\n", b"\r\n"))
     code, _, err, data = cli("fix", "m.py", "--model", f"fake:{m}", "--json", "--rounds", "0", "--apply",
-                             cwd=src.root)
+                             "--select", "0", cwd=src.root)
     assert (code, data["status"]) == (0, "fixed"), err
     assert data["winner"]["origin"] == "mutant line 3: > -> >=" and data["tokens"] == 0
     assert "-    if score > 50:\n+    if score >= 50:\n" in data["diff"]
@@ -204,18 +204,23 @@ def test_fix_validates_the_probes_undoing_mutant_before_asking_the_model(tmp_pat
 
 
 def test_a_fix_the_probe_finds_loads_no_model(tmp_path, monkeypatch):
-    """The generator loads when a prompt first needs it: here the probe's mutant fixes the bug, so no
-    model is made, yet the result still names the model and engine it would have used."""
+    """The generator loads when a prompt first needs it: here the probe's mutant fixes the bug and no time is
+    given to look for alternatives (--select 0), so no model is made, yet the result still names the model
+    and engine it would have used. With selection on, the mutant is one candidate among the model's."""
     from debugger import pipeline
     from debugger.config import resolve
     src, _ = branchy(tmp_path)
     made = []
     real = pipeline.make_generator
     monkeypatch.setattr(pipeline, "make_generator", lambda cfg, emit: made.append(cfg.model) or real(cfg, emit))
-    cfg = resolve(src.root, {"model": f"fake:{src.path}", "rounds": 0})
+    cfg = resolve(src.root, {"model": f"fake:{src.path}", "rounds": 0, "select": 0.0})
     res = pipeline.fix(str(src.path), cfg, root=str(src.root))
     assert res.status == "fixed" and res.winner["origin"].startswith("mutant") and made == []
     assert (res.model, res.engine) == (f"fake:{src.path}", "fake")
+    cfg = resolve(src.root, {"model": f"fake:{src.path}", "rounds": 0})
+    res = pipeline.fix(str(src.path), cfg, root=str(src.root))
+    assert res.status == "fixed" and made == [cfg.model] and res.tokens > 0
+    made.clear()
     # without the mutant format the model is loaded, once, for the prompts
     cfg = resolve(src.root, {"model": f"fake:{src.path}", "rounds": 0, "formats": ["infill", "rewrite"]})
     assert pipeline.fix(str(src.path), cfg, root=str(src.root)).status == "not_fixed" and made == [cfg.model]

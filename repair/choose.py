@@ -1,0 +1,101 @@
+"""Choosing among the candidates that pass the tests, and saying how much the choice can be trusted.
+
+Passing the tests is plausible, not correct: the tests may allow more than one fix. The evidence, in the
+order it decides: a candidate that breaks one of the module's doctests loses; then the behaviour with
+the most independent sources behind it (different prompts to the model, and probe mutants, producing the
+same code or code that answers the same on every input of the differential check; samples of one prompt
+are one source); then the model's candidates before
+a probe mutant (the model read the function's names and docstring, a mutant did not); then the smaller diff.
+Confidence is high only when that evidence agrees and was shown by running code: two or more sources
+behind the fix, and either a second, different program that answers the same on every input compared or a
+doctest example that passes; no plausible candidate behaving otherwise; no doctest broken.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .differ import Comparison
+from .generate import ast_key
+from .validate import Verdict
+
+
+@dataclass
+class Choice:
+    winner: Verdict
+    ranked: list[Verdict]  # every plausible candidate compared, the winner first
+    labels: dict[int, str]  # id(verdict) -> "#n origin", as the report names candidates
+    votes: dict[int, int]  # id(verdict) -> completions and mutants behind its behaviour
+    confidence: dict = field(default_factory=dict)  # {"level": high|medium|low, "reasons": [...]}
+    disagreements: list[dict] = field(default_factory=list)  # [{"input": call, "results": {label: outcome}}]
+    alternatives: list[Verdict] = field(default_factory=list)  # plausible candidates that behave otherwise
+
+
+def _origin_rank(v: Verdict) -> int:
+    origin = v.candidate.origin
+    return 2 if v.candidate.kind == "mutant" else (0 if " greedy " in f" {origin} " else 1)
+
+
+def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Comparison | None,
+           ids: dict[int, str] | None = None) -> Choice:
+    """`votes`: AST key -> the sources (prompts, probe mutants) that produced that code; `ids`: id(verdict) ->
+    the id the comparison knows it by. A behaviour's support is the number of distinct sources behind it."""
+    ids = ids or {}
+    cmp = comparison or Comparison()
+    own = {id(v): votes.get(ast_key(v.candidate.text)) or {v.candidate.origin} for v in plausible}
+    klass: dict[int, int] = {}
+    for n, members in enumerate(cmp.classes):
+        for v in plausible:
+            if ids.get(id(v)) in members:
+                klass[id(v)] = n
+    for v in plausible:  # not compared: a class of its own
+        klass.setdefault(id(v), len(cmp.classes) + len(klass))
+    behind = {id(v): len(set().union(*(own[id(w)] for w in plausible if klass[id(w)] == klass[id(v)])))
+              for v in plausible}
+
+    def broken(v: Verdict) -> list[str]:
+        d = cmp.doctests.get(ids.get(id(v), ""), {})
+        return list(d.get("failed", []))
+
+    def key(v: Verdict):
+        return (len(broken(v)), bool(cmp.errors.get(ids.get(id(v), ""))), -behind[id(v)], _origin_rank(v),
+                v.candidate.changed, v.candidate.tokens)
+    ranked = sorted(plausible, key=key)
+    labels = {id(v): f"#{n} {v.candidate.origin}" for n, v in enumerate(ranked, 1)}
+    winner = ranked[0]
+    alternatives = [v for v in ranked[1:] if klass[id(v)] != klass[id(winner)]]
+    by_id = {ids.get(id(v)): v for v in plausible}
+    disagreements = [{"input": d.input, "results": {labels[id(by_id[i])]: out for i, out in d.results.items()
+                                                    if i in by_id}} for d in cmp.disagreements]
+
+    reasons, level = [], "high"
+    n_votes = behind[id(winner)]
+    twins = [v for v in ranked if klass[id(v)] == klass[id(winner)]]  # distinct programs, same behaviour
+    attempted = cmp.doctests.get(ids.get(id(winner), ""), {}).get("attempted", 0)
+    if broken(winner):
+        level = "low"
+        reasons.append(f"it fails doctest(s) {', '.join(broken(winner)[:3])}")
+    if alternatives:
+        # a clear majority (three or more sources, at least twice any alternative's) is medium, else low
+        rival = max(behind[id(v)] for v in alternatives)
+        level = "medium" if level == "high" and n_votes >= 3 and n_votes >= 2 * rival else "low"
+        reasons.append(f"{len(alternatives)} other candidate(s) pass the tests and behave differently "
+                       f"({n_votes} sources behind this one, {rival} behind the next): your tests allow more than one fix")
+    elif n_votes >= 2:
+        reasons.append(f"{n_votes} independent sources (prompts, probe mutants) produced this behaviour")
+    else:
+        level = "medium" if level == "high" else level
+        reasons.append("one source produced it: nothing independent agrees with it")
+    if cmp.inputs and len(cmp.classes) > 0:
+        agree = f"{len(twins)} different programs agree" if len(twins) > 1 else "compared"
+        reasons.append(f"{agree} on {cmp.inputs} inputs of {', '.join(cmp.functions)} "
+                       f"({cmp.recorded} recorded from the tests, the rest their neighbours)")
+    elif cmp.skipped:
+        reasons.append(f"no differential check: {cmp.skipped}")
+    if attempted and not broken(winner):
+        reasons.append(f"{attempted} doctest example(s) pass")
+    # Agreement has to be shown by running something: the same text from two prompts shares the model's bias
+    executed = (len(twins) > 1 and cmp.inputs > 0) or (attempted > 0 and not broken(winner))
+    if level == "high" and not executed:
+        level = "medium"
+        reasons.append("no second program or doctest confirms the behaviour")
+    return Choice(winner, ranked, labels, behind, {"level": level, "reasons": reasons}, disagreements, alternatives)

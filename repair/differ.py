@@ -1,0 +1,243 @@
+"""The differential check: do the candidates that pass the tests behave the same off the tests' path?
+
+Plausible candidates can all pass the visible tests and still differ (patch overfitting). This runs them
+against each other: the tests run once more with a profile hook that records the plain-valued arguments
+they pass to the functions the candidates change (`_probe/debugger_calls.py`); those inputs and their
+neighbours (numbers one off, zero, the sign flipped; empty, shortened, reversed and extended strings and
+collections) are then fed to each candidate's version of the module in one sandboxed process
+(`_probe/debugger_differ.py`), which also runs the module's doctests. What it does not see: methods (their
+`self` cannot be rebuilt outside the test), arguments that are not plain values, and behaviour that needs
+state the tests set up first.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .sandbox import Sandbox, make_sandbox, remove_copy, scratch_copy
+from .source import SourceFile
+from .testrun import PROBE_DIR, TestReport, run_tests
+
+MAX_INPUTS = 120  # per function: the recorded calls first, then their neighbours
+
+
+@dataclass
+class Disagreement:
+    input: str  # the call, e.g. "page_count(0, 10)"
+    results: dict[str, str]  # candidate id -> outcome ("= value", "! Error", "timeout")
+
+
+@dataclass
+class Comparison:
+    functions: list[str] = field(default_factory=list)  # the module-level functions the candidates change
+    recorded: int = 0  # distinct calls the tests made to them with plain values
+    inputs: int = 0  # inputs every candidate ran on (recorded and neighbours, non-deterministic ones dropped)
+    classes: list[list[str]] = field(default_factory=list)  # candidate ids that behaved the same, largest first
+    disagreements: list[Disagreement] = field(default_factory=list)  # a few inputs where they differ
+    doctests: dict[str, dict] = field(default_factory=dict)  # id -> {"attempted": n, "failed": [names]}
+    errors: dict[str, str] = field(default_factory=dict)  # id -> why its module did not load
+    seconds: float = 0.0
+    skipped: str = ""  # why no input could be compared, if none could
+
+
+def changed_functions(original: str, texts: list[str]) -> tuple[list[str], bool]:
+    """Names of module-level functions whose body differs in some text; and whether an edit fell elsewhere
+    (a method, module-level code), which the check cannot call."""
+    def defs(text):
+        tree = ast.parse(text)
+        funcs = {n.name: ast.dump(n) for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        rest = ast.dump(ast.Module([n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))],
+                                   []))
+        return funcs, rest
+    try:
+        base, base_rest = defs(original)
+    except SyntaxError:  # the bug is a syntax error: no function of the original to call
+        return [], True
+    names, elsewhere = [], False
+    for t in texts:
+        try:
+            funcs, rest = defs(t)
+        except SyntaxError:
+            continue
+        names += [n for n, d in funcs.items() if base.get(n) != d and n not in names]
+        elsewhere |= rest != base_rest
+    return names, elsewhere
+
+
+def neighbours(call: tuple, floats: frozenset = frozenset()) -> list[tuple]:
+    """Inputs near a recorded call: one argument at a time moved to a neighbouring value. `floats`: positions
+    and names of parameters annotated `float`, whose whole-number values also get their half-way neighbours."""
+    args, kwargs = call
+    out = []
+
+    def near(v, where=None):
+        if isinstance(v, bool):
+            return [not v]
+        if isinstance(v, int):
+            return [v - 1, v + 1, 0, -v, v * 2] + ([v - 0.5, v + 0.5] if where in floats else [])
+        if isinstance(v, float):
+            return [v - 0.5, v + 0.5, 0.0, -v, v * 2]
+        if isinstance(v, str):
+            return ["", v[:-1], v + v[-1:], v.upper(), v.lower(), v.title(), f" {v} ", v.replace(" ", "-"), v[::-1]]
+        if isinstance(v, bytes):
+            return [b"", v[:-1], v + v[-1:]]
+        if isinstance(v, (list, tuple)):
+            t = type(v)
+            return [t(), t(v[:1]), t(v[:-1]), t(v[::-1]), t(list(v) + list(v[-1:]))]
+        if isinstance(v, dict):
+            return [{}, dict(list(v.items())[:-1])]
+        if isinstance(v, (set, frozenset)):
+            return [type(v)()]
+        return []
+    for i, a in enumerate(args):
+        out += [(args[:i] + (n,) + args[i + 1:], kwargs) for n in near(a, i)]
+    for k, a in kwargs.items():
+        out += [(args, {**kwargs, k: n}) for n in near(a, k)]
+    return out
+
+
+def float_params(text: str, function: str) -> frozenset:
+    """Positions and names of the module-level function's parameters annotated `float`."""
+    for n in ast.parse(text).body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == function:
+            params = n.args.posonlyargs + n.args.args
+            found = {(i, a.arg) for i, a in enumerate(params) if a.annotation is not None
+                     and "float" in ast.unparse(a.annotation)}
+            found |= {(None, a.arg) for a in n.args.kwonlyargs if a.annotation is not None
+                      and "float" in ast.unparse(a.annotation)}
+            return frozenset(x for pair in found for x in pair if x is not None)
+    return frozenset()
+
+
+def _inputs(recorded: list[str], floats: frozenset = frozenset()) -> list[str]:
+    calls = [ast.literal_eval(c) for c in recorded]
+    keys, out = set(), []
+    for call in calls + [n for c in calls for n in neighbours(c, floats)]:
+        k = repr(call)
+        if k not in keys and len(out) < MAX_INPUTS:
+            keys.add(k)
+            out.append(k)
+    return out
+
+
+def _module(src: SourceFile) -> tuple[str, str]:
+    """(directory to put on sys.path, relative to the root; the module's dotted name)."""
+    parts = Path(src.rel).with_suffix("").parts
+    top = len(parts) - 1  # the file's directory
+    while top > 0 and (src.root / Path(*parts[:top]) / "__init__.py").exists():
+        top -= 1
+    return str(Path(*parts[:top])) if top else ".", ".".join(parts[top:])
+
+
+def _python(command: str) -> str:
+    """The interpreter the project's tests use, when the command says; else this one."""
+    try:
+        first = shlex.split(command)[0]
+    except (ValueError, IndexError):
+        return sys.executable
+    name = os.path.basename(first)
+    if name.startswith("python"):
+        return first
+    if name in ("pytest", "py.test") and os.path.isfile(os.path.join(os.path.dirname(first), "python")):
+        return os.path.join(os.path.dirname(first), "python")
+    return sys.executable
+
+
+def _call_text(function: str, call: str) -> str:
+    args, kwargs = ast.literal_eval(call)
+    shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{function}({', '.join(shown)})"
+
+
+def compare(src: SourceFile, candidates: dict[str, str], before: TestReport, command: str, *,
+            timeout: float, test_timeout: float, sandbox: Sandbox | None = None, call_timeout: float = 2.0,
+            record: bool = True) -> Comparison:
+    """Run each candidate (id -> the whole file's text) on the recorded inputs and their neighbours, and the
+    module's doctests; `record=False` (one candidate: nothing to compare it with) runs the doctests only."""
+    t0 = time.monotonic()
+    sandbox = sandbox or make_sandbox()
+    functions, elsewhere = changed_functions(src.text, list(candidates.values()))
+    result = Comparison(functions=functions)
+    copy = scratch_copy(src.root)
+    work = copy.parent
+    try:
+        (copy / src.rel).write_bytes(src.raw)
+        calls: dict[str, list[str]] = {}
+        if functions and record:
+            spans = _function_lines(src.text, functions)
+            tests = [n for n, t in before.tests.items() if "::" in n and spans & set(t.lines)] or \
+                [n for n in before.failing if "::" in n]
+            spec = {"target": str((copy / src.rel).resolve()), "functions": functions,
+                    "out": str(work / "calls.jsonl"), "limit": 64}
+            (work / "calls.json").write_text(json.dumps(spec))
+            run_tests(copy, command, select=tests or None, timeout=timeout, test_timeout=test_timeout, sandbox=sandbox,
+                      plugins=("debugger_calls",), extra_env={"DEBUGGER_CALLS": str(work / "calls.json")})
+            if (work / "calls.jsonl").exists():
+                for ln in (work / "calls.jsonl").read_text(encoding="utf-8").splitlines():
+                    r = json.loads(ln)
+                    calls.setdefault(r["function"], []).append(r["call"])
+        result.recorded = sum(len(v) for v in calls.values())
+        inputs = {fn: _inputs(cs, float_params(src.text, fn)) for fn, cs in calls.items()}
+        ids = list(candidates)
+        runs = dict(candidates)
+        if ids:
+            runs["_again"] = candidates[ids[0]]  # the first one twice: inputs it answers differently are noise
+        path, module = _module(src)
+        spec = {"file": str(copy / src.rel), "module": module, "path": str((copy / path).resolve()),
+                "candidates": runs, "calls": inputs, "call_timeout": call_timeout}
+        (work / "differ.json").write_text(json.dumps(spec))
+        script = PROBE_DIR / "debugger_differ.py"
+        cmd = " ".join(shlex.quote(a) for a in (_python(command), str(script), str(work / "differ.json"),
+                                                  str(work / "differ.out.json")))
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED") or "0")
+        budget = 30.0 + len(runs) * sum(len(v) for v in inputs.values()) * 0.05
+        sandbox.run(cmd, copy, env, min(timeout, budget))
+        out_file = work / "differ.out.json"
+        out = json.loads(out_file.read_text(encoding="utf-8")) if out_file.exists() else {}
+    finally:
+        remove_copy(copy)
+    result.errors = {k: v for k, v in out.get("errors", {}).items() if k != "_again"}
+    result.doctests = {k: v for k, v in out.get("doctests", {}).items() if k != "_again"}
+    results = out.get("results", {})
+    ran = [i for i in ids if i in results]
+    if not out:
+        result.skipped = "the check did not finish (time limit)"
+    elif not record:
+        result.skipped = "one candidate, nothing to compare it with"
+    elif not functions:
+        result.skipped = "the candidates change no module-level function" if elsewhere else "nothing to compare"
+    elif not inputs or not any(inputs.values()):
+        result.skipped = "the tests pass no plain values to " + ", ".join(functions)
+    vectors: dict[str, list[str]] = {i: [] for i in ran}
+    again = results.get("_again", {})
+    for fn, cs in inputs.items():
+        for j, call in enumerate(cs):
+            seen = {i: results[i].get(fn, [])[j] if j < len(results[i].get(fn, [])) else "missing" for i in ran}
+            if ran and again.get(fn, [None] * (j + 1))[j] != seen[ran[0]]:
+                continue  # the same code answered differently twice: time, randomness, hash order
+            result.inputs += 1
+            for i in ran:
+                vectors[i].append(seen[i])
+            if len(set(seen.values())) > 1 and len(result.disagreements) < 5:
+                result.disagreements.append(Disagreement(_call_text(fn, call), seen))
+    groups: dict[tuple, list[str]] = {}
+    for i in ran:
+        groups.setdefault(tuple(vectors[i]), []).append(i)
+    result.classes = sorted(groups.values(), key=len, reverse=True) + [[i] for i in ids if i not in ran]
+    result.seconds = round(time.monotonic() - t0, 2)
+    return result
+
+
+def _function_lines(text: str, names: list[str]) -> set[int]:
+    tree = ast.parse(text)
+    lines: set[int] = set()
+    for n in tree.body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name in names:
+            lines.update(range(n.lineno, (n.end_lineno or n.lineno) + 1))
+    return lines
