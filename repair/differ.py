@@ -96,9 +96,9 @@ def neighbours(call: tuple, floats: frozenset = frozenset()) -> list[tuple]:
             return [type(v)()]
         return []
     for i, a in enumerate(args):
-        out += [(args[:i] + (n,) + args[i + 1:], kwargs) for n in near(a, i)]
+        out += [(args[:i] + (n,) + args[i + 1:], kwargs) for n in near(a, i) if repr(n) != repr(a)]
     for k, a in kwargs.items():
-        out += [(args, {**kwargs, k: n}) for n in near(a, k)]
+        out += [(args, {**kwargs, k: n}) for n in near(a, k) if repr(n) != repr(a)]
     return out
 
 

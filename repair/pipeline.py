@@ -321,7 +321,9 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
         prompts_of_round = [(p, greedy, samples) for _, stage, greedy, samples in stages for p in stage]
         if rnd == 0 and seeds:
             prompts_of_round.insert(0, (None, True, 0))
-        for p, greedy, samples in prompts_of_round:
+        queue = list(prompts_of_round)
+        while queue:
+            p, greedy, samples = queue.pop(0)
             stop = deadline if select_until is None else min(deadline, select_until)
             if time.monotonic() > stop:
                 break
@@ -350,6 +352,7 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
                 emit("verdict", v)
                 if v.plausible and select_until is None:
                     select_until = time.monotonic() + cfg.select
+                    queue.sort(key=lambda q, c=c: _nearness(q[0], c))  # second opinions on the same place first
                     result.selection["first_plausible"] = round(time.monotonic() - (deadline - cfg.budget), 2)
                     if cfg.select > 0:
                         emit("selecting", cfg.select)
@@ -365,6 +368,14 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
             loc = localize(base, base_report, weights=weights_for(cfg.weights, first_round=True), top_k=cfg.top_k)
         emit("round", (rnd + 1, promising[0] if promising else None))
     return []
+
+
+def _nearness(p: prompts.Prompt | None, c: Candidate) -> int:
+    """Which prompts give a second opinion on a candidate that passed: another prompt for its span, then a
+    rewrite of the function around it, then the rest (in their order)."""
+    if p is None or not p.start_line <= c.edit.start_line <= p.end_line:
+        return 2
+    return 0 if p.kind == "infill" else 1
 
 
 def select(src: SourceFile, plausible: list[Verdict], votes: dict[str, set[str]], before: TestReport, command: str,

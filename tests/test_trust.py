@@ -1,0 +1,161 @@
+"""Plausible is not correct: selection among the candidates that pass, the differential check, doctests as
+checks, and the confidence the tool reports. Candidates come from a scripted generator; the tests run for real."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from debugger.choose import choose
+from debugger.config import FixConfig
+from debugger.differ import Comparison, changed_functions, compare, float_params, neighbours
+from debugger.generate import Candidate, Completion
+from debugger.pipeline import Models, fix
+from debugger.prompts import QWEN
+from debugger.source import Edit, load
+from debugger.testrun import default_command, run_tests
+from debugger.validate import Verdict
+
+SHIPPING = ('def shipping_cost(total: float) -> float:\n'
+            '    """Orders of 50 or more ship free; below that, shipping is 4.99."""\n'
+            '    if total > 50:\n'
+            '        return 0.0\n'
+            '    return 4.99\n')
+SHIPPING_TESTS = ("from shop import shipping_cost\n\n\n"
+                  "def test_large():\n    assert shipping_cost(80) == 0.0\n\n\n"
+                  "def test_fifty():\n    assert shipping_cost(50) == 0.0\n\n\n"
+                  "def test_small():\n    assert shipping_cost(10) == 4.99\n")
+AREA = 'def area(w: int, h: int) -> int:\n    """>>> area(2, 3)\n    6\n    """\n    return w + h\n'
+AREA_TESTS = "from shop import area\n\n\ndef test_area():\n    assert area(3, 4) == 12\n"
+
+
+def project(tmp_path: Path, code: str, tests: str) -> Path:
+    root = tmp_path / "proj"
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    (root / "tests" / "test_shop.py").write_text(tests)
+    (root / "shop.py").write_text(code)
+    return root / "shop.py"
+
+
+class Answers:
+    """Infill answers by span and by prompt: the plain (greedy) prompt and the one that shows the failure."""
+    name = "scripted"
+    engine = "fake"
+    fim = QWEN
+
+    def __init__(self, line: int, plain: list[str], hinted: list[str] = ()):
+        self.line, self.plain, self.hinted = line, plain, list(hinted)
+
+    def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
+        if prompt.kind == "infill" and prompt.start_line == self.line:
+            answers = self.hinted if prompt.head else self.plain
+            return [Completion(a + "<|endoftext|>", 4, i == 0) for i, a in enumerate(answers)]
+        return [Completion(prompt.original + "<|endoftext|>", 1, True)]
+
+
+def cfg(**kw) -> FixConfig:
+    base = dict(test=f"{sys.executable} -m pytest -q", samples=1, rounds=0, surprisal=False, timeout=60,
+                test_timeout=5, budget=120, select=20.0, formats=["mutant", "infill"])
+    return FixConfig(**(base | kw))
+
+
+def test_neighbours_move_one_argument_at_a_time():
+    near = neighbours(((50, "ab"), {"cap": [1, 2]}), floats=frozenset({0}))
+    assert ((49.5, "ab"), {"cap": [1, 2]}) in near and ((51, "ab"), {"cap": [1, 2]}) in near
+    assert ((50, ""), {"cap": [1, 2]}) in near and ((50, "ba"), {"cap": [1, 2]}) in near
+    assert ((50, "ab"), {"cap": []}) in near and ((50, "ab"), {"cap": [1, 2, 2]}) in near
+    assert all(sum(a != b for a, b in zip(n[0], (50, "ab"))) + (n[1] != {"cap": [1, 2]}) == 1 for n in near)
+    assert ((50.5, "ab"), {"cap": [1, 2]}) not in neighbours(((50, "ab"), {"cap": [1, 2]}))  # not a float parameter
+    assert float_params(SHIPPING, "shipping_cost") == frozenset({0, "total"})
+
+
+def test_changed_functions_names_what_the_candidates_touch():
+    other = SHIPPING + "\n\nclass C:\n    def m(self):\n        return 1\n"
+    assert changed_functions(other, [other.replace("> 50", ">= 50")]) == (["shipping_cost"], False)
+    assert changed_functions(other, [other.replace("return 1", "return 2")]) == ([], True)  # a method
+    assert changed_functions("def f(:\n", ["def f():\n    pass\n"]) == ([], True)
+
+
+def test_tests_allow_two_fixes_and_the_user_is_told(tmp_path):
+    """`>= 50` (the model and a probe mutant) and `> 49` (another probe mutant) both pass the tests; they
+    differ on 49.5, a neighbour of the recorded 50 (the parameter is a float). Both are reported."""
+    path = project(tmp_path, SHIPPING, SHIPPING_TESTS)
+    res = fix(str(path), cfg(), models=Models(generator=Answers(3, ["    if total >= 50:\n"])))
+    assert res.status == "fixed" and "+    if total >= 50:" in res.diff
+    assert res.confidence["level"] == "low", res.confidence
+    assert any("more than one fix" in r for r in res.confidence["reasons"])
+    assert [a["candidate"] for a in res.alternatives] == ["#2 mutant line 3: 50 -> 49"]
+    bad = next(d for d in res.disagreements if d["input"] == "shipping_cost(49.5)")
+    assert set(bad["results"].values()) == {"= 4.99", "= 0.0"}
+    assert res.selection["candidates"] == 2 and res.selection["recorded"] >= 3 and res.selection["seconds"] >= 0
+    assert res.winner["sources"] == 2  # the probe and the model's prompt
+    # no time to look further (--select 0): the model is not asked; what passed (both mutants) is still compared
+    res = fix(str(path), cfg(select=0.0), models=Models(generator=Answers(3, ["    if total >= 50:\n"])))
+    assert res.status == "fixed" and res.tokens == 0 and res.candidates["plausible"] == 2
+    assert res.confidence["level"] == "low" and len(res.alternatives) == 1
+
+
+def test_two_programs_that_agree_from_two_prompts_are_high_confidence(tmp_path):
+    path = project(tmp_path, AREA, AREA_TESTS)
+    gen = Answers(5, ["    return w * h\n"], ["    return h * w\n"])
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "fixed" and res.confidence["level"] == "high", res.confidence
+    assert res.alternatives == [] and res.disagreements == [] and res.selection["inputs"] > 5
+    assert any("2 different programs agree" in r for r in res.confidence["reasons"])
+    assert any("doctest" in r for r in res.confidence["reasons"])
+    # the same text from one prompt's samples is one source: medium
+    gen = Answers(5, ["    return w * h\n", "    return w * h\n"])
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "fixed" and res.confidence["level"] == "medium", res.confidence
+
+
+def test_a_candidate_that_breaks_a_doctest_loses(tmp_path):
+    """Both pass the project's test (area(3, 4) == 12); only `w * h` keeps the docstring's example."""
+    path = project(tmp_path, AREA, AREA_TESTS)
+    gen = Answers(5, ["    return w * h if w != 2 else 0\n"], ["    return w * h\n"])
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "fixed" and "+    return w * h\n" in res.diff, res.diff
+    assert res.alternatives and res.confidence["level"] == "low"
+
+
+def test_compare_reports_inputs_where_candidates_differ_and_drops_noise(tmp_path):
+    code = ("import random\n\n\ndef pick(xs: list) -> int:\n    return xs[0] + random.random() * 0\n\n\n"
+            "def jitter(x: int) -> float:\n    return x + random.random()\n")
+    tests = ("from shop import pick, jitter\n\n\ndef test_pick():\n    assert pick([3, 1, 2]) == 3\n\n\n"
+             "def test_jitter():\n    assert jitter(1) >= 1\n")
+    path = project(tmp_path, code, tests)
+    src = load(str(path))
+    before = run_tests(src.root, default_command(), target=src.rel, timeout=60)
+    a = code.replace("xs[0] + random.random() * 0", "max(xs)").replace("x + random.random()", "x + random.random() ")
+    b = code.replace("xs[0] + random.random() * 0", "xs[0]").replace("x + random.random()", "random.random() + x")
+    cmp = compare(src, {"a": a, "b": b}, before, default_command(), timeout=60, test_timeout=5)
+    assert cmp.functions == ["pick", "jitter"] and cmp.recorded == 2 and not cmp.errors
+    assert cmp.classes == [["a"], ["b"]]
+    assert all(d.input.startswith("pick(") for d in cmp.disagreements)  # jitter's answers are noise: dropped
+    assert any(d.input == "pick([3])" or d.input == "pick([2, 1, 3])" for d in cmp.disagreements)
+
+
+def test_calls_with_objects_are_not_recorded(tmp_path):
+    code = "def size(x) -> int:\n    return len(x) + 1\n"
+    tests = ("from shop import size\n\n\nclass Box:\n    def __len__(self):\n        return 2\n\n\n"
+             "def test_size():\n    assert size(Box()) == 2\n")
+    path = project(tmp_path, code, tests)
+    src = load(str(path))
+    before = run_tests(src.root, default_command(), target=src.rel, timeout=60)
+    fixed = code.replace(" + 1", "")
+    cmp = compare(src, {"a": fixed, "b": fixed.replace("len(x)", "x.__len__()")}, before, default_command(),
+                  timeout=60, test_timeout=5)
+    assert cmp.recorded == 0 and cmp.inputs == 0 and "no plain values" in cmp.skipped
+
+
+def test_choose_without_a_comparison_ranks_by_sources():
+    def verdict(line: str, origin: str, kind: str = "infill") -> Verdict:
+        text = f"def f(x):\n{line}"
+        return Verdict(Candidate(Edit(2, 2, line), text, kind, origin, 3, changed=2), True)
+    a, b = verdict("    return x + 1\n", "mutant line 2", "mutant"), verdict("    return 1 + x\n", "infill greedy @2-2")
+    votes = {}
+    from debugger.generate import ast_key
+    votes[ast_key(a.candidate.text)] = {"probe"}
+    votes[ast_key(b.candidate.text)] = {"p1", "p2"}
+    c = choose([a, b], votes, Comparison())
+    assert c.winner is b and c.votes[id(b)] == 2 and c.confidence["level"] != "high"  # nothing executed agrees
