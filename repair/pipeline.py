@@ -49,6 +49,9 @@ class FixResult:
     alternatives: list[dict] = field(default_factory=list)  # plausible candidates that behave otherwise, with diffs
     # the search after the first plausible candidate: when it came (s), how many passed, inputs compared, seconds added
     selection: dict = field(default_factory=dict)
+    # where the time went, seconds: tests (baseline, flaky check, rounds' re-runs), localize (probe included),
+    # load (models), generate, validate, compare (the differential check)
+    phases: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -58,6 +61,18 @@ class FixResult:
     @property
     def exit_code(self) -> int:
         return {"fixed": 0, "already_passing": 0, "not_fixed": 1, "flaky": 1}.get(self.status, 2)
+
+
+class _Clock:
+    """Adds the time of a `with` block to one of a result's phases."""
+    def __init__(self, phases: dict, name: str):
+        self.phases, self.name = phases, name
+
+    def __enter__(self):
+        self.t = time.monotonic()
+
+    def __exit__(self, *exc):
+        self.phases[self.name] = round(self.phases.get(self.name, 0.0) + time.monotonic() - self.t, 2)
 
 
 def _baseline(src: SourceFile, command: str, cfg: FixConfig) -> TestReport:
@@ -197,8 +212,9 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     command = cfg.test or default_command()
     result = FixResult(file=str(src.path), status="error", model=cfg.model, sandbox=make_sandbox(cfg.sandbox).isolation)
     emit("baseline_start", command)
-    before = _baseline(src, command, cfg)
-    flaky = _flaky(src, before, command, cfg) if before.failing else []
+    with _Clock(result.phases, "tests"):
+        before = _baseline(src, command, cfg)
+        flaky = _flaky(src, before, command, cfg) if before.failing else []
     emit("baseline", before)
     result.tests = {"command": command, "failing_before": before.failing, "passing_after": before.passing,
                     "flaky": flaky}
@@ -218,7 +234,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
 
     def load_generator() -> Generator:
         if models.generator is None:
-            models.generator = make_generator(cfg, emit)
+            with _Clock(result.phases, "load"):
+                models.generator = make_generator(cfg, emit)
             emit("model", models.generator)
         gen = models.generator
         if gen.fim is None and "infill" in cfg.formats and cfg.strategy != "naive":
@@ -230,11 +247,13 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         loc, probed = Localization([], []), None
     else:
         surprisal = reads_surprisal(cfg, result.engine)
-        if surprisal and models.scorer is None:
-            models.scorer = make_scorer(cfg, result.engine, load_generator, emit)
-        loc, reads = locate(src, before, models.scorer if surprisal else None, overrides=cfg.weights, top_k=cfg.top_k,
-                             surprisal=surprisal, infill=None if surprisal else False,
-                             mutate=mutation_probe(src, before, command, cfg, emit))
+        if surprisal and models.scorer is None:  # on transformers the scorer is the generator, clocked there
+            with _Clock(result.phases, "load" if result.engine != "transformers" else "localize"):
+                models.scorer = make_scorer(cfg, result.engine, load_generator, emit)
+        with _Clock(result.phases, "localize"):
+            loc, reads = locate(src, before, models.scorer if surprisal else None, overrides=cfg.weights, top_k=cfg.top_k,
+                                 surprisal=surprisal, infill=None if surprisal else False,
+                                 mutate=mutation_probe(src, before, command, cfg, emit))
         probed = reads.mutation
         emit("localized", loc)
     result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
@@ -252,7 +271,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
                         deadline=t0 + cfg.budget, seeds=seeds, votes=votes)
     result.candidates["plausible"] = len(plausible)
     if plausible:
-        choice, comparison = select(src, plausible, votes, before, command, cfg, emit)
+        with _Clock(result.phases, "compare"):
+            choice, comparison = select(src, plausible, votes, before, command, cfg, emit)
         best = choice.winner
         new = best.candidate.data
         result.status = "fixed"
@@ -332,8 +352,10 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
                 seen.update(ast_key(c.text) for c in cands)
             else:
                 emit("prompt", p)
-                cands, tokens = generate(base.text, [p], load_generator(), samples=samples, temperature=temperature,
-                                         greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes)
+                gen = load_generator()
+                with _Clock(result.phases, "generate"):
+                    cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=temperature,
+                                             greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes)
                 result.tokens += tokens
             result.candidates["generated"] += len(cands)
             for c in cands:
@@ -345,8 +367,9 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
                     result.rejected.append({"origin": c.origin, "reasons": verdict.reasons})
                     emit("rejected", (c, verdict.reasons))
                     continue
-                v = validate(src, c, c.data, before, command, timeout=cfg.timeout, test_timeout=cfg.test_timeout,
-                             sandbox=make_sandbox(cfg.sandbox))
+                with _Clock(result.phases, "validate"):
+                    v = validate(src, c, c.data, before, command, timeout=cfg.timeout, test_timeout=cfg.test_timeout,
+                                 sandbox=make_sandbox(cfg.sandbox))
                 verdicts.append(v)
                 result.candidates["validated"] += 1
                 emit("verdict", v)
@@ -364,7 +387,8 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
         if promising:
             step = promising[0]
             base = dataclasses.replace(src, raw=step.candidate.data, text=step.candidate.text)
-            base_report = _baseline(base, command, cfg)
+            with _Clock(result.phases, "tests"):
+                base_report = _baseline(base, command, cfg)
             loc = localize(base, base_report, weights=weights_for(cfg.weights, first_round=True), top_k=cfg.top_k)
         emit("round", (rnd + 1, promising[0] if promising else None))
     return []
