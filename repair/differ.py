@@ -156,7 +156,7 @@ def _call_text(function: str, call: str) -> str:
 
 
 def compare(src: SourceFile, candidates: dict[str, str], before: TestReport, command: str, *,
-            timeout: float, test_timeout: float, sandbox: Sandbox | None = None, call_timeout: float = 2.0,
+            timeout: float, test_timeout: float, sandbox: Sandbox | None = None, call_timeout: float = 1.0,
             record: bool = True) -> Comparison:
     """Run each candidate (id -> the whole file's text) on the recorded inputs and their neighbours, and the
     module's doctests; `record=False` (one candidate: nothing to compare it with) runs the doctests only."""

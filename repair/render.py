@@ -144,7 +144,7 @@ class Renderer:
 
     def summary(self, out: Console, result) -> None:
         self.stop()
-        file = escape(result.file)
+        file = escape(_shown(result.file))
         c = result.candidates
         if result.status == "already_passing":
             out.print(f"[green]All {len(result.tests.get('passing_after', []))} tests pass already;[/] nothing to fix.")
@@ -166,3 +166,10 @@ class Renderer:
             return
         out.print(f"[bold yellow]No verified fix[/] for {file}: {escape(result.error or '')}. "
                   f"{c['generated']} candidates, {c['validated']} validated, {result.seconds:.0f}s.")
+
+
+def _shown(path: str) -> str:
+    """The file as the user would type it: relative to the working directory when it lies under it."""
+    import os
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel

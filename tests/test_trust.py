@@ -159,3 +159,17 @@ def test_choose_without_a_comparison_ranks_by_sources():
     votes[ast_key(b.candidate.text)] = {"p1", "p2"}
     c = choose([a, b], votes, Comparison())
     assert c.winner is b and c.votes[id(b)] == 2 and c.confidence["level"] != "high"  # nothing executed agrees
+
+
+def test_a_candidate_that_hangs_off_the_tests_path_is_cut_short(tmp_path):
+    code = "def countdown(n: int) -> int:\n    return n + 1\n"
+    tests = "from shop import countdown\n\n\ndef test_countdown():\n    assert countdown(3) == 0\n"
+    path = project(tmp_path, code, tests)
+    src = load(str(path))
+    before = run_tests(src.root, default_command(), target=src.rel, timeout=60)
+    loops = "def countdown(n: int) -> int:\n    while n != 0:\n        n -= 1\n    return n\n"  # never ends below 0
+    plain = "def countdown(n: int) -> int:\n    return 0\n"
+    cmp = compare(src, {"a": loops, "b": plain}, before, default_command(), timeout=60, test_timeout=5)
+    hung = [d for d in cmp.disagreements if d.results["a"] == "timeout"]
+    assert hung and hung[0].results["b"] == "= 0" and cmp.classes == [["a"], ["b"]]
+    assert cmp.seconds < 30
