@@ -99,11 +99,51 @@ def fix(
         return
     finally:
         renderer.stop()
+    if result.status == "fixed" and not result.applied and result.new_source is not None:
+        from .verified import keep
+        keep(result.file, result.root, result.source_sha256, result.new_source, result.tests["command"], result.diff,
+             result.confidence)  # for `debugger apply`: exactly this diff, later, without repairing again
     if as_json:
         print(json.dumps(result.to_json()))
     else:
         renderer.summary(out, result)
     raise typer.Exit(result.exit_code)
+
+
+@app.command(name="apply")
+def apply_fix(
+    file: str = typer.Argument(..., help="A file `debugger fix` verified a fix for."),
+    test: Optional[str] = typer.Option(None, "--test", help="The test command the fix was verified with "
+                                       "(default: the same default as fix)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Write the fix the last `debugger fix FILE` showed, exactly, without repairing again; refused if FILE
+    changed since or the test command differs."""
+    from pathlib import Path
+
+    from .config import resolve
+    from .source import InputError, find_root
+    from .testrun import default_command
+    from .verified import forget, take
+    from .writer import apply as write, check_target
+    try:
+        p = Path(file).expanduser()
+        if not p.is_file():
+            raise InputError(f"{file}: no such file")
+        command = test or resolve(find_root(p.resolve()), {}, None).test or default_command()
+        src, data, entry = take(file, command)
+        check_target(src, apply=True)
+        write(src, data)
+        forget(file, command)
+    except InputError as e:
+        _fail(str(e), as_json, file)
+        return
+    if as_json:
+        print(json.dumps({"file": str(src.path), "status": "applied", "diff": entry["diff"],
+                          "verified": entry["time"], "confidence": entry.get("confidence")}))
+    else:
+        out.print(f"Applied the fix verified at {entry['time']} to {escape(file)}. "
+                  f"Take it back with: debugger undo {escape(file)}", soft_wrap=True)
 
 
 @app.command()

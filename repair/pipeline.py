@@ -42,6 +42,8 @@ class FixResult:
     tokens: int = 0
     winner: dict | None = None  # which prompt produced the fix and which span it touched
     new_source: bytes | None = None  # the fixed file's bytes (not serialized)
+    source_sha256: str = ""  # the bytes the fix was validated against (what `debugger apply` checks)
+    root: str = ""  # the project root the tests ran from
     sandbox: str = ""  # the isolation the tests ran under (see repair/sandbox.py)
     # how far to trust a fix (choose.py): {"level": "high"|"medium"|"low", "reasons": [...]}
     confidence: dict | None = None
@@ -210,7 +212,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         from .models import check
         check(cfg.model)
     command = cfg.test or default_command()
-    result = FixResult(file=str(src.path), status="error", model=cfg.model, sandbox=make_sandbox(cfg.sandbox).isolation)
+    result = FixResult(file=str(src.path), status="error", model=cfg.model, sandbox=make_sandbox(cfg.sandbox).isolation,
+                       source_sha256=src.sha256, root=str(src.root))
     emit("baseline_start", command)
     with _Clock(result.phases, "tests"):
         before = _baseline(src, command, cfg)

@@ -160,7 +160,7 @@ class Renderer:
                       f"validated, {c['plausible']} passed, {result.seconds:.0f}s, {result.tokens} tokens.")
             self._confidence(out, result)
             if not result.applied:
-                out.print(f"Apply it with: debugger fix {file} --apply", soft_wrap=True)
+                out.print(f"Apply it with: debugger apply {file}", soft_wrap=True)
             else:
                 out.print(f"Take it back with: debugger undo {file}", soft_wrap=True)
             return

@@ -35,7 +35,7 @@ def test_human_output(project, cli):
     root = project("calc")
     code, out, err, _ = cli("fix", "calc.py", "--model", fake("calc"), cwd=root)
     assert code == 0
-    assert "+    return a * b" in out and "--apply" in out
+    assert "+    return a * b" in out and "debugger apply calc.py" in out
     assert "tests" in err and "candidate" in err
 
 
