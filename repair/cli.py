@@ -147,6 +147,51 @@ def apply_fix(
 
 
 @app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0: any free one)."),
+    root: Optional[List[str]] = typer.Option(None, "--root", help="Project root whose files may be repaired "
+                                             "(repeatable; default: the current directory's project)."),
+    model: Optional[str] = typer.Option(None, "--model", help="The model every job uses."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", help="PEFT adapter dir, auto or none."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="auto, llama or transformers."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads."),
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto (default), bwrap, unshare or local."),
+) -> None:
+    """Serve repairs over an HTTP JSON API with one warm model: POST /v1/fix, GET /v1/jobs/ID (and /events),
+    DELETE /v1/jobs/ID; every request but /v1/health needs Authorization: Bearer $DEBUGGER_TOKEN."""
+    import secrets
+    from pathlib import Path
+
+    from .config import loopback, resolve
+    from .source import InputError, find_root
+    try:
+        roots = [Path(r).expanduser().resolve() for r in (root or [])] or [find_root(Path.cwd() / "-")]  # the cwd's project
+        for r in roots:
+            if not r.is_dir():
+                raise InputError(f"{r}: --root must be a directory")
+        flags = {k: v for k, v in dict(model=model, adapter=adapter, engine=engine, threads=threads,
+                                       sandbox=sandbox).items() if v is not None}
+        resolve(roots[0], flags)  # bad flags fail here, before anything listens
+    except InputError as e:
+        _fail(str(e), False)
+        return
+    token = os.environ.get("DEBUGGER_TOKEN") or secrets.token_urlsafe(24)
+    given = bool(os.environ.get("DEBUGGER_TOKEN"))
+
+    def announce(url: str) -> None:
+        err.print(f"debugger serve: listening on {url} for {', '.join(map(str, roots))}", soft_wrap=True)
+        err.print("token: from $DEBUGGER_TOKEN" if given else f"token: {token}", soft_wrap=True)
+        if not loopback(host):
+            err.print(f"[yellow]warning:[/] {host} is not a loopback address; the API speaks plain HTTP")
+    from .serve import serve as run_server
+    try:
+        run_server(host, port, roots, flags, token, announce)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
 def undo(
     file: str = typer.Argument(..., help="A file that `debugger fix --apply` changed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),

@@ -160,9 +160,16 @@ def _project_refusal(root: Path, key: str, value) -> str | None:
     return USER_ONLY_WHY.get(key, "it is not a search setting")
 
 
-def resolve(root: Path, overrides: dict | None = None, config_file: str | Path | None = None) -> FixConfig:
+class TrustError(InputError):
+    """A setting from an untrusted source (the project under repair, a request to `debugger serve`) that only
+    the user may set."""
+
+
+def resolve(root: Path, overrides: dict | None = None, config_file: str | Path | None = None,
+            request: dict | None = None) -> FixConfig:
     """Defaults < the user's config < [tool.debugger] in ROOT/pyproject.toml (search settings only) < a --config
-    TOML file (named by the user) < command-line flags. Raises InputError (one line) on any bad value."""
+    TOML file (named by the user) < command-line flags < `request` (a `debugger serve` job's settings: search
+    settings only, like the project's). Raises InputError (one line) on any bad value."""
     names = {f.name for f in dataclasses.fields(FixConfig)}
     merged: dict = {}
     user = user_config_path()
@@ -175,6 +182,8 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
             raise InputError(f"{config_file}: no such config file")
         layers.append((str(config_file), read_toml(Path(config_file)), False))
     layers.append(("command line", overrides or {}, False))
+    if request:
+        layers.append(("request", request, True))
     for source, values, untrusted in layers:
         if not isinstance(values, dict):
             raise InputError(f"{source}: settings must be a table")
@@ -185,7 +194,8 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
             if value is None:
                 continue
             if untrusted and (why := _project_refusal(root, key, value)):
-                raise InputError(f"{source}: {key} is not taken from the project under repair ({why}); set it "
+                whose = "the project under repair" if source != "request" else "a request"
+                raise TrustError(f"{source}: {key} is not taken from {whose} ({why}); set it "
                                  f"in {user} or pass --{key.replace('_', '-')}")
             merged[key] = _typed(key, value, source)
     cfg = FixConfig(**merged)

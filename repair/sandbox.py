@@ -19,6 +19,7 @@ cannot send it anywhere when the network is gone).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -151,6 +152,8 @@ class LocalSandbox:
                     killed = "processes"
                 elif _free(cwd) < disk_floor:
                     killed = "disk"
+                elif (stop := getattr(_cancel, "event", None)) is not None and stop.is_set():
+                    killed = "cancelled"
         finally:
             kill_group(proc.pid)  # grandchildren that outlive the shell go too
             proc.wait()
@@ -165,7 +168,20 @@ class LocalSandbox:
                          truncated, killed, self.isolation)
 
 
-_REASONS = {"processes": "more than {lim.processes} processes", "disk": "it wrote more than {lim.disk_bytes} bytes"}
+_REASONS = {"processes": "more than {lim.processes} processes", "disk": "it wrote more than {lim.disk_bytes} bytes",
+            "cancelled": "the job was cancelled"}
+_cancel = threading.local()
+
+
+@contextlib.contextmanager
+def cancellable(event: threading.Event):
+    """Runs started in this thread inside the block are killed, their whole process group, once `event` is set
+    (`debugger serve` cancelling a job)."""
+    _cancel.event = event
+    try:
+        yield
+    finally:
+        _cancel.event = None
 
 
 class BwrapSandbox(LocalSandbox):
