@@ -184,6 +184,12 @@ def serve(
         err.print("token: from $DEBUGGER_TOKEN" if given else f"token: {token}", soft_wrap=True)
         if not loopback(host):
             err.print(f"[yellow]warning:[/] {host} is not a loopback address; the API speaks plain HTTP")
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        _fail("debugger serve needs its extra: pip install 'debugger[serve]'", False)
+        return
     from .serve import serve as run_server
     try:
         run_server(host, port, roots, flags, token, announce)
