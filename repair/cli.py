@@ -66,6 +66,8 @@ def fix(
                                 "(secrets redacted)."),
     record_to: Optional[str] = typer.Option(None, "--record-to", help="JSONL for --record "
                                             "(default $DEBUGGER_HOME/records/bugs.jsonl)."),
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Steer the repair: pick or exclude "
+                                     "spans, choose among passing candidates, then apply, look for more or quit."),
 ) -> None:
     """Repair FILE so that the project's tests pass; show the verified diff (apply it with --apply)."""
     from .config import resolve
@@ -83,11 +85,16 @@ def fix(
             _fail("--record keeps an applied fix: use it with --apply", as_json, file)
         from .packs import home
         overrides["record"] = record_to or str(home() / "records" / "bugs.jsonl")
+    if interactive and (as_json or apply):
+        _fail("--interactive asks before it applies: use it without --json and --apply", as_json, file)
     renderer = Renderer(err, quiet=as_json)
     try:
         p = Path(file).expanduser()
         proj = Path(root).expanduser().resolve() if root else find_root(p.resolve())
         cfg = resolve(proj, overrides, config)
+        if interactive:
+            _interactive(file, cfg, root, renderer, run_fix)
+            return
         result = run_fix(file, cfg, root=root, apply=apply, on_event=renderer.event)
     except (InputError, PackError) as e:
         renderer.stop()
@@ -108,6 +115,35 @@ def fix(
     else:
         renderer.summary(out, result)
     raise typer.Exit(result.exit_code)
+
+
+def _interactive(file: str, cfg, root, renderer, run_fix) -> None:
+    """The --interactive loop: repair (asking at the spans and among passing candidates), show, then ask."""
+    import dataclasses
+
+    from .interactive import Session
+    from .source import InputError, load
+    from .writer import apply as write, check_target
+    session = Session(err, renderer.stop)
+    while True:
+        result = run_fix(file, cfg, root=root, on_event=renderer.event, steer=session.steer, pick=session.pick)
+        renderer.summary(out, result, hint=False)
+        if result.status != "fixed":
+            raise typer.Exit(result.exit_code)
+        step = session.next_step()
+        if step == "quit":
+            raise typer.Exit(0)
+        if step == "apply":
+            src = load(file, root)
+            if src.sha256 != result.source_sha256:
+                raise InputError(f"{file}: changed while the repair ran; not applied")
+            check_target(src, apply=True)
+            write(src, result.new_source)
+            out.print(f"Applied to {escape(file)}. Take it back with: debugger undo {escape(file)}", soft_wrap=True)
+            raise typer.Exit(0)
+        # more: a wider search on the same spans
+        cfg = dataclasses.replace(cfg, samples=cfg.samples + 3, select=cfg.select + 20.0,
+                                  temperature=min(cfg.temperature + 0.2, 1.5))
 
 
 @app.command(name="apply")

@@ -200,7 +200,10 @@ class Models:
 
 
 def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False,
-        models: Models | None = None, on_event: Event | None = None) -> FixResult:
+        models: Models | None = None, on_event: Event | None = None,
+        steer: Callable[[Localization], Localization] | None = None, pick: Callable[[Any], Verdict] | None = None) -> FixResult:
+    """Repair `path`. `steer` (interactive use) may narrow the ranked spans before any candidate is made;
+    `pick` chooses among the candidates that passed instead of the ranking (choose.Choice -> its Verdict)."""
     t0 = time.monotonic()
     emit = on_event or (lambda name, payload: None)
     src = load(path, root)
@@ -246,6 +249,7 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
                              "with --formats mutant,rewrite")
         result.model = gen.name
         return gen
+    excluded: list = []  # statements the user excluded (interactive steering)
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
         loc, probed = Localization([], []), None
     else:
@@ -259,6 +263,12 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
                                  mutate=mutation_probe(src, before, command, cfg, emit))
         probed = reads.mutation
         emit("localized", loc)
+        if steer is not None:
+            ranked = list(loc.statements)
+            loc = steer(loc)
+            excluded = [s for s in ranked if s not in loc.statements]
+            if not loc.statements and not loc.functions:
+                raise InputError("every suspect span was excluded: nothing left to repair")
     result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
                             "reason": s.reason, "kind": s.kind} for s in loc.spans]
     if cfg.strategy != "naive" and not loc.statements and not loc.functions:
@@ -270,13 +280,20 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     verdicts: list[Verdict] = []
     votes: dict[str, set[str]] = {}
     seeds = mutant_candidates(src, probed) if "mutant" in cfg.formats else []
+    if steer is not None:  # the probe's mutants only where the user still wants a repair
+        def within(line: int, spans) -> bool:
+            return any(s.start_line <= line <= s.end_line for s in spans)
+        seeds = [c for c in seeds if within(c.edit.start_line, loc.statements) or
+                 (within(c.edit.start_line, loc.functions) and not within(c.edit.start_line, excluded))]
     plausible = _search(src, before, loc, load_generator, cfg, command, result, verdicts, emit,
                         deadline=t0 + cfg.budget, seeds=seeds, votes=votes)
     result.candidates["plausible"] = len(plausible)
     if plausible:
         with _Clock(result.phases, "compare"):
             choice, comparison = select(src, plausible, votes, before, command, cfg, emit)
-        best = choice.winner
+        best = pick(choice) if pick is not None else choice.winner
+        if best is not choice.winner:
+            choice.confidence["reasons"].append("you chose it over the ranking's first")
         new = best.candidate.data
         result.status = "fixed"
         result.new_source = new

@@ -142,7 +142,7 @@ class Renderer:
             answers = "; ".join(f"{escape(k)} {escape(v)}" for k, v in d["results"].items())
             out.print(f"  on [bold]{escape(d['input'])}[/]: {answers}", soft_wrap=True)
 
-    def summary(self, out: Console, result) -> None:
+    def summary(self, out: Console, result, hint: bool = True) -> None:
         self.stop()
         file = escape(_shown(result.file))
         c = result.candidates
@@ -160,7 +160,8 @@ class Renderer:
                       f"validated, {c['plausible']} passed, {result.seconds:.0f}s, {result.tokens} tokens.")
             self._confidence(out, result)
             if not result.applied:
-                out.print(f"Apply it with: debugger apply {file}", soft_wrap=True)
+                if hint:
+                    out.print(f"Apply it with: debugger apply {file}", soft_wrap=True)
             else:
                 out.print(f"Take it back with: debugger undo {file}", soft_wrap=True)
             return
