@@ -234,6 +234,30 @@ def serve(
 
 
 @app.command()
+def lsp(
+    model: Optional[str] = typer.Option(None, "--model", help="The model the code action uses."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", help="PEFT adapter dir, auto or none."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="auto, llama or transformers."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads."),
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto (default), bwrap, unshare or local."),
+) -> None:
+    """A Language Server on stdio: "Fix with debugger" on Python files, the verified fix as an editor edit."""
+    from pathlib import Path
+
+    from .config import resolve
+    from .lsp import Server
+    from .source import InputError
+    flags = {k: v for k, v in dict(model=model, adapter=adapter, engine=engine, threads=threads,
+                                   sandbox=sandbox).items() if v is not None}
+    try:
+        resolve(Path.cwd(), flags)  # bad flags fail here, before the editor connects
+    except InputError as e:
+        _fail(str(e), False)
+        return
+    raise typer.Exit(Server(flags).run())
+
+
+@app.command()
 def undo(
     file: str = typer.Argument(..., help="A file that `debugger fix --apply` changed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
