@@ -346,12 +346,12 @@ def localize(
     finally:
         r.stop()
     if html_out:
-        Path(html_out).write_text(heatmap.page(src, loc), encoding="utf-8")
+        Path(html_out).write_text(heatmap.page(src, loc, report), encoding="utf-8")
     if as_json:
         m = reads.mutation
         print(json.dumps({"file": str(src.path), "failing": report.failing, "spans": [
             {"start_line": s.start_line, "end_line": s.end_line, "kind": s.kind, "score": round(s.score, 4),
-             "evidence": s.reason} for s in loc.spans]}
+             "evidence": s.reason, "why": s.why} for s in loc.spans]}
             | ({"mutation": {"mutants": m.mutants, "run": m.run, "seconds": round(m.seconds, 2), "error": m.error}}
                if m is not None else {})))
     else:

@@ -22,7 +22,8 @@ def to_json(name: str, payload) -> dict:
     if name == "model":
         return {"model": p.name, "engine": p.engine}
     if name == "localized":
-        return {"statements": [_span(s.start_line, s.end_line) | {"score": round(s.score, 3)} for s in p.statements[:8]],
+        return {"statements": [_span(s.start_line, s.end_line) | {"score": round(s.score, 3), "why": s.why}
+                               for s in p.statements[:8]],
                 "functions": [{"name": f.name} | _span(f.start_line, f.end_line) for f in p.functions[:3]]}
     if name in ("mutation_start", "comparing"):
         return {"count": p}

@@ -37,7 +37,8 @@ class Session:
             for n, s in enumerate(spans, 1):
                 where = f"{s.start_line}" + (f"-{s.end_line}" if s.end_line != s.start_line else "")
                 what = f"function {s.name}" if s.kind == "function" else s.kind
-                self.c.print(f"  {n:>2}. lines {where:<8} {what:<20} score {s.score:5.2f}  {escape(s.reason)}")
+                self.c.print(f"  {n:>2}. lines {where:<8} {what:<20} score {s.score:5.2f}  "
+                             f"{escape('; '.join(s.why) or s.reason)}")
             while True:
                 answer = self._ask("Repair [Enter] all, [1,3] only these, [x 2] all but these, [q] quit: ")
                 if answer == "q":

@@ -37,6 +37,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import spans as sp
+from .evidence import words
 from .source import SourceFile
 from .testrun import TestReport
 
@@ -91,6 +92,7 @@ class ScoredSpan:
     score: float
     reason: str
     name: str = ""
+    why: list[str] = field(default_factory=list)  # the evidence in words, largest first (evidence.words)
 
 
 @dataclass
@@ -355,7 +357,7 @@ def localize(src: SourceFile, report: TestReport, *, surprisal: dict | None = No
         reason = ", ".join(f"{k} {c.features[k]:.2f}" for k, _ in sorted(parts.items(), key=lambda kv: -abs(kv[1]))
                            if not k.startswith("type_"))
         ranked.append(ScoredSpan(c.span.start_line, c.span.end_line, c.span.kind, sum(parts.values()),
-                                 reason or "run by failing tests", c.span.name))
+                                 reason or "run by failing tests", c.span.name, words(c.features, parts)))
     ranked.sort(key=lambda s: (-s.score, -s.start_line))
     funcs = sp.functions(src.text)
     fscores: dict[tuple[int, int], ScoredSpan] = {}
@@ -366,6 +368,7 @@ def localize(src: SourceFile, report: TestReport, *, surprisal: dict | None = No
         key = (f.start_line, f.end_line)
         if key not in fscores:
             fscores[key] = ScoredSpan(f.start_line, f.end_line, "function", st.score,
-                                      f"contains line {st.start_line} ({st.reason})", f.name)
+                                      f"contains line {st.start_line} ({st.reason})", f.name,
+                                      [f"holds line {st.start_line}: {st.why[0]}" if st.why else f"holds line {st.start_line}"])
     functions = sorted(fscores.values(), key=lambda s: -s.score)
     return Localization(ranked[:top_k], functions[:max(2, top_k // 3)], "syntax" in evidence, evidence)

@@ -42,6 +42,7 @@ def test_traceback_frames_rank_first(tmp_path):
                             "from m import f\n\ndef test_f():\n    assert f({'k': 1}) == 1\n")
     loc = localize(src, rep)
     assert loc.statements[0].start_line == 3 and "traceback" in loc.statements[0].reason
+    assert "a failing test's traceback passes through this line" in loc.statements[0].why
     # the outer frame comes soon after (the fitted weights may put the raising line's neighbour first)
     assert 7 in [st.start_line for st in loc.statements[1:3]]
     assert loc.functions[0].name == "get"
@@ -69,8 +70,11 @@ def test_localize_cli_json_and_html(project, cli, tmp_path):
     code, out, err, data = cli("localize", "calc.py", "--json", "--html", str(page), cwd=root)
     assert code == 0, err
     assert data["file"].endswith("calc.py") and data["spans"][0]["start_line"] == 6
-    assert set(data["spans"][0]) == {"start_line", "end_line", "kind", "score", "evidence"}
-    assert "return a + b" in page.read_text() and "<ol>" in page.read_text()
+    assert set(data["spans"][0]) == {"start_line", "end_line", "kind", "score", "evidence", "why"}
+    assert any("failing tests" in w for w in data["spans"][0]["why"])  # in words, not feature names
+    html = page.read_text()
+    assert "return a + b" in html and "Ranked spans, and why" in html and "Suspicion, relative to" in html
+    assert "Failing tests (2)" in html and "tests/test_calc.py::test_mul" in html and "assert" in html
     code, out, err, _ = cli("localize", "calc.py", cwd=root)
     assert code == 0 and "suspicious spans" in out and "████████" in out
     code, _, err, _ = cli("localize", "nope.py", cwd=root)
