@@ -138,6 +138,8 @@ class Service:
                 job.error, state = str(e), "failed"
             except Exception as e:  # noqa: BLE001 - a job's crash is its result, never the server's
                 job.error, state = f"{type(e).__name__}: {e}", "failed"
+            if job.cancel.is_set():  # whatever the killed tests made the pipeline say
+                job.error, state = None, "cancelled"
             self._end(job, state)
 
     def _run(self, job: Job) -> dict:
