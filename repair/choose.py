@@ -52,9 +52,14 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
     behind = {id(v): len(set().union(*(own[id(w)] for w in plausible if klass[id(w)] == klass[id(v)])))
               for v in plausible}
 
+    # a doctest counts only where some version passes it (the original, or another candidate): one that fails
+    # everywhere is out of date or needs what the check does not give (state, output the tests capture)
+    passing = set().union(*(set(d.get("tests", [])) - set(d.get("failed", [])) for d in cmp.doctests.values()))
+    everywhere = set().union(*(set(d.get("failed", [])) for d in cmp.doctests.values())) - passing
+
     def broken(v: Verdict) -> list[str]:
         d = cmp.doctests.get(ids.get(id(v), ""), {})
-        return list(d.get("failed", []))
+        return [t for t in d.get("failed", []) if t in passing]
 
     def key(v: Verdict):
         return (len(broken(v)), bool(cmp.errors.get(ids.get(id(v), ""))), -behind[id(v)], _origin_rank(v),
@@ -70,7 +75,12 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
     reasons, level = [], "high"
     n_votes = behind[id(winner)]
     twins = [v for v in ranked if klass[id(v)] == klass[id(winner)]]  # distinct programs, same behaviour
-    attempted = cmp.doctests.get(ids.get(id(winner), ""), {}).get("attempted", 0)
+    mine = cmp.doctests.get(ids.get(id(winner), ""), {})
+    original_failed = set(cmp.doctests.get("_original", {}).get("failed", []))
+    # docstrings whose examples the fix passes and that speak to it: the changed functions' own, or ones the
+    # original failed
+    attempted = len([t for t in set(mine.get("tests", [])) - set(mine.get("failed", []))
+                     if t in original_failed or t.rsplit(".", 1)[-1] in cmp.functions])
     if broken(winner):
         level = "low"
         reasons.append(f"it fails doctest(s) {', '.join(broken(winner)[:3])}")
@@ -92,7 +102,9 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
     elif cmp.skipped:
         reasons.append(f"no differential check: {cmp.skipped}")
     if attempted and not broken(winner):
-        reasons.append(f"{attempted} doctest example(s) pass")
+        reasons.append(f"the doctests of {attempted} docstring(s) about the change pass")
+    if everywhere:
+        reasons.append(f"{len(everywhere)} doctest(s) fail with every version, the original too: not counted")
     # Agreement has to be shown by running something: the same text from two prompts shares the model's bias
     executed = (len(twins) > 1 and cmp.inputs > 0) or (attempted > 0 and not broken(winner))
     if level == "high" and not executed:

@@ -40,7 +40,8 @@ class Comparison:
     inputs: int = 0  # inputs every candidate ran on (recorded and neighbours, non-deterministic ones dropped)
     classes: list[list[str]] = field(default_factory=list)  # candidate ids that behaved the same, largest first
     disagreements: list[Disagreement] = field(default_factory=list)  # a few inputs where they differ
-    doctests: dict[str, dict] = field(default_factory=dict)  # id -> {"attempted": n, "failed": [names]}
+    # id -> {"attempted": examples, "failed": [names], "tests": [names]}; "_original": the file as it was
+    doctests: dict[str, dict] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # id -> why its module did not load
     seconds: float = 0.0
     skipped: str = ""  # why no input could be compared, if none could
@@ -188,6 +189,7 @@ def compare(src: SourceFile, candidates: dict[str, str], before: TestReport, com
         runs = dict(candidates)
         if ids:
             runs["_again"] = candidates[ids[0]]  # the first one twice: inputs it answers differently are noise
+        runs["_original"] = src.text  # its doctests: one that fails everywhere, the original too, proves nothing
         path, module = _module(src)
         spec = {"file": str(copy / src.rel), "module": module, "path": str((copy / path).resolve()),
                 "candidates": runs, "calls": inputs, "call_timeout": call_timeout}
@@ -203,7 +205,7 @@ def compare(src: SourceFile, candidates: dict[str, str], before: TestReport, com
     finally:
         remove_copy(copy)
     result.errors = {k: v for k, v in out.get("errors", {}).items() if k != "_again"}
-    result.doctests = {k: v for k, v in out.get("doctests", {}).items() if k != "_again"}
+    result.doctests = {k: v for k, v in out.get("doctests", {}).items() if k != "_again"}  # "_original" kept
     results = out.get("results", {})
     ran = [i for i in ids if i in results]
     if not out:

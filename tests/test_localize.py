@@ -42,10 +42,20 @@ def test_traceback_frames_rank_first(tmp_path):
                             "from m import f\n\ndef test_f():\n    assert f({'k': 1}) == 1\n")
     loc = localize(src, rep)
     assert loc.statements[0].start_line == 3 and "traceback" in loc.statements[0].reason
-    assert "a failing test's traceback passes through this line" in loc.statements[0].why
+    assert loc.statements[0].why and all(" " in w and "_" not in w for w in loc.statements[0].why)  # words
     # the outer frame comes soon after (the fitted weights may put the raising line's neighbour first)
     assert 7 in [st.start_line for st in loc.statements[1:3]]
     assert loc.functions[0].name == "get"
+
+
+def test_evidence_in_words_follows_the_contributions():
+    from debugger.evidence import words
+    feats = {"traceback": 1.0, "spectrum": 0.71, "mutant_fix": 1.0, "type_return": 1.0, "surprisal": 2.0}
+    parts = {"traceback": 2.0, "spectrum": 0.5, "mutant_fix": 3.0, "type_return": 9.0, "surprisal": -1.0}
+    assert words(feats, parts) == ["a one-token change here (a probe mutant) makes the failing tests pass",
+                                   "a failing test's traceback passes through this line",
+                                   "run more by failing tests than by passing ones (Ochiai 0.71)"]
+    assert words({}, {}) == ["run by the failing tests"]
 
 
 def test_syntax_error(project):

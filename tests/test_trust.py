@@ -173,3 +173,12 @@ def test_a_candidate_that_hangs_off_the_tests_path_is_cut_short(tmp_path):
     hung = [d for d in cmp.disagreements if d.results["a"] == "timeout"]
     assert hung and hung[0].results["b"] == "= 0" and cmp.classes == [["a"], ["b"]]
     assert cmp.seconds < 30
+
+
+def test_a_doctest_that_fails_everywhere_is_not_held_against_the_fix(tmp_path):
+    stale = AREA + '\n\ndef other():\n    """>>> other()\n    2\n    """\n    return 1\n'  # out of date, bug or not
+    path = project(tmp_path, stale, AREA_TESTS)
+    gen = Answers(5, ["    return w * h\n"], ["    return h * w\n"])
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "fixed" and res.confidence["level"] == "high", res.confidence
+    assert any("fail with every version, the original too" in r for r in res.confidence["reasons"])

@@ -6,7 +6,8 @@ put first on sys.path, "candidates": {id: source text}, "calls": {function: [rep
 "call_timeout": seconds}. For each candidate the module is executed afresh from its text under its own
 name, so relative imports resolve as in the project; then every listed function is called on every input
 (a deep copy each time) and its doctests are run. OUT (JSON):
-{"results": {id: {function: [outcome per input]}}, "doctests": {id: {"attempted": n, "failed": [names]}},
+{"results": {id: {function: [outcome per input]}}, "doctests": {id: {"attempted": examples, "failed": [names],
+ "tests": [names of the docstrings with examples]}},
  "errors": {id: why the module did not load}}. An outcome is "= repr" (memory addresses blanked, an
 iterator consumed), "! ExceptionType", or "timeout" (after three of those a candidate's remaining calls are
 not made); "; args -> repr" is added when the call changed its
@@ -81,8 +82,11 @@ def _load(name, file, text):
 def _doctests(mod, limit):
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(verbose=False, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    attempted, failed = 0, []
+    attempted, failed, names = 0, [], []
     for test in finder.find(mod, mod.__name__, module=mod, globs=dict(mod.__dict__)):
+        if not test.examples:
+            continue
+        names.append(test.name)
         signal.setitimer(signal.ITIMER_REAL, limit * 5)
         try:
             r = runner.run(test, out=lambda s: None, clear_globs=True)
@@ -94,7 +98,7 @@ def _doctests(mod, limit):
         attempted += r.attempted
         if r.failed:
             failed.append(test.name)
-    return {"attempted": attempted, "failed": failed}
+    return {"attempted": attempted, "failed": failed, "tests": names}
 
 
 def main(spec_path, out_path):
