@@ -260,12 +260,14 @@ def readme_block(run_dir: Path, link: str | None = None) -> str:
            f"{machine.get('cores', '?')} CPU cores, {machine.get('cpu', '?')}, no GPU"
            + (f", settings {' '.join(prov['overrides'])}" if prov.get("overrides") else "")
            + f", {tasks} tasks; correct: the task's hidden tests pass too. Report: {where}.", "",
-           "| config | tasks | correct | fixed (tests pass) | correct / fixed | median s | p90 s | tokens / fix | peak RSS |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| config | tasks | correct | fixed (tests pass) | correct / fixed | confidence high: correct | "
+           "median s | p90 s | selection s | tokens / fix | peak RSS |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c, s in summary.items():
         rss = f"{s['peak_rss_mb'] / 1024:.1f} GB" if s["peak_rss_mb"] else "–"
         out.append(f"| {c} | {s['tasks']} | {s['correct']} | {s['fixed']} | {_fmt(s['precision'], True)} | "
-                   f"{s['median_seconds']:.1f} | {s['p90_seconds']:.1f} | {_fmt(s['tokens_per_fix'])} | {rss} |")
+                   f"{s['high_correct']} of {s['high']} | {s['median_seconds']:.1f} | {s['p90_seconds']:.1f} | "
+                   f"{_fmt(s['selection_median_seconds'])} | {_fmt(s['tokens_per_fix'])} | {rss} |")
     if "default" in summary:
         for peer in (c for c in summary if c != "default"):
             p = paired(rows, "default", peer)

@@ -69,16 +69,16 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     rows = [
         {"task": "a", "config": "default", "bug_kind": "op", "status": "fixed", "fixed": True, "correct": True,
          "seconds": 10.0, "tokens": 20, "generated": 2, "validated": 2, "loc_rank": 1, "regressions": 0,
-         "peak_rss_mb": 900, "localized": True},
+         "peak_rss_mb": 900, "localized": True, "confidence": "high", "selection_seconds": 4.0},
         {"task": "b", "config": "default", "bug_kind": "hang", "status": "not_fixed", "fixed": False,
          "correct": False, "seconds": 30.0, "tokens": 200, "generated": 9, "validated": 9, "loc_rank": 4,
          "regressions": 0, "peak_rss_mb": 950, "localized": True},
         {"task": "a", "config": "naive", "bug_kind": "op", "status": "not_fixed", "fixed": False, "correct": False,
          "seconds": 90.0, "tokens": 900, "generated": 3, "validated": 3, "loc_rank": None, "regressions": 0,
          "peak_rss_mb": 1000},
-        {"task": "b", "config": "naive", "bug_kind": "hang", "status": "fixed", "fixed": True, "correct": True,
+        {"task": "b", "config": "naive", "bug_kind": "hang", "status": "fixed", "fixed": True, "correct": False,
          "seconds": 120.0, "tokens": 1000, "generated": 3, "validated": 3, "loc_rank": None, "regressions": 0,
-         "peak_rss_mb": 1000},
+         "peak_rss_mb": 1000, "confidence": "low", "alternatives": 1},
     ]
     (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     s = report.summarize(rows)
@@ -86,6 +86,8 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     assert s["default"]["median_seconds"] == 20.0 and s["naive"]["tokens_per_fix"] == 1900
     assert s["naive"]["hit_at"] == {1: None, 3: None, 5: None}
     assert s["default"]["precision"] == 1.0  # its one reported fix is correct
+    assert (s["default"]["high"], s["default"]["high_correct"], s["default"]["selection_median_seconds"]) == (1, 1, 4.0)
+    assert (s["naive"]["wrong"], s["naive"]["wrong_flagged"], s["naive"]["high"]) == (1, 1, 0)  # low: flagged
     assert report.ratios(s)["median_seconds"] == round(20 / 105, 2)
     md, page = report.write(run_dir)
     text = md.read_text()
@@ -95,15 +97,15 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     assert "<table>" in page.read_text()
     # the README's results table comes from the run, between its markers; the rest is left byte-exact
     p = report.paired(rows, "default", "naive")
-    assert (p["only_a"], p["only_b"], p["a_faster"], round(p["median_time_ratio"], 3)) == (1, 1, 2, round((10 / 90 + 30 / 120) / 2, 3))
+    assert (p["only_a"], p["only_b"], p["a_faster"], round(p["median_time_ratio"], 3)) == (1, 0, 2, round((10 / 90 + 30 / 120) / 2, 3))
     readme = tmp_path / "README.md"
     before, after = "# tool\n\nintro\n\n", "\n\n## Safety\n"
     readme.write_text(before + report.README_START + "\nold table\n" + report.README_END + after)
     code, out, err, _ = run_cli("eval", "report", str(run_dir), "--readme", str(readme))
     text = readme.read_text()
     assert code == 0 and text.startswith(before) and text.endswith(after) and "old table" not in text, err
-    assert "| default | 2 | 1 | 1 | 100% | 20.0 | 30.0 | 220.0 | 0.9 GB |" in text
-    assert "`default` against `naive` on the same 2 tasks: 1 fixed correctly by `default` only, 1 by `naive` only; " \
+    assert "| default | 2 | 1 | 1 | 100% | 1 of 1 | 20.0 | 30.0 | 4.0 | 220.0 | 0.9 GB |" in text
+    assert "`default` against `naive` on the same 2 tasks: 1 fixed correctly by `default` only, 0 by `naive` only; " \
            "`default` faster on 2, median time ratio 0.18." in text
     assert "[run/report.md](run/report.md)" in text
     readme.write_text("# no markers\n")
