@@ -57,7 +57,7 @@ def page(src: SourceFile, loc: Localization, report=None) -> str:
         f'<tr{" class=top" if n in top else ""}><td class="n">{n}</td><td class="s">{scores.get(n, 0):.2f}</td>'
         f'<td style="background:{_colour(scores.get(n, 0))}"><pre>{e(line)}</pre></td></tr>'
         for n, line in enumerate(src.text.splitlines(), 1))
-    spans = "".join(f"<li><b>lines {s.start_line}" + (f"-{s.end_line}" if s.end_line != s.start_line else "")
+    spans = "".join((f"<li><b>lines {s.start_line}-{s.end_line}" if s.end_line != s.start_line else f"<li><b>line {s.start_line}")
                     + f"</b> {e(s.kind + (' ' + s.name if s.kind == 'function' and s.name else ''))}, "
                     f"score {s.score:.2f}<ul>" + "".join(f"<li>{e(w)}</li>" for w in (s.why or [s.reason])) + "</ul></li>"
                     for s in loc.spans[:10])
