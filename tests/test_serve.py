@@ -22,8 +22,10 @@ def server(tmp_path):
     """serve(root, *flags) -> base URL of a running `debugger serve`; stopped after the test."""
     procs = []
 
-    def start(root: Path, *flags: str) -> str:
-        env = dict(os.environ, DEBUGGER_TOKEN=TOKEN, DEBUGGER_HOME=str(tmp_path / "home"))
+    def start(root: Path, *flags: str, own_home: bool = True) -> str:
+        env = dict(os.environ, DEBUGGER_TOKEN=TOKEN)
+        if own_home:  # the real model (slow test) lives in the user's cache
+            env["DEBUGGER_HOME"] = str(tmp_path / "home")
         p = subprocess.Popen([sys.executable, "-m", "debugger.cli", "serve", "--port", "0", "--root", str(root), *flags],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         procs.append(p)
@@ -153,3 +155,22 @@ def test_cancel_kills_the_running_tests_and_a_full_queue_says_so(project, server
     while Path(f"/proc/{pid}").exists() and time.monotonic() - t0 < 10:
         time.sleep(0.2)
     assert not Path(f"/proc/{pid}").exists(), "the cancelled job's test is still running"
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.slow
+def test_the_real_default_model_fixes_through_the_server_and_stays_warm(tmp_path, server):
+    import shutil
+    root = tmp_path / "off_by_one"
+    shutil.copytree(EXAMPLES / "off_by_one", root)
+    url = server(root, own_home=False)
+    ask = {"file": "textstats/windows.py", "formats": ["infill", "rewrite"], "select": 0}
+    jobs = [call(f"{url}/v1/fix", "POST", ask)[1] for _ in range(2)]
+    first, second = (events(f"{url}/v1/jobs/{j['id']}/events") for j in jobs)
+    assert "model" in [n for n, _ in first] and "model" not in [n for n, _ in second]  # loaded once
+    for j in jobs:
+        job = wait(f"{url}/v1/jobs/{j['id']}", timeout=600)
+        assert job["state"] == "done" and job["result"]["status"] == "fixed", job
+        assert job["result"]["engine"] == "llama" and job["result"]["tokens"] > 0
