@@ -182,6 +182,12 @@ def apply_fix(
                   f"Take it back with: debugger undo {escape(file)}", soft_wrap=True)
 
 
+def _model_flags(model, adapter, engine, threads, sandbox) -> dict:
+    """The model and sandbox flags a long-lived process (serve, lsp) uses for every repair; unset ones left out."""
+    return {k: v for k, v in dict(model=model, adapter=adapter, engine=engine, threads=threads,
+                                  sandbox=sandbox).items() if v is not None}
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
@@ -206,8 +212,7 @@ def serve(
         for r in roots:
             if not r.is_dir():
                 raise InputError(f"{r}: --root must be a directory")
-        flags = {k: v for k, v in dict(model=model, adapter=adapter, engine=engine, threads=threads,
-                                       sandbox=sandbox).items() if v is not None}
+        flags = _model_flags(model, adapter, engine, threads, sandbox)
         resolve(roots[0], flags)  # bad flags fail here, before anything listens
     except InputError as e:
         _fail(str(e), False)
@@ -247,8 +252,7 @@ def lsp(
     from .config import resolve
     from .lsp import Server
     from .source import InputError
-    flags = {k: v for k, v in dict(model=model, adapter=adapter, engine=engine, threads=threads,
-                                   sandbox=sandbox).items() if v is not None}
+    flags = _model_flags(model, adapter, engine, threads, sandbox)
     try:
         resolve(Path.cwd(), flags)  # bad flags fail here, before the editor connects
     except InputError as e:

@@ -9,17 +9,13 @@ edited since, or a different test command, is refused with the reason.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import time
 from pathlib import Path
 
 from .source import InputError, SourceFile, load
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+from .writer import _sha
 
 
 def _folder() -> Path:
