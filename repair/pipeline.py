@@ -168,26 +168,46 @@ def make_scorer(cfg: FixConfig, engine: str, load_generator: Callable[[], Genera
     return scorer
 
 
-def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConfig):
-    """The stages of one round, cheapest first: greedy infills, sampled infills, function rewrites."""
+def _depth_k(cfg: FixConfig) -> int:
+    """Statements to rank: `top_k` for each round, since a round that changed nothing goes deeper."""
+    return cfg.top_k * (cfg.rounds + 1)
+
+
+def _shown(loc: Localization, cfg: FixConfig) -> Localization:
+    """The spans the first round tries, as the user sees them."""
+    return dataclasses.replace(loc, statements=loc.statements[:cfg.top_k],
+                               functions=loc.functions[:max(cfg.functions, 2, cfg.top_k // 3)])
+
+
+def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConfig, depth: int = 0):
+    """The stages of one round, cheapest first: greedy infills, sampled infills, function rewrites.
+
+    `depth` counts the rounds before this one that left the base as it was (no candidate fixed a failing
+    test). Greedy passes repeat themselves exactly, so such a round moves them on to the next `top_k`
+    statements and the next `functions` functions, and lets only the samples (at a higher temperature)
+    look at the first ones again."""
     failure = prompts.failure_text(report)
     if cfg.strategy == "naive":
-        return [("naive", [prompts.naive(base.text, base.rel, failure)], True, cfg.samples)]
+        return [("naive", [prompts.naive(base.text, base.rel, failure)], depth == 0, cfg.samples)]
     stages = []
     if "infill" in cfg.formats:
         top = loc.statements[:cfg.top_k]
+        deeper = loc.statements[cfg.top_k * depth:cfg.top_k * (depth + 1)]
         w = cfg.context_lines
         # The greedy pass does not show the cut lines: shown them, a model (the adapter too) tends to copy
         # them back, a no-op. The samples see the failure and the cut lines: a second view of the span.
-        stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line, window=w) for s in top],
+        stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line, window=w) for s in deeper],
                        True, 0))
         if cfg.samples:
             hinted = [prompts.infill(base.text, s.start_line, s.end_line, failure, window=w) for s in top[:3]]
-            stages.append(("infill", hinted, True, cfg.samples))
+            stages.append(("infill", hinted, depth == 0, cfg.samples))
     if "rewrite" in cfg.formats:
-        rewrites = [prompts.rewrite(base.text, f.start_line, f.end_line, f.name, base.rel, failure)
-                    for f in loc.functions[:cfg.functions]]
-        stages.append(("rewrite", rewrites, True, cfg.samples))
+        def rewrites(functions):
+            return [prompts.rewrite(base.text, f.start_line, f.end_line, f.name, base.rel, failure) for f in functions]
+        n = cfg.functions
+        stages.append(("rewrite", rewrites(loc.functions[n * depth:n * (depth + 1)]), True, cfg.samples))
+        if depth and cfg.samples:
+            stages.append(("rewrite", rewrites(loc.functions[:n]), False, cfg.samples))
     return stages
 
 
@@ -251,21 +271,23 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         return gen
     excluded: list = []  # statements the user excluded (interactive steering)
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
-        loc, probed = Localization([], []), None
+        loc = deep = Localization([], [])
+        probed = None
     else:
         surprisal = reads_surprisal(cfg, result.engine)
         if surprisal and models.scorer is None:  # on transformers the scorer is the generator, clocked there
             with _Clock(result.phases, "load" if result.engine != "transformers" else "localize"):
                 models.scorer = make_scorer(cfg, result.engine, load_generator, emit)
         with _Clock(result.phases, "localize"):
-            loc, reads = locate(src, before, models.scorer if surprisal else None, overrides=cfg.weights, top_k=cfg.top_k,
-                                 surprisal=surprisal, infill=None if surprisal else False,
+            deep, reads = locate(src, before, models.scorer if surprisal else None, overrides=cfg.weights,
+                                 top_k=_depth_k(cfg), surprisal=surprisal, infill=None if surprisal else False,
                                  mutate=mutation_probe(src, before, command, cfg, emit))
         probed = reads.mutation
+        loc = _shown(deep, cfg)
         emit("localized", loc)
         if steer is not None:
             ranked = list(loc.statements)
-            loc = steer(loc)
+            loc = deep = steer(loc)
             excluded = [s for s in ranked if s not in loc.statements]
             if not loc.statements and not loc.functions:
                 raise InputError("every suspect span was excluded: nothing left to repair")
@@ -285,7 +307,7 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
             return any(s.start_line <= line <= s.end_line for s in spans)
         seeds = [c for c in seeds if within(c.edit.start_line, loc.statements) or
                  (within(c.edit.start_line, loc.functions) and not within(c.edit.start_line, excluded))]
-    plausible = _search(src, before, loc, load_generator, cfg, command, result, verdicts, emit,
+    plausible = _search(src, before, deep, load_generator, cfg, command, result, verdicts, emit,
                         deadline=t0 + cfg.budget, seeds=seeds, votes=votes)
     result.candidates["plausible"] = len(plausible)
     if plausible:
@@ -348,17 +370,19 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
     exists. Once one is plausible the search goes on for `cfg.select` more seconds, through the rest of the
     round's prompts, so that the choice is made among alternatives (choose.py), not by whichever came first.
     Between rounds (none passed), the candidate that fixed the most without regressions becomes the base,
-    re-tested and re-localized.
+    re-tested and re-localized; when none fixed anything, the next round goes deeper (see _prompts).
     """
     base, base_report, seen = src, before, {ast_key(src.text)}
     votes = votes if votes is not None else {}
     select_until: float | None = None
     for c in seeds:
         votes.setdefault(ast_key(c.text), set()).add("probe")  # blind edits: all of them one source
+    depth = 0  # rounds in a row that left the base unchanged
     for rnd in range(cfg.rounds + 1):
         temperature = cfg.temperature + 0.15 * rnd
-        stages = _prompts(base, loc, base_report, cfg)
-        prompts_of_round = [(p, greedy, samples) for _, stage, greedy, samples in stages for p in stage]
+        stages = _prompts(base, loc, base_report, cfg, depth)
+        prompts_of_round = [(p, greedy, samples) for _, stage, greedy, samples in stages for p in stage
+                            if greedy or samples]
         if rnd == 0 and seeds:
             prompts_of_round.insert(0, (None, True, 0))
         queue = list(prompts_of_round)
@@ -409,7 +433,10 @@ def _search(src: SourceFile, before: TestReport, loc: Localization, load_generat
             base = dataclasses.replace(src, raw=step.candidate.data, text=step.candidate.text)
             with _Clock(result.phases, "tests"):
                 base_report = _baseline(base, command, cfg)
-            loc = localize(base, base_report, weights=weights_for(cfg.weights, first_round=True), top_k=cfg.top_k)
+            loc = localize(base, base_report, weights=weights_for(cfg.weights, first_round=True), top_k=_depth_k(cfg))
+            depth = 0
+        else:
+            depth += 1
         emit("round", (rnd + 1, promising[0] if promising else None))
     return []
 

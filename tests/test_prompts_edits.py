@@ -119,3 +119,29 @@ def test_greedy_infills_hide_the_cut_lines_with_or_without_an_adapter(tmp_path):
         assert [(greedy, samples) for _, _, greedy, samples in stages] == [(True, 0), (True, 3)]
         assert all("# Failing test" not in p.text for p in stages[0][1]) and "x = r" not in stages[0][1][0].text
         assert all("# Failing test" in p.text and "#> " in p.text for p in stages[1][1])
+
+
+def test_a_round_that_changed_nothing_goes_deeper_instead_of_repeating_its_greedy_passes(tmp_path):
+    from debugger.config import FixConfig
+    from debugger.localize import Localization, ScoredSpan
+    from debugger.pipeline import _prompts
+    from debugger.source import load
+    from debugger.testrun import TestCase, TestReport
+    text = "".join(f"def f{i}(x):\n    y = x + {i}\n    return y\n\n\n" for i in range(6))
+    (tmp_path / "m.py").write_text(text)
+    src = load(str(tmp_path / "m.py"), str(tmp_path))
+    stmts = [ScoredSpan(5 * i + 2, 5 * i + 2, "statement", 1.0 - i / 10, "t") for i in range(6)]
+    funcs = [ScoredSpan(5 * i + 1, 5 * i + 3, "function", 1.0 - i / 10, "t", f"f{i}") for i in range(6)]
+    report = TestReport("pytest", 1, False, 0.1, "", {"t::test": TestCase("t::test", "failed", "assert 1 == 2")})
+    cfg = FixConfig(top_k=2, functions=1, samples=2, adapter=None)
+
+    def plan(depth):
+        return [(kind, [p.start_line for p in ps], greedy, samples)
+                for kind, ps, greedy, samples in _prompts(src, Localization(stmts, funcs), report, cfg, depth)]
+
+    assert plan(0) == [("infill", [2, 7], True, 0), ("infill", [2, 7], True, 2), ("rewrite", [1], True, 2)]
+    # the greedy passes move on to the next statements and function; only samples look at the first again
+    assert plan(1) == [("infill", [12, 17], True, 0), ("infill", [2, 7], False, 2), ("rewrite", [6], True, 2),
+                       ("rewrite", [1], False, 2)]
+    assert plan(2) == [("infill", [22, 27], True, 0), ("infill", [2, 7], False, 2), ("rewrite", [11], True, 2),
+                       ("rewrite", [1], False, 2)]

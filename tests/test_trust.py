@@ -182,3 +182,18 @@ def test_a_doctest_that_fails_everywhere_is_not_held_against_the_fix(tmp_path):
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
     assert res.status == "fixed" and res.confidence["level"] == "high", res.confidence
     assert any("fail with every version, the original too" in r for r in res.confidence["reasons"])
+
+
+def test_a_second_round_tries_the_statements_below_the_first_rounds(tmp_path):
+    """Nothing in round 0 fixes a test, so the base stays: round 1 infills the next top_k statements
+    instead of asking the same greedy questions again."""
+    path = project(tmp_path, "def price(qty, unit):\n    total = qty * unit\n    fee = 2\n    total = total + fee\n"
+                   "    return total\n", "from shop import price\n\n\ndef test_price():\n    assert price(2, 3) == 9\n")
+    fixes = {2: "    total = qty * unit + 1\n", 3: "    fee = 3\n", 4: "    total = total + fee + 1\n",
+             5: "    return total + 1\n"}
+    ranked = fix(str(path), cfg(formats=["infill"], top_k=3, select=0.0), models=Models(generator=Answers(0, [])))
+    second = [s["start_line"] for s in ranked.localization if s["kind"] != "function"][1]
+    gen = Answers(second, [fixes[second]])
+    assert fix(str(path), cfg(formats=["infill"], top_k=1, select=0.0), models=Models(generator=gen)).status == "not_fixed"
+    res = fix(str(path), cfg(formats=["infill"], top_k=1, rounds=1, select=0.0), models=Models(generator=gen))
+    assert res.status == "fixed" and res.winner["round"] == 1 and res.winner["start_line"] == second
