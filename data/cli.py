@@ -93,6 +93,54 @@ def import_cmd(fmt: str = typer.Argument(..., help="humanevalfix | bugsinpy"),
     print(f"imported {len(recs)} records into {out}")
 
 
+@data_app.command("history")
+def history_cmd(repo: str = typer.Argument(..., help="A git repository whose history has fixes with tests."),
+                out: str = typer.Option(..., "--out", help="JSONL to append records to (a rerun skips commits "
+                                                           "already in it)."),
+                rev: str = typer.Option("HEAD", "--rev", help="Commits to read: a branch, a commit or a range "
+                                                              "(git log syntax)."),
+                limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most this many commits, newest first."),
+                test: Optional[str] = typer.Option(None, "--test", help="Pytest command the changed test files are "
+                                                                        "appended to (default: pytest -q)."),
+                name: Optional[str] = typer.Option(None, "--name", help="Project name in the records (default: "
+                                                                         "the folder's)."),
+                max_lines: int = typer.Option(20, "--max-lines", min=1, help="Skip fixes changing more lines."),
+                test_timeout: float = typer.Option(30.0, "--test-timeout", min=0.1),
+                tasks: Optional[str] = typer.Option(None, "--tasks", help="Also write each bug as a `debugger eval` "
+                                                                          "task into this directory (the whole suite "
+                                                                          "as its hidden judge).")) -> None:
+    """Records from a project's own history: commits that changed one source file with its tests, kept
+    when those tests fail without the change and pass with it."""
+    import subprocess
+
+    from .history import HistoryStats, mine
+    from .schema import read_jsonl, write_card, write_jsonl
+    root = Path(repo)
+    if not root.is_dir():
+        _fail(f"{repo}: not a directory")
+    for args, why in ((["rev-parse", "--git-dir"], "not a git repository"),
+                      (["log", "--max-count=1", "--format=%H", rev, "--"], f"no commits {rev!r} in it")):
+        try:
+            subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError):
+            _fail(f"{repo}: {why}")
+    target = Path(out)
+    old = list(read_jsonl(target)) if target.exists() else []
+    seen = {json.loads(r.provenance).get("commit", "") for r in old if r.source == "history"}
+    stats = HistoryStats(name or root.resolve().name)
+    with Progress(TextColumn("history {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err) as bar:
+        tid = bar.add_task(stats.project, total=None)
+        for rec in mine(root, rev=rev, limit=limit, command=test, name=name, max_lines=max_lines,
+                        test_timeout=test_timeout, seen=seen, stats=stats, tasks=Path(tasks) if tasks else None,
+                        on_progress=lambda done, total: bar.update(tid, completed=done, total=total)):
+            write_jsonl(target, [rec], append=True)  # as found: an interrupted run keeps its records
+    if target.exists():
+        write_card(target, list(read_jsonl(target)))
+    print(json.dumps({"project": stats.project, "commits": stats.commits, "candidates": stats.candidates,
+                      "kept": stats.kept, "skipped": dict(stats.skipped), "seconds": stats.seconds, "out": str(target)}))
+
+
 @data_app.command("corpus")
 def corpus_cmd(out: str = typer.Option("data/corpus/bugs.jsonl", "--out"),
                projects: Optional[str] = typer.Option(None, "--projects", help="Comma-separated subset."),
