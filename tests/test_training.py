@@ -37,6 +37,8 @@ def tiny(tmp_path_factory) -> Path:
     t.pre_tokenizer = Split(" ", "isolated")
     tok = PreTrainedTokenizerFast(tokenizer_object=t, unk_token="<unk>", eos_token="<|endoftext|>",
                                   pad_token="<|endoftext|>", additional_special_tokens=SPECIAL)
+    tok.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+                         "{% endfor %}<|im_start|>assistant\n")  # rewrite prompts are chats
     where = tmp_path_factory.mktemp("tiny-model")
     tok.save_pretrained(where)
     cfg = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -210,3 +212,48 @@ def test_localize_cli_says_when_surprisal_read_only_some_suspects(tiny, tmp_path
     code, _, err, _ = cli("localize", "mod.py", "--surprisal", "--model", str(tiny), cwd=tmp_path)
     assert code == 0, err
     assert "surprisal read 1 of 2 suspect functions" in err
+
+
+def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny, tmp_path, cli):
+    from debugger.eval.tasks import Task, load_task
+    from debugger.training.sweep import Grid, read_grid, sweep
+    data = tmp_path / "bugs.jsonl"
+    write_jsonl(data, _records())
+    rec = _records()[3]
+    folder = tmp_path / "bench" / "toy-add"
+    (folder / "task").mkdir(parents=True)
+    (folder / "task" / "m3.py").write_text(rec.buggy)
+    (folder / "task" / "pyproject.toml").write_text("[project]\nname = 'toy'\n")
+    (folder / "task" / "test_m.py").write_text("from m3 import add3\n\n\ndef test_add():\n    assert add3(2, 3) == 5\n")
+    (folder / "task.json").write_text(json.dumps(Task("toy-add", "m3.py", "python -m pytest -q").to_json()))
+    grid_file = tmp_path / "grid.toml"
+    grid_file.write_text("lr = [1e-3, 3e-2]\n[trial]\nmax_steps = 1\nmax_examples = 3\nbudget = 20\n")
+    grid = read_grid(grid_file)
+    assert grid == Grid({"lr": [1e-3, 3e-2]}, max_steps=1, max_examples=3, budget=20.0)
+    out = tmp_path / "swept"
+    events = []
+    result = sweep(str(data), out, grid, base=str(tiny), bench=[load_task(folder)],
+                   on_event=lambda n, p: events.append((n, p.get("trial"))))
+    rows = result["trials"]
+    assert [(r["trial"], r["lr"], r["tasks"], r["crashes"]) for r in rows] == [("t00", 1e-3, 1, 0), ("t01", 3e-2, 1, 0)]
+    assert ("row", "t00") in events and ("row", "t01") in events  # each trial went through `debugger eval`
+    # a random model fixes nothing here, so the tie goes to the lower eval loss
+    best = min(rows, key=lambda r: r["eval_loss"]) if rows[0]["correct"] == rows[1]["correct"] else None
+    assert best is None or result["chosen"]["trial"] == best["trial"]
+    chosen = out / "trials" / result["chosen"]["trial"]
+    assert (out / "adapter_model.safetensors").read_bytes() == (chosen / "adapter_model.safetensors").read_bytes()
+    assert json.loads((out / "sweep.json").read_text())["chosen"] == result["chosen"] and (out / "sweep.png").stat().st_size
+    assert json.loads((out / "debugger_train.json").read_text())["config"]["lr"] == result["chosen"]["lr"]
+    events.clear()
+    sweep(str(data), out, grid, base=str(tiny), bench=[load_task(folder)], on_event=lambda n, p: events.append(n))
+    assert "trial" not in events  # a rerun keeps finished trials
+
+    for text, why in (("batch = [1]\n", "unknown axis 'batch'"), ("lr = []\n", "lr must be a non-empty list"),
+                      ("r = [8.5]\n", "r = 8.5 is not an integer"), ("lr = [1e-4]\n[trial]\nsteps = 3\n", "unknown [trial]")):
+        grid_file.write_text(text)
+        code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(tmp_path / "x"), "--sweep", str(grid_file))
+        assert code == 2 and why in stderr and not (tmp_path / "x").exists()
+    grid_file.write_text("lr = [1e-4]\n")
+    code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(tmp_path / "x"), "--sweep", str(grid_file),
+                             "--lr", "1e-3")
+    assert code == 2 and "the grid file sets the training settings" in stderr

@@ -25,6 +25,9 @@ def train_command(
     eval_limit: int = typer.Option(0, "--eval-limit", help="Then run base vs adapter on the examples and this many "
                                    "held-out records through `debugger eval` (0: skip)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="A grid of settings (TOML; see training/sweep.py): "
+                                        "train each briefly, score it by fix rate on the valid split, keep the "
+                                        "best as OUT."),
 ) -> None:
     """Fine-tune a LoRA adapter for `debugger fix --adapter OUT` on bug records."""
     from .config import make
@@ -33,9 +36,18 @@ def train_command(
     try:
         cfg = make(data, out, preset, base=base, max_steps=max_steps, max_examples=max_examples, epochs=epochs,
                    lr=lr, threads=threads)
+        if sweep:
+            from .sweep import read_grid
+            grid = read_grid(sweep)
+            if any(v is not None for v in (max_steps, max_examples, epochs, lr)) or eval_limit:
+                raise ValueError("with --sweep, the grid file sets the training settings (drop --max-steps, "
+                                 "--max-examples, --epochs, --lr and --eval-limit)")
     except ValueError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
+    if sweep:
+        _sweep(data, out, grid, preset, base, threads, as_json)
+        return
     bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                    TextColumn("{task.description}"), console=err, disable=as_json)
     task = bar.add_task("", total=None)
@@ -73,3 +85,37 @@ def train_command(
         err.print(f"adapter: {escape(out)} (train loss {summary['train_loss']:.3f}"
                   + (f", eval loss {summary['eval_loss']:.3f}" if summary.get("eval_loss") is not None else "")
                   + f", {summary['seconds'] / 60:.1f} min). Use it: debugger fix FILE --adapter {escape(out)}")
+
+
+def _sweep(data: str, out: str, grid, preset: str, base: str | None, threads: int | None, as_json: bool) -> None:
+    from .sweep import sweep
+    points = grid.points()
+    bar = Progress(TextColumn("sweep {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, disable=as_json)
+    task = bar.add_task("", total=len(points))
+
+    def on_event(name: str, p: dict) -> None:
+        if name == "trial":
+            settings = ", ".join(f"{k} {p[k]:g}" for k in ("lr", "r", "context_lines", "epochs") if k in p)
+            bar.update(task, completed=p["index"], description=f"{p['trial']}: training ({settings})")
+        elif name == "row":
+            bar.update(task, description=f"{p['trial']}: {escape(p['task'])} {'correct' if p.get('correct') else p.get('status')}")
+        elif name == "scored" and not as_json:
+            bar.console.print(f"{p['trial']}: {p['correct']}/{p['tasks']} correct, eval loss "
+                              f"{p['eval_loss'] if p['eval_loss'] is not None else '-'}, {p['seconds'] / 60:.1f} min")
+
+    try:
+        with bar:
+            result = sweep(data, out, grid, preset=preset, base=base, threads=threads, on_event=on_event)
+    except (ValueError, OSError) as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; rerun the same command to resume (finished trials are kept)")
+        raise typer.Exit(130) from None
+    if as_json:
+        print(json.dumps(result))
+    else:
+        best = result["chosen"]
+        err.print(f"chosen: {best['trial']} ({best['correct']}/{best['tasks']} correct); adapter: {escape(out)}; "
+                  f"table: {escape(out)}/sweep.json; plot: {escape(out)}/sweep.png")

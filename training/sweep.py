@@ -1,0 +1,181 @@
+"""`debugger train --sweep GRID.toml`: training settings chosen by fix rate, not by loss.
+
+Each point of a small grid is trained briefly into OUT/trials/tNN and scored by `debugger eval` on tasks
+of the valid split (never the test split), with the model writing every candidate (the probe's mutants
+are left out: they fix bugs whatever the weights). The best trial (most correct fixes; then most fixed;
+then the lower eval loss) is copied to OUT as the adapter, with the sweep's table (sweep.json, every
+trial's settings and figures) and plot (sweep.png) beside it. A rerun resumes: finished trials are kept.
+
+The grid file: each list is one axis and the trials are their product (`trials` caps it to a seeded
+random subset); `[trial]` holds what every trial shares.
+
+    lr = [1e-4, 2e-4, 4e-4]
+    r = [8, 16]                  # LoRA rank; alpha is twice the rank
+    context_lines = [24]         # lines on each side of the span, in training and in `debugger fix`
+    epochs = [1.0]
+    [trial]
+    max_steps = 40               # optimizer steps per trial (-1: the epochs)
+    max_examples = 300
+    eval_tasks = 20              # valid-split tasks each trial is scored on
+    budget = 60                  # seconds per repair
+    trials = 6                   # at most this many grid points
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .config import PRESETS, make
+
+AXES = {"lr": float, "r": int, "context_lines": int, "epochs": float}
+SHARED = {"max_steps": int, "max_examples": int, "eval_tasks": int, "budget": float, "trials": int}
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "debugger_train.json", "curves.jsonl",
+                 "curves.png")
+
+
+@dataclass
+class Grid:
+    axes: dict[str, list] = field(default_factory=lambda: {"lr": [2e-4]})
+    max_steps: int = 40
+    max_examples: int | None = 300
+    eval_tasks: int = 20
+    budget: float = 60.0
+    trials: int | None = None
+
+    def points(self) -> list[dict]:
+        names = list(self.axes)
+        grid = [dict(zip(names, values)) for values in itertools.product(*(self.axes[n] for n in names))]
+        if self.trials is not None and self.trials < len(grid):
+            grid = random.Random(0).sample(grid, self.trials)
+        return grid
+
+
+def read_grid(path: str | Path) -> Grid:
+    """The grid file, checked: unknown keys, empty axes and wrong types are one-line errors."""
+    import tomllib
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"{path}: {e}") from None
+    shared = raw.pop("trial", {})
+    if not isinstance(shared, dict):
+        raise ValueError(f"{path}: [trial] must be a table")
+    axes = {}
+    for key, values in raw.items():
+        if key not in AXES:
+            raise ValueError(f"{path}: unknown axis {key!r} (have: {', '.join(AXES)})")
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{path}: {key} must be a non-empty list")
+        axes[key] = [_typed(path, key, v, AXES[key]) for v in values]
+    if not axes:
+        raise ValueError(f"{path}: no axis to sweep (use any of {', '.join(AXES)})")
+    bad = set(shared) - set(SHARED)
+    if bad:
+        raise ValueError(f"{path}: unknown [trial] setting(s) {sorted(bad)} (have: {', '.join(SHARED)})")
+    return Grid(axes, **{k: _typed(path, k, v, SHARED[k]) for k, v in shared.items()})
+
+
+def _typed(path, key: str, value, kind: type):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+        raise ValueError(f"{path}: {key} = {value!r} is not {'an integer' if kind is int else 'a number'}")
+    if value <= 0 and key not in ("max_steps",):
+        raise ValueError(f"{path}: {key} = {value!r} must be positive")
+    return kind(value)
+
+
+def _eval_config(trial: Path, grid: Grid, base: str | None) -> Path:
+    """The shipped settings but for the adapter (and the base model), the model's own candidates only."""
+    lines = ['strategy = "debugger"', f'adapter = "{trial.resolve()}"', 'formats = ["infill", "rewrite"]',
+             f"budget = {grid.budget}"] + ([f'model = "{base}"'] if base else [])
+    path = trial / f"{trial.name}.toml"  # the eval reports a config by its file's stem: the trial's name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: str | None = None,
+          threads: int | None = None, bench=None, time_limit: float = 900,
+          on_event: Callable[[str, dict], None] | None = None) -> dict:
+    """Train and score every trial (resuming finished ones), keep the best as OUT; returns sweep.json's content.
+    `bench`: the tasks to score on (default: `eval_tasks` records of the data's valid split)."""
+    from debugger.eval import report, runner, tasks
+    from debugger.provenance import provenance
+
+    from .train import train
+    emit = on_event or (lambda name, payload: None)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if bench is None:
+        bench = tasks.from_records(Path(data), out / "trials" / "tasks", split="valid", limit=grid.eval_tasks)
+    if not bench:
+        raise ValueError(f"{data}: no valid-split records to score the trials on (run `debugger data split`)")
+    table = out / "trials" / "trials.jsonl"
+    table.parent.mkdir(parents=True, exist_ok=True)
+    rows = [json.loads(ln) for ln in table.read_text().splitlines() if ln.strip()] if table.exists() else []
+    done = {r["trial"] for r in rows}
+    points = grid.points()
+    for i, point in enumerate(points):
+        name = f"t{i:02d}"
+        if name in done:
+            continue
+        emit("trial", {"trial": name, "index": i, "of": len(points), **point})
+        t0 = time.time()
+        trial = out / "trials" / name
+        lora = dict(PRESETS[preset].get("lora", {}))
+        if "r" in point:
+            lora.update(r=point["r"], alpha=2 * point["r"])
+        cfg = make(data, str(trial), preset, base=base, threads=threads, lr=point.get("lr"),
+                   epochs=point.get("epochs"), context_lines=point.get("context_lines"), max_steps=grid.max_steps,
+                   max_examples=grid.max_examples, **({"lora": lora} if lora else {}))
+        summary = train(cfg, lambda n, p, name=name: emit(n, {**p, "trial": name}))
+        config = _eval_config(trial, grid, base)
+        scored = runner.run(bench, [str(config)], trial / "eval", time_limit=time_limit,
+                            on_row=lambda r, name=name: emit("row", {**r, "trial": name}))
+        figures = report.summarize(scored)[name]
+        row = {"trial": name, **point, "tasks": figures["tasks"], "fixed": figures["fixed"],
+               "correct": figures["correct"], "correct_rate": figures["correct_rate"], "crashes": figures["crashes"],
+               "train_loss": summary["train_loss"], "eval_loss": summary["eval_loss"],
+               "seconds": round(time.time() - t0, 1)}
+        with table.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        rows.append(row)
+        emit("scored", row)
+    rows = [r for r in rows if r["trial"] in {f"t{i:02d}" for i in range(len(points))}]
+    best = max(rows, key=lambda r: (r["correct"], r["fixed"], -(r["eval_loss"] if r["eval_loss"] is not None
+                                                                else math.inf)))
+    for f in ADAPTER_FILES:
+        if (out / "trials" / best["trial"] / f).exists():
+            shutil.copy2(out / "trials" / best["trial"] / f, out / f)
+    result = {"grid": asdict(grid), "preset": preset, "base": base, "trials": rows, "chosen": best,
+              "tasks": [t.id for t in bench], "provenance": provenance()}
+    (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(rows, best["trial"], out / "sweep.png")
+    return result
+
+
+def plot(rows: list[dict], chosen: str, png: Path) -> None:
+    """Correct fixes per trial (the chosen one marked), its settings under each bar, eval loss beside."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(rows) + 2), 3.8))
+    xs = range(len(rows))
+    rates = [100 * r["correct"] / r["tasks"] if r["tasks"] else 0 for r in rows]
+    ax.bar(xs, rates, color=["tab:green" if r["trial"] == chosen else "tab:blue" for r in rows])
+    ax.set_xticks(list(xs), ["\n".join(f"{k}={r[k]:g}" for k in AXES if k in r) for r in rows], fontsize=7)
+    ax.set_ylabel("correct fixes, % of valid tasks")
+    ax.set_title("training sweep: fix rate per trial (green: chosen)")
+    losses = [(i, r["eval_loss"]) for i, r in enumerate(rows) if r["eval_loss"] is not None]
+    if losses:
+        twin = ax.twinx()
+        twin.plot(*zip(*losses), "o--", color="tab:orange")
+        twin.set_ylabel("eval loss", color="tab:orange")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
