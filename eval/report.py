@@ -235,10 +235,24 @@ def paired(rows: list[dict], a: str, b: str) -> dict:
     both = [t for t in ra if t in rb]
     ok = lambda r: bool(r.get("correct"))  # noqa: E731
     ratios = sorted(ra[t]["seconds"] / rb[t]["seconds"] for t in both if rb[t]["seconds"] > 0)
-    return {"tasks": len(both), "only_a": sum(ok(ra[t]) and not ok(rb[t]) for t in both),
-            "only_b": sum(ok(rb[t]) and not ok(ra[t]) for t in both),
+    only_a = sum(ok(ra[t]) and not ok(rb[t]) for t in both)
+    only_b = sum(ok(rb[t]) and not ok(ra[t]) for t in both)
+    return {"tasks": len(both), "only_a": only_a, "only_b": only_b, **paired_difference(only_a, only_b, len(both)),
             "a_faster": sum(ra[t]["seconds"] < rb[t]["seconds"] for t in both),
             "median_time_ratio": statistics.median(ratios) if ratios else None}
+
+
+def paired_difference(only_a: int, only_b: int, n: int) -> dict:
+    """`a`'s correct rate minus `b`'s on n paired tasks, with a 95% interval (the paired-proportions Wald
+    interval: only the tasks one of them alone fixed carry information) and McNemar's exact two-sided p."""
+    import math
+    if not n:
+        return {"difference": None, "ci95": None, "p_mcnemar": None}
+    d = (only_a - only_b) / n
+    half = 1.959964 * math.sqrt(max(0.0, (only_a + only_b) - (only_a - only_b) ** 2 / n)) / n
+    k, m = min(only_a, only_b), only_a + only_b
+    p = min(1.0, 2 * sum(math.comb(m, i) for i in range(k + 1)) / 2 ** m) if m else 1.0
+    return {"difference": d, "ci95": (max(-1.0, d - half), min(1.0, d + half)), "p_mcnemar": p}
 
 
 README_START = "<!-- results: written by `debugger eval report RUN_DIR --readme README.md`; not by hand -->"
@@ -272,8 +286,12 @@ def readme_block(run_dir: Path, link: str | None = None) -> str:
         for peer in (c for c in summary if c != "default"):
             p = paired(rows, "default", peer)
             ratio = f", median time ratio {p['median_time_ratio']:.2f}" if p["median_time_ratio"] is not None else ""
+            lo, hi = p["ci95"] or (0.0, 0.0)
+            diff = (f" (difference {100 * p['difference']:+.1f} points, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f}, "
+                    f"McNemar p {p['p_mcnemar']:.2g})") if p["difference"] is not None else ""
             out += ["", f"`default` against `{peer}` on the same {p['tasks']} tasks: {p['only_a']} fixed correctly "
-                    f"by `default` only, {p['only_b']} by `{peer}` only; `default` faster on {p['a_faster']}{ratio}."]
+                    f"by `default` only, {p['only_b']} by `{peer}` only{diff}; `default` faster on "
+                    f"{p['a_faster']}{ratio}."]
     return "\n".join(out + ["", README_END])
 
 

@@ -98,6 +98,11 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     # the README's results table comes from the run, between its markers; the rest is left byte-exact
     p = report.paired(rows, "default", "naive")
     assert (p["only_a"], p["only_b"], p["a_faster"], round(p["median_time_ratio"], 3)) == (1, 0, 2, round((10 / 90 + 30 / 120) / 2, 3))
+    # 60 paired tasks, 10 won and 2 lost: +13.3 points, Wald interval for paired proportions, exact McNemar
+    d = report.paired_difference(10, 2, 60)
+    assert round(d["difference"], 4) == 0.1333 and [round(x, 4) for x in d["ci95"]] == [0.0253, 0.2413]
+    assert round(d["p_mcnemar"], 5) == round(2 * (1 + 12 + 66) / 4096, 5)
+    assert report.paired_difference(0, 0, 0)["ci95"] is None and report.paired_difference(3, 3, 10)["p_mcnemar"] == 1.0
     readme = tmp_path / "README.md"
     before, after = "# tool\n\nintro\n\n", "\n\n## Safety\n"
     readme.write_text(before + report.README_START + "\nold table\n" + report.README_END + after)
@@ -105,8 +110,9 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     text = readme.read_text()
     assert code == 0 and text.startswith(before) and text.endswith(after) and "old table" not in text, err
     assert "| default | 2 | 1 | 1 | 100% | 1 of 1 | 20.0 | 30.0 | 4.0 | 220.0 | 0.9 GB |" in text
-    assert "`default` against `naive` on the same 2 tasks: 1 fixed correctly by `default` only, 0 by `naive` only; " \
-           "`default` faster on 2, median time ratio 0.18." in text
+    assert "`default` against `naive` on the same 2 tasks: 1 fixed correctly by `default` only, 0 by `naive` only " \
+           "(difference +50.0 points, 95% CI -19.3 to +100.0, McNemar p 1); `default` faster on 2, median time " \
+           "ratio 0.18." in text
     assert "[run/report.md](run/report.md)" in text
     readme.write_text("# no markers\n")
     code, _, err, _ = run_cli("eval", "report", str(run_dir), "--readme", str(readme))

@@ -30,11 +30,12 @@ def configs(adapter: Path) -> list[str]:
 
 def evaluate(adapter: str | Path, data: str | Path, limit: int | None, *, time_limit: float = 900,
              on_row=None) -> dict:
-    """Run base and lora on the examples plus `limit` held-out records; returns the summary per config."""
+    """Run base and lora on the examples plus `limit` held-out records; returns the summary per config and
+    `paired`: lora against base on the same tasks (wins, losses, the difference with its 95% interval)."""
     adapter = Path(adapter)
     run = adapter / "eval" / "run"
     bench = tasks.from_examples(run / "tasks") + tasks.from_records(Path(data), run / "tasks", split="test",
                                                                      limit=limit)
     rows = runner.run(bench, configs(adapter), run, time_limit=time_limit, on_row=on_row)
     report.write(run)
-    return report.summarize(rows)
+    return {**report.summarize(rows), "paired": report.paired(rows, "lora", "base")}
