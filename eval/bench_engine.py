@@ -1,7 +1,7 @@
 """Engines side by side: load seconds, prefill and decode tokens/s, peak RSS, on the same prompt.
 
     python eval/bench_engine.py [--models qwen2.5-coder-0.5b,qwen2.5-coder-1.5b] [--engines llama,transformers]
-                                [--threads 1,2] [--decode 64] [--out docs/eval-engine]
+                                [--threads 1,2,auto] [--decode 64] [--prompt example|window] [--out docs/eval-engine]
 
 Every cell runs in a fresh process (its peak RSS is its own), idle and then with a test run beside it (the
 bundled examples' suites in a loop, as `debugger fix` validates candidates between generations). The
@@ -23,22 +23,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def prompt_text() -> str:
-    from debugger.data.corpus import example_bugs
+PROMPTS = {"example": "an infill prompt of the largest bundled example",
+           "window": "an infill prompt of repair/pipeline.py line 200 with the shipped adapter's 24-line window "
+                     "(the size `debugger fix` sends for a real project's file)"}
+
+
+def prompt_text(kind: str = "example") -> str:
     from debugger import prompts
+    if kind == "window":
+        return prompts.infill((REPO / "repair" / "pipeline.py").read_text(), 200, 200, window=24).text
+    from debugger.data.corpus import example_bugs
     path, meta = max(example_bugs(), key=lambda pm: len((pm[0] / pm[1]["file"]).read_text()))
     text = (path / meta["file"]).read_text()
     lo, hi = meta["fix_lines"]
     return prompts.infill(text, lo, max(lo, hi)).text
 
 
-def cell(model: str, engine: str, threads: int, decode: int) -> dict:
-    """One measurement in this process: load, then prefill once (1 token out), then decode `decode` tokens."""
-    text = prompt_text()
+def cell(model: str, engine: str, threads: int, decode: int, kind: str = "example") -> dict:
+    """One measurement in this process: load, then prefill once (1 token out), then decode `decode` tokens.
+    `threads` 0: the engine's own default (llama: decode on one core less than there are, prefill on all;
+    torch: all cores), as `debugger fix` runs it."""
+    text = prompt_text(kind)
     t0 = time.perf_counter()
     if engine == "llama":
         from debugger.llama_generator import LlamaGenerator
-        gen = LlamaGenerator(model, threads=threads, parallel=1, ctx=4096)
+        gen = LlamaGenerator(model, threads=threads or None, parallel=1, ctx=4096)
         load = time.perf_counter() - t0
         srv = gen._server  # the bench reads llama.cpp's own timings, which the Generator seam does not carry
         r = srv.handle_completions({"prompt": text, "max_tokens": 1, "temperature": 0, "cache_prompt": False})
@@ -50,7 +59,7 @@ def cell(model: str, engine: str, threads: int, decode: int) -> dict:
         import torch
 
         from debugger.hf_generator import HFGenerator
-        gen = HFGenerator(model, threads=threads)
+        gen = HFGenerator(model, threads=threads or None)
         load = time.perf_counter() - t0
         ids = gen.tok(text, return_tensors="pt").input_ids
         prompt_n = ids.shape[1]
@@ -81,10 +90,10 @@ def busy_loop() -> subprocess.Popen:
     return subprocess.Popen(["bash", "-c", script], start_new_session=True)
 
 
-def run_cell(model: str, engine: str, threads: int, busy: bool, decode: int) -> dict:
+def run_cell(model: str, engine: str, threads: int, busy: bool, decode: int, kind: str = "example") -> dict:
     beside = busy_loop() if busy else None
     try:
-        p = subprocess.run([sys.executable, __file__, "--cell", model, engine, str(threads), str(decode)],
+        p = subprocess.run([sys.executable, __file__, "--cell", model, engine, str(threads), str(decode), kind],
                            capture_output=True, text=True, timeout=1800)
     finally:
         if beside is not None:
@@ -96,21 +105,22 @@ def run_cell(model: str, engine: str, threads: int, busy: bool, decode: int) -> 
     return json.loads(p.stdout.strip().splitlines()[-1]) | {"busy": busy}
 
 
-def report(rows: list[dict], out: Path) -> None:
+def report(rows: list[dict], out: Path, kind: str = "example") -> None:
     from debugger.eval.runner import provenance
     prov = provenance([])
     head = (f"# Engines side by side\n\nRun at git `{prov['git_sha'][:10]}`{' (dirty)' if prov['git_dirty'] else ''}, "
             f"{prov['started']}, {prov['machine']['cores']} cores, {prov['machine']['platform']}.\n"
-            f"Reproduce: `python eval/bench_engine.py`. Prompt: an infill prompt of the largest bundled example "
-            f"({rows[0].get('prompt_tokens', '?')} tokens); decode: {rows[0].get('decoded', '?')} tokens.\n\n")
+            f"Reproduce: `python eval/bench_engine.py{' --prompt ' + kind if kind != 'example' else ''}`. "
+            f"Prompt: {PROMPTS[kind]} ({rows[0].get('prompt_tokens', '?')} tokens); decode: "
+            f"{rows[0].get('decoded', '?')} tokens. Threads `auto`: as `debugger fix` runs the engine.\n\n")
     lines = ["| model | engine | threads | beside | load s | prefill tok/s | decode tok/s | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         beside = "tests" if r["busy"] else "idle"
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['engine']} | {r['threads']} | {beside} | error: {r['error']} ||||")
+            lines.append(f"| {r['model']} | {r['engine']} | {r['threads'] or 'auto'} | {beside} | error: {r['error']} ||||")
         else:
-            lines.append(f"| {r['model']} | {r['engine']} | {r['threads']} | {beside} | {r['load_s']} | "
+            lines.append(f"| {r['model']} | {r['engine']} | {r['threads'] or 'auto'} | {beside} | {r['load_s']} | "
                          f"{r['prefill_tok_s']} | {r['decode_tok_s']} | {r['peak_rss_mb']} |")
     (out / "report.md").write_text(head + "\n".join(lines) + "\n\n![decode and prefill](engine.png)\n")
     (out / "results.json").write_text(json.dumps({"provenance": prov, "rows": rows}, indent=1))
@@ -118,7 +128,7 @@ def report(rows: list[dict], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ok = [r for r in rows if "error" not in r]
-    labels = [f"{r['model'].split('-')[-1]} {r['engine'][:5]} {r['threads']}t {'busy' if r['busy'] else 'idle'}"
+    labels = [f"{r['model'].split('-')[-1]} {r['engine'][:5]} {r['threads'] or 'auto'}t {'busy' if r['busy'] else 'idle'}"
               for r in ok]
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(ok) + 1.5))
     for ax, key, title in zip(axes, ("decode_tok_s", "prefill_tok_s"), ("decode tokens/s", "prefill tokens/s")):
@@ -132,29 +142,31 @@ def report(rows: list[dict], out: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cell", nargs=4, metavar=("MODEL", "ENGINE", "THREADS", "DECODE"), help=argparse.SUPPRESS)
+    ap.add_argument("--cell", nargs=5, metavar=("MODEL", "ENGINE", "THREADS", "DECODE", "PROMPT"), help=argparse.SUPPRESS)
     ap.add_argument("--models", default="qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
     ap.add_argument("--engines", default="llama,transformers")
-    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--threads", default="1,2", help="comma-separated; auto: the engine's default as `debugger fix` "
+                    "runs it")
+    ap.add_argument("--prompt", default="example", choices=sorted(PROMPTS), help="; ".join(f"{k}: {v}" for k, v in PROMPTS.items()))
     ap.add_argument("--decode", type=int, default=64, help="tokens each cell decodes")
     ap.add_argument("--no-busy", action="store_true", help="idle cells only")
     ap.add_argument("--out", default="runs/bench-engine")
     a = ap.parse_args()
     if a.cell:
-        model, engine, threads, decode = a.cell
-        print(json.dumps(cell(model, engine, int(threads), int(decode))))
+        model, engine, threads, decode, kind = a.cell
+        print(json.dumps(cell(model, engine, int(threads), int(decode), kind)))
         return
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for model in a.models.split(","):
         for engine in a.engines.split(","):
-            for threads in [int(t) for t in a.threads.split(",")]:
+            for threads in [0 if t == "auto" else int(t) for t in a.threads.split(",")]:
                 for busy in (False,) if a.no_busy else (False, True):
-                    r = run_cell(model, engine, threads, busy, a.decode)
+                    r = run_cell(model, engine, threads, busy, a.decode, a.prompt)
                     print(json.dumps(r), file=sys.stderr, flush=True)
                     rows.append(r)
-    report(rows, out)
+    report(rows, out, a.prompt)
     print((out / "report.md").read_text())
 
 
