@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,6 @@ def mine(repo: Path, *, rev: str = "HEAD", limit: int | None = None, command: st
     """Records from the commits of `rev` (newest first, at most `limit`). `command`: the pytest command
     the changed test files are appended to (default: pytest on this interpreter). `seen`: commits already
     recorded (a rerun skips them). `tasks`: also write each kept bug there as a `debugger eval` task."""
-    import time
     repo = Path(repo).resolve()
     _git(repo, "rev-parse", "--git-dir")  # not a repository: CalledProcessError before any work
     stats = stats if stats is not None else HistoryStats(name or repo.name)
