@@ -6,8 +6,9 @@
 Every cell runs in a fresh process (its peak RSS is its own), idle and then with a test run beside it (the
 bundled examples' suites in a loop, as `debugger fix` validates candidates between generations). The
 prompt is an infill prompt of the largest bundled example, the kind `debugger fix` sends most. Decoding
-runs a fixed number of tokens (end of text ignored) so that every cell decodes the same amount. Writes
-results.json, report.md (with the commit) and engine.png to --out.
+runs a fixed number of tokens (end of text ignored) so that every cell decodes the same amount. A model may
+be a pack name or a .gguf file (llama.cpp only: a requantized or natively built model's figures beside the
+pack's). Writes results.json, report.md (with the commit) and engine.png to --out.
 """
 from __future__ import annotations
 
@@ -40,21 +41,26 @@ def prompt_text(kind: str = "example") -> str:
 
 
 def cell(model: str, engine: str, threads: int, decode: int, kind: str = "example") -> dict:
-    """One measurement in this process: load, then prefill once (1 token out), then decode `decode` tokens.
+    """One measurement in this process: load; prefill the prompt twice (the first call pays for kernel
+    set-up, which a repair pays once; a repair's later prompts run warm); then decode `decode` tokens.
+    Both engines are timed alike, from outside: prefill = one forward pass over the prompt (1 token out),
+    decode = (time to `decode`+1 tokens - time to 1 token) / `decode`, end of text ignored.
     `threads` 0: the engine's own default (llama: decode on one core less than there are, prefill on all;
-    torch: all cores), as `debugger fix` runs it."""
+    torch: all cores), as `debugger fix` runs it.
+    `model`: a pack name, or a .gguf file (llama only: a requantized or differently built model)."""
     text = prompt_text(kind)
     t0 = time.perf_counter()
     if engine == "llama":
         from debugger.llama_generator import LlamaGenerator
         gen = LlamaGenerator(model, threads=threads or None, parallel=1, ctx=4096)
         load = time.perf_counter() - t0
-        srv = gen._server  # the bench reads llama.cpp's own timings, which the Generator seam does not carry
-        r = srv.handle_completions({"prompt": text, "max_tokens": 1, "temperature": 0, "cache_prompt": False})
-        prompt_n, prefill = r["timings"]["prompt_n"], r["timings"]["prompt_per_second"]
-        r = srv.handle_completions({"prompt": text, "max_tokens": decode, "temperature": 0, "ignore_eos": True,
-                                    "cache_prompt": True})
-        decoded, rate = r["timings"]["predicted_n"], r["timings"]["predicted_per_second"]
+        srv = gen._server  # the bench drives llama.cpp directly: the Generator seam has no fixed-length decode
+
+        def run(n: int) -> tuple[float, int]:
+            t = time.perf_counter()
+            r = srv.handle_completions({"prompt": text, "max_tokens": n, "temperature": 0, "ignore_eos": True,
+                                        "cache_prompt": False})
+            return time.perf_counter() - t, r["timings"]["prompt_n"]
     else:
         import torch
 
@@ -62,21 +68,20 @@ def cell(model: str, engine: str, threads: int, decode: int, kind: str = "exampl
         gen = HFGenerator(model, threads=threads or None)
         load = time.perf_counter() - t0
         ids = gen.tok(text, return_tensors="pt").input_ids
-        prompt_n = ids.shape[1]
-        with torch.inference_mode():
-            gen.model(ids[:, :8])  # warm the kernels once, as llama.cpp's first call also pays
+
+        def run(n: int) -> tuple[float, int]:
             t = time.perf_counter()
-            gen.model(ids)
-            prefill = prompt_n / (time.perf_counter() - t)
-            t = time.perf_counter()
-            out = gen.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                     max_new_tokens=decode, min_new_tokens=decode, pad_token_id=0)
-            total = time.perf_counter() - t
-        decoded = out.shape[1] - prompt_n
-        rate = decoded / max(1e-9, total - prompt_n / prefill)
+            with torch.inference_mode():
+                gen.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=n,
+                                   min_new_tokens=n, pad_token_id=0)
+            return time.perf_counter() - t, ids.shape[1]
+    first, prompt_n = run(1)
+    warm = min(run(1)[0], run(1)[0])
+    longer = run(decode + 1)[0]
     return {"model": model, "engine": engine, "threads": threads, "load_s": round(load, 2),
-            "prompt_tokens": prompt_n, "prefill_tok_s": round(prefill, 1), "decoded": decoded,
-            "decode_tok_s": round(rate, 2),
+            "prompt_tokens": prompt_n, "prefill_first_tok_s": round(prompt_n / first, 1),
+            "prefill_tok_s": round(prompt_n / warm, 1), "decoded": decode,
+            "decode_tok_s": round(decode / max(1e-9, longer - warm), 2),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
@@ -112,8 +117,9 @@ def report(rows: list[dict], out: Path, kind: str = "example") -> None:
             f"{prov['started']}, {prov['machine']['cores']} cores, {prov['machine']['platform']}.\n"
             f"Reproduce: `python eval/bench_engine.py{' --prompt ' + kind if kind != 'example' else ''}`. "
             f"Prompt: {PROMPTS[kind]} ({rows[0].get('prompt_tokens', '?')} tokens); decode: "
-            f"{rows[0].get('decoded', '?')} tokens. Threads `auto`: as `debugger fix` runs the engine.\n\n")
-    lines = ["| model | engine | threads | beside | load s | prefill tok/s | decode tok/s | peak RSS MB |",
+            f"{rows[0].get('decoded', '?')} tokens. Threads `auto`: as `debugger fix` runs the engine. Prefill: the first "
+            f"call (kernel set-up included, as a repair's first prompt) and warm (the faster of two more).\n\n")
+    lines = ["| model | engine | threads | beside | load s | prefill tok/s first / warm | decode tok/s | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         beside = "tests" if r["busy"] else "idle"
@@ -121,14 +127,14 @@ def report(rows: list[dict], out: Path, kind: str = "example") -> None:
             lines.append(f"| {r['model']} | {r['engine']} | {r['threads'] or 'auto'} | {beside} | error: {r['error']} ||||")
         else:
             lines.append(f"| {r['model']} | {r['engine']} | {r['threads'] or 'auto'} | {beside} | {r['load_s']} | "
-                         f"{r['prefill_tok_s']} | {r['decode_tok_s']} | {r['peak_rss_mb']} |")
+                         f"{r['prefill_first_tok_s']} / {r['prefill_tok_s']} | {r['decode_tok_s']} | {r['peak_rss_mb']} |")
     (out / "report.md").write_text(head + "\n".join(lines) + "\n\n![decode and prefill](engine.png)\n")
     (out / "results.json").write_text(json.dumps({"provenance": prov, "rows": rows}, indent=1))
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ok = [r for r in rows if "error" not in r]
-    labels = [f"{r['model'].split('-')[-1]} {r['engine'][:5]} {r['threads'] or 'auto'}t {'busy' if r['busy'] else 'idle'}"
+    labels = [f"{Path(r['model']).name.split('-')[-1]} {r['engine'][:5]} {r['threads'] or 'auto'}t {'busy' if r['busy'] else 'idle'}"
               for r in ok]
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(ok) + 1.5))
     for ax, key, title in zip(axes, ("decode_tok_s", "prefill_tok_s"), ("decode tokens/s", "prefill tokens/s")):
@@ -161,6 +167,8 @@ def main() -> None:
     rows = []
     for model in a.models.split(","):
         for engine in a.engines.split(","):
+            if engine != "llama" and model.endswith(".gguf"):
+                continue  # a bare .gguf runs on llama.cpp only
             for threads in [0 if t == "auto" else int(t) for t in a.threads.split(",")]:
                 for busy in (False,) if a.no_busy else (False, True):
                     r = run_cell(model, engine, threads, busy, a.decode, a.prompt)

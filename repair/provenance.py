@@ -18,6 +18,18 @@ def _version(name: str) -> str | None:
         return None
 
 
+def engine_build() -> str | None:
+    """The CPU features the installed llama.cpp engine was compiled for (a wheel built for AVX2, or one
+    setup.sh built for this machine's CPU): the same weights run at different speeds on the two."""
+    try:
+        import xllamacpp
+    except ImportError:
+        return None
+    info = xllamacpp.get_system_info()
+    return " ".join(part.split("=")[0].strip() for part in info.removeprefix("CPU :").split("|")
+                    if part.strip().endswith("= 1")) or info.strip()
+
+
 def provenance() -> dict:
     def git(*args: str) -> str:
         try:
@@ -28,7 +40,8 @@ def provenance() -> dict:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "git_sha": git("rev-parse", "HEAD") or None,
         "git_dirty": bool(git("status", "--porcelain")),
         "versions": {k: _version(k) for k in ("debugger", "torch", "transformers", "peft", "accelerate",
-                                              "datasets", "tree-sitter")},
+                                              "datasets", "tree-sitter", "xllamacpp")},
+        "engine_build": engine_build(),
         "python": platform.python_version(),
         "machine": {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
                     "cores": os.cpu_count()},

@@ -232,3 +232,15 @@ def test_default_model_on_llama_with_the_shipped_adapter_matches_transformers_gr
     for name, ok, a, b in rows:
         print(f"{name:<18} {'same' if ok else 'DIFFERENT'}\n  transformers: {a!r}\n  llama:        {b!r}")
     assert same >= len(rows) - 2, rows
+
+
+def test_bench_engine_times_both_engines_alike(tiny_pair):
+    """eval/bench_engine.py's cell on the tiny pair: the same prompt reaches both engines as the same number
+    of tokens, and each figure comes from a measured run (first prefill, warm prefill, decode by difference)."""
+    from debugger.eval.bench_engine import cell
+    hf, gguf_path = tiny_pair
+    rows = [cell(str(gguf_path), "llama", 1, 4), cell(str(hf), "transformers", 1, 4)]
+    assert rows[0]["prompt_tokens"] == rows[1]["prompt_tokens"] > 100
+    for r in rows:
+        assert r["decoded"] == 4 and r["load_s"] > 0 and r["peak_rss_mb"] > 0
+        assert 0 < r["prefill_first_tok_s"] and 0 < r["prefill_tok_s"] and 0 < r["decode_tok_s"] < 1e6, r
