@@ -257,3 +257,33 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(tmp_path / "x"), "--sweep", str(grid_file),
                              "--lr", "1e-3")
     assert code == 2 and "the grid file sets the training settings" in stderr
+
+
+def test_sweep_tasks_come_from_a_folder_never_from_held_out_projects(tmp_path, cli):
+    """`train --sweep GRID --sweep-tasks DIR` scores the trials on DIR's tasks (say, real bugs of a training
+    project's history); a held-out project's task, an empty folder or --sweep-tasks alone exit 2 before training."""
+    from debugger.eval.tasks import Task
+    from debugger.training.cli import _sweep_bench
+    data = tmp_path / "bugs.jsonl"
+    write_jsonl(data, _records())
+    grid = tmp_path / "grid.toml"
+    grid.write_text("lr = [1e-4]\n")
+
+    def task(folder, tid):
+        (folder / tid / "task").mkdir(parents=True)
+        (folder / tid / "task" / "m.py").write_text("x = 1\n")
+        (folder / tid / "task.json").write_text(json.dumps(Task(tid, "m.py", "python -m pytest -q").to_json()))
+    ok = tmp_path / "history-tasks"
+    task(ok, "parse-3f2a1b")
+    task(ok, "cachetools-77aa01")
+    assert [t.id for t in _sweep_bench(str(ok))] == ["cachetools-77aa01", "parse-3f2a1b"]
+    held = tmp_path / "held"
+    task(held, "parse-3f2a1b")
+    task(held, "isodate-0ceaab4ec7")
+    (tmp_path / "empty").mkdir()
+    for args, why in ((["--sweep", str(grid), "--sweep-tasks", str(held)], "held-out projects (isodate-0ceaab4ec7)"),
+                      (["--sweep", str(grid), "--sweep-tasks", str(tmp_path / "empty")], "no tasks"),
+                      (["--sweep-tasks", str(ok)], "--sweep-tasks goes with --sweep")):
+        code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(tmp_path / "x"), *args)
+        assert code == 2 and why in stderr.replace("\n", ""), stderr
+        assert not (tmp_path / "x").exists()

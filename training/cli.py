@@ -28,6 +28,10 @@ def train_command(
     sweep: Optional[str] = typer.Option(None, "--sweep", help="A grid of settings (TOML; see training/sweep.py): "
                                         "train each briefly, score it by fix rate on the valid split, keep the "
                                         "best as OUT."),
+    sweep_tasks: Optional[str] = typer.Option(None, "--sweep-tasks", help="With --sweep: score the trials on these "
+                                              "`debugger eval` tasks instead of the valid split (say, real bugs "
+                                              "from a training project's history: `data history --tasks`). Tasks "
+                                              "of the held-out projects are refused."),
 ) -> None:
     """Fine-tune a LoRA adapter for `debugger fix --adapter OUT` on bug records."""
     from .config import make
@@ -42,11 +46,14 @@ def train_command(
             if any(v is not None for v in (max_steps, max_examples, epochs, lr)) or eval_limit:
                 raise ValueError("with --sweep, the grid file sets the training settings (drop --max-steps, "
                                  "--max-examples, --epochs, --lr and --eval-limit)")
+        elif sweep_tasks:
+            raise ValueError("--sweep-tasks goes with --sweep")
+        bench = _sweep_bench(sweep_tasks) if sweep_tasks else None
     except ValueError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
     if sweep:
-        _sweep(data, out, grid, preset, base, threads, as_json)
+        _sweep(data, out, grid, preset, base, threads, as_json, bench)
         return
     bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                    TextColumn("{task.description}"), console=err, disable=as_json)
@@ -87,7 +94,26 @@ def train_command(
                   + f", {summary['seconds'] / 60:.1f} min). Use it: debugger fix FILE --adapter {escape(out)}")
 
 
-def _sweep(data: str, out: str, grid, preset: str, base: str | None, threads: int | None, as_json: bool) -> None:
+def _sweep_bench(folder: str) -> list:
+    """The tasks in FOLDER, none of a held-out project's (they decide the test split's figures)."""
+    from pathlib import Path
+
+    from debugger.data.corpus import TEST_PROJECTS, example_bugs
+    from debugger.eval.tasks import TaskError, load_bench
+    try:
+        bench = load_bench(Path(folder))
+    except TaskError as e:
+        raise ValueError(str(e)) from None
+    examples = {d.name for d, _ in example_bugs()}
+    held = [t.id for t in bench if t.id.split("-")[0] in TEST_PROJECTS or t.id in examples]
+    if held:
+        raise ValueError(f"{folder}: {len(held)} task(s) of held-out projects ({', '.join(held[:3])}); the sweep "
+                         "must not see them")
+    return bench
+
+
+def _sweep(data: str, out: str, grid, preset: str, base: str | None, threads: int | None, as_json: bool,
+           bench: list | None = None) -> None:
     from .sweep import sweep
     points = grid.points()
     bar = Progress(TextColumn("sweep {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -106,7 +132,7 @@ def _sweep(data: str, out: str, grid, preset: str, base: str | None, threads: in
 
     try:
         with bar:
-            result = sweep(data, out, grid, preset=preset, base=base, threads=threads, on_event=on_event)
+            result = sweep(data, out, grid, preset=preset, base=base, threads=threads, bench=bench, on_event=on_event)
     except (ValueError, OSError) as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
