@@ -15,3 +15,6 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 .venv/bin/python -c "import torch" 2>/dev/null || pip install torch==2.13.0
 pip install -e '.[model,dev]'
 .venv/bin/debugger model pull
+# the llama.cpp engine compiled for this CPU where the prebuilt wheel (AVX2) leaves AVX-512 unused: once, about 5 min
+# on 2 cores, kept in ~/.cache/debugger/engine; a failed build keeps the wheel. DEBUGGER_ENGINE_BUILD=0 skips it.
+.venv/bin/python -m debugger.native_engine || echo "note: the llama.cpp engine was not rebuilt; the prebuilt one stays" >&2

@@ -48,6 +48,7 @@ def cell(model: str, engine: str, threads: int, decode: int, kind: str = "exampl
     `threads` 0: the engine's own default (llama: decode on one core less than there are, prefill on all;
     torch: all cores), as `debugger fix` runs it.
     `model`: a pack name, or a .gguf file (llama only: a requantized or differently built model)."""
+    from debugger.provenance import build_name, engine_build
     text = prompt_text(kind)
     t0 = time.perf_counter()
     if engine == "llama":
@@ -82,6 +83,7 @@ def cell(model: str, engine: str, threads: int, decode: int, kind: str = "exampl
             "prompt_tokens": prompt_n, "prefill_first_tok_s": round(prompt_n / first, 1),
             "prefill_tok_s": round(prompt_n / warm, 1), "decoded": decode,
             "decode_tok_s": round(decode / max(1e-9, longer - warm), 2),
+            "build": build_name(engine_build()) if engine == "llama" else "",
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
@@ -95,11 +97,15 @@ def busy_loop() -> subprocess.Popen:
     return subprocess.Popen(["bash", "-c", script], start_new_session=True)
 
 
-def run_cell(model: str, engine: str, threads: int, busy: bool, decode: int, kind: str = "example") -> dict:
+def run_cell(model: str, engine: str, threads: int, busy: bool, decode: int, kind: str = "example",
+             build: str | None = None) -> dict:
+    """One cell in a fresh process; `build`: a folder holding another xllamacpp (pip install --target) that
+    the cell imports instead of the installed one."""
     beside = busy_loop() if busy else None
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [build, os.environ.get("PYTHONPATH")])))
     try:
         p = subprocess.run([sys.executable, __file__, "--cell", model, engine, str(threads), str(decode), kind],
-                           capture_output=True, text=True, timeout=1800)
+                           capture_output=True, text=True, timeout=1800, env=env)
     finally:
         if beside is not None:
             os.killpg(beside.pid, 9)
@@ -115,7 +121,7 @@ def report(rows: list[dict], out: Path, kind: str = "example") -> None:
     prov = provenance([])
     head = (f"# Engines side by side\n\nRun at git `{prov['git_sha'][:10]}`{' (dirty)' if prov['git_dirty'] else ''}, "
             f"{prov['started']}, {prov['machine']['cores']} cores, {prov['machine']['platform']}.\n"
-            f"Reproduce: `python eval/bench_engine.py{' --prompt ' + kind if kind != 'example' else ''}`. "
+            f"Reproduce: `python eval/bench_engine.py {' '.join(sys.argv[1:])}`. "
             f"Prompt: {PROMPTS[kind]} ({rows[0].get('prompt_tokens', '?')} tokens); decode: "
             f"{rows[0].get('decoded', '?')} tokens. Threads `auto`: as `debugger fix` runs the engine. Prefill: the first "
             f"call (kernel set-up included, as a repair's first prompt) and warm (the faster of two more).\n\n")
@@ -125,16 +131,18 @@ def report(rows: list[dict], out: Path, kind: str = "example") -> None:
         beside = "tests" if r["busy"] else "idle"
         if "error" in r:
             lines.append(f"| {r['model']} | {r['engine']} | {r['threads'] or 'auto'} | {beside} | error: {r['error']} ||||")
-        else:
-            lines.append(f"| {r['model']} | {r['engine']} | {r['threads'] or 'auto'} | {beside} | {r['load_s']} | "
-                         f"{r['prefill_first_tok_s']} / {r['prefill_tok_s']} | {r['decode_tok_s']} | {r['peak_rss_mb']} |")
+            continue
+        engine = f"{r['engine']} ({r['build']})" if r.get("build") else r["engine"]
+        lines.append(f"| {r['model']} | {engine} | {r['threads'] or 'auto'} | {beside} | {r['load_s']} | "
+                     f"{r['prefill_first_tok_s']} / {r['prefill_tok_s']} | {r['decode_tok_s']} | {r['peak_rss_mb']} |")
     (out / "report.md").write_text(head + "\n".join(lines) + "\n\n![decode and prefill](engine.png)\n")
     (out / "results.json").write_text(json.dumps({"provenance": prov, "rows": rows}, indent=1))
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ok = [r for r in rows if "error" not in r]
-    labels = [f"{Path(r['model']).name.split('-')[-1]} {r['engine'][:5]} {r['threads'] or 'auto'}t {'busy' if r['busy'] else 'idle'}"
+    labels = [f"{Path(r['model']).name.split('-')[-1]} {r['engine'][:5]} {r.get('build', '')} {r['threads'] or 'auto'}t "
+              f"{'busy' if r['busy'] else 'idle'}"
               for r in ok]
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(ok) + 1.5))
     for ax, key, title in zip(axes, ("decode_tok_s", "prefill_tok_s"), ("decode tokens/s", "prefill tokens/s")):
@@ -157,6 +165,9 @@ def main() -> None:
     ap.add_argument("--decode", type=int, default=64, help="tokens each cell decodes")
     ap.add_argument("--no-busy", action="store_true", help="idle cells only")
     ap.add_argument("--out", default="runs/bench-engine")
+    ap.add_argument("--also-build", help="a folder with another xllamacpp build (pip install --target DIR WHEEL): "
+                    "its llama.cpp cells run too, beside the installed engine's (say, the AVX2 wheel against "
+                    "setup.sh's build for this CPU)")
     a = ap.parse_args()
     if a.cell:
         model, engine, threads, decode, kind = a.cell
@@ -169,11 +180,12 @@ def main() -> None:
         for engine in a.engines.split(","):
             if engine != "llama" and model.endswith(".gguf"):
                 continue  # a bare .gguf runs on llama.cpp only
-            for threads in [0 if t == "auto" else int(t) for t in a.threads.split(",")]:
-                for busy in (False,) if a.no_busy else (False, True):
-                    r = run_cell(model, engine, threads, busy, a.decode, a.prompt)
-                    print(json.dumps(r), file=sys.stderr, flush=True)
-                    rows.append(r)
+            for build in [None, a.also_build] if engine == "llama" and a.also_build else [None]:
+                for threads in [0 if t == "auto" else int(t) for t in a.threads.split(",")]:
+                    for busy in (False,) if a.no_busy else (False, True):
+                        r = run_cell(model, engine, threads, busy, a.decode, a.prompt, build)
+                        print(json.dumps(r), file=sys.stderr, flush=True)
+                        rows.append(r)
     report(rows, out, a.prompt)
     print((out / "report.md").read_text())
 

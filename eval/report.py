@@ -6,6 +6,8 @@ import json
 import statistics
 from pathlib import Path
 
+from debugger.provenance import build_name
+
 
 def load_rows(run_dir: Path) -> list[dict]:
     path = run_dir / "results.jsonl"
@@ -180,7 +182,8 @@ def write(run_dir: Path) -> tuple[Path, Path]:
     md = ["# debugger eval report", "",
           f"Run `{run_dir.name}` — git `{(prov.get('git_sha') or '?')[:10]}`{' (dirty)' if prov.get('git_dirty') else ''}, "
           f"{prov.get('started', '?')}, {machine.get('cores', '?')} cores, {machine.get('cpu', '?')}, "
-          f"{machine.get('platform', '?')}", "",
+          f"{machine.get('platform', '?')}"
+          + (f"; llama.cpp compiled for {build_name(prov['engine_build'])}" if prov.get("engine_build") else ""), "",
           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     md += ["| " + " | ".join(str(x) for x in row) + " |" for row in table]
     if rat:
@@ -272,6 +275,7 @@ def readme_block(run_dir: Path, link: str | None = None) -> str:
     out = [README_START, "",
            f"One run of `debugger eval` at commit `{sha}`{' (uncommitted changes)' if prov.get('git_dirty') else ''}, "
            f"{machine.get('cores', '?')} CPU cores, {machine.get('cpu', '?')}, no GPU"
+           + (f", llama.cpp compiled for {build_name(prov['engine_build'])}" if prov.get("engine_build") else "")
            + (f", settings {' '.join(prov['overrides'])}" if prov.get("overrides") else "")
            + f", {tasks} tasks; correct: the task's hidden tests pass too. Report: {where}.", "",
            "| config | tasks | correct | fixed (tests pass) | correct / fixed | confidence high: correct | "

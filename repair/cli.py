@@ -377,8 +377,11 @@ def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
     except PackError as e:
         _fail(str(e), as_json)
         return
+    from .provenance import engine_build
     info = {"model": st.spec, "kind": st.kind, "engine": engine, "installed": st.installed, "ready": st.cached,
-            "path": st.path, "cache": str(home()), "detail": st.detail}
+            "path": st.path, "cache": str(home()), "detail": st.detail,
+            # the CPU features llama.cpp was compiled for: setup.sh builds it for this CPU where the wheel is AVX2
+            "engine_build": engine_build() if engine == "llama" else None}
     if st.kind == "pack":
         pk = PACKS[model]
         info.update(source=pk.hf_name, packages=f"{pk.package_prefix}1..{pk.parts}=={pk.version}",

@@ -30,6 +30,14 @@ def engine_build() -> str | None:
                     if part.strip().endswith("= 1")) or info.strip()
 
 
+def build_name(features: str | None) -> str:
+    """An engine build in a word: the prebuilt xllamacpp wheel is "AVX2", setup.sh's build for an AVX-512 CPU
+    "AVX-512"; "" when no llama.cpp engine is installed."""
+    if not features:
+        return ""
+    return "AVX-512" if "AVX512" in features.split() else "AVX2"
+
+
 def provenance() -> dict:
     def git(*args: str) -> str:
         try:

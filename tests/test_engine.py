@@ -201,8 +201,9 @@ def test_engine_choice(tmp_path, monkeypatch):
 def test_model_info_names_the_engine(cli):
     code, out, err, info = cli("model", "info", "--json")
     assert info["engine"] == "llama" and info["model"] == "qwen2.5-coder-0.5b", (out, err)
+    assert "AVX2" in info["engine_build"].split()  # what llama.cpp was compiled for (the wheel: AVX2)
     code, out, err, info = cli("model", "info", "--engine", "transformers", "--json")
-    assert info["engine"] == "transformers"
+    assert info["engine"] == "transformers" and info["engine_build"] is None
     code, out, err, info = cli("model", "info", "--engine", "bogus", "--json")
     assert code == 2 and "unknown engine" in info["error"]
 
@@ -234,7 +235,7 @@ def test_default_model_on_llama_with_the_shipped_adapter_matches_transformers_gr
     assert same >= len(rows) - 2, rows
 
 
-def test_bench_engine_times_both_engines_alike(tiny_pair):
+def test_bench_engine_times_both_engines_alike(tiny_pair, tmp_path):
     """eval/bench_engine.py's cell on the tiny pair: the same prompt reaches both engines as the same number
     of tokens, and each figure comes from a measured run (first prefill, warm prefill, decode by difference)."""
     from debugger.eval.bench_engine import cell
@@ -244,3 +245,10 @@ def test_bench_engine_times_both_engines_alike(tiny_pair):
     for r in rows:
         assert r["decoded"] == 4 and r["load_s"] > 0 and r["peak_rss_mb"] > 0
         assert 0 < r["prefill_first_tok_s"] and 0 < r["prefill_tok_s"] and 0 < r["decode_tok_s"] < 1e6, r
+    assert rows[0]["build"] in ("AVX2", "AVX-512") and rows[1]["build"] == ""  # what llama.cpp was compiled for
+    from debugger.eval.bench_engine import report
+    report([r | {"busy": False} for r in rows], tmp_path)
+    table = (tmp_path / "report.md").read_text()
+    assert f"| llama ({rows[0]['build']}) | 1 | idle |" in table and "| transformers | 1 | idle |" in table
+    assert f"{rows[1]['prefill_first_tok_s']} / {rows[1]['prefill_tok_s']}" in table
+    assert (tmp_path / "engine.png").stat().st_size > 0

@@ -81,6 +81,8 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
          "peak_rss_mb": 1000, "confidence": "low", "alternatives": 1},
     ]
     (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run_dir / "provenance.json").write_text(json.dumps({"git_sha": "0123456789abcdef", "machine": {"cores": 2},
+                                                         "engine_build": "AVX AVX2 FMA AVX512 AVX512_VNNI"}))
     s = report.summarize(rows)
     assert s["default"]["fix_rate"] == 0.5 and s["default"]["hit_at"] == {1: 0.5, 3: 0.5, 5: 1.0}
     assert s["default"]["median_seconds"] == 20.0 and s["naive"]["tokens_per_fix"] == 1900
@@ -114,6 +116,7 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
            "(difference +50.0 points, 95% CI -19.3 to +100.0, McNemar p 1); `default` faster on 2, median time " \
            "ratio 0.18." in text
     assert "[run/report.md](run/report.md)" in text
+    assert "at commit `0123456`, 2 CPU cores" in text and "llama.cpp compiled for AVX-512" in text
     readme.write_text("# no markers\n")
     code, _, err, _ = run_cli("eval", "report", str(run_dir), "--readme", str(readme))
     assert code == 2 and "no results block" in err and readme.read_text() == "# no markers\n"
