@@ -31,10 +31,6 @@ OPTIONS = [("avx", "GGML_AVX"), ("avx2", "GGML_AVX2"), ("fma", "GGML_FMA"), ("f1
            ({"avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw"}, "GGML_AVX512"),
            ("avx512vbmi", "GGML_AVX512_VBMI"), ("avx512_vnni", "GGML_AVX512_VNNI"),
            ("avx512_bf16", "GGML_AVX512_BF16")]
-# what llama.cpp's system info calls each option (`xllamacpp.get_system_info()`)
-INFO_NAMES = {"GGML_AVX": "AVX", "GGML_AVX2": "AVX2", "GGML_FMA": "FMA", "GGML_F16C": "F16C", "GGML_BMI2": "BMI2",
-              "GGML_AVX_VNNI": "AVX_VNNI", "GGML_AVX512": "AVX512", "GGML_AVX512_VBMI": "AVX512_VBMI",
-              "GGML_AVX512_VNNI": "AVX512_VNNI", "GGML_AVX512_BF16": "AVX512_BF16"}
 # the server's TLS (BoringSSL) and grammar guidance (llguidance) are downloaded at build time and unused here
 FIXED = ["-DGGML_NATIVE=OFF", "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF",
          "-DLLAMA_BUILD_BORINGSSL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_LLGUIDANCE=OFF", "-DGGML_CCACHE=OFF"]
@@ -44,7 +40,6 @@ FIXED = ["-DGGML_NATIVE=OFF", "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DG
 class Outcome:
     action: str  # "built" | "reused" (a wheel built before) | "kept" (the installed engine stays)
     detail: str  # one line for the user
-    features: list[str]  # what the engine now in place was compiled for
     seconds: float = 0.0
 
 
@@ -71,18 +66,24 @@ def cmake_args(flags: set[str]) -> list[str]:
     return FIXED + [f"-D{opt}={'ON' if opt in on else 'OFF'}" for _, opt in OPTIONS]
 
 
+def features(info: str) -> list[str]:
+    """The features in llama.cpp's system info line ("CPU : AVX = 1 | AVX2 = 1 | ..."), in its order."""
+    return [p.split("=")[0].strip() for p in info.removeprefix("CPU :").split("|") if p.strip().endswith("= 1")]
+
+
 def installed_features(info: str | None = None) -> set[str]:
-    """The features the installed engine was compiled for, from llama.cpp's system info."""
+    """The features the installed engine was compiled for."""
     if info is None:
         import xllamacpp
         info = xllamacpp.get_system_info()
-    return {p.split("=")[0].strip() for p in info.removeprefix("CPU :").split("|") if p.strip().endswith("= 1")}
+    return set(features(info))
 
 
 def missing(flags: set[str], info: str | None = None) -> list[str]:
     """What this CPU has and the installed engine was not compiled for (llama.cpp's names)."""
     have = installed_features(info)
-    return [INFO_NAMES[o] for o in wanted(flags) if INFO_NAMES[o] not in have]
+    # system info names each option without its GGML_ prefix
+    return [o.removeprefix("GGML_") for o in wanted(flags) if o.removeprefix("GGML_") not in have]
 
 
 def _version() -> str:
@@ -122,12 +123,11 @@ def ensure(model: str | None = None, cache: Path | None = None, progress=print) 
     flags = cpu_flags()
     lack = missing(flags)
     if not lack:
-        return Outcome("kept", "llama.cpp engine: compiled for every vector feature this CPU has",
-                       sorted(installed_features()))
+        return Outcome("kept", "llama.cpp engine: compiled for every vector feature this CPU has")
     tools = [t for t in ("cmake", "c++", "cc") if not shutil.which(t)]
     if tools:
         return Outcome("kept", f"llama.cpp engine: kept the prebuilt wheel ({', '.join(tools)} not found; a build for "
-                       f"this CPU would add {' '.join(lack)})", sorted(installed_features()))
+                       f"this CPU would add {' '.join(lack)})")
     version = _version()
     args = cmake_args(flags)
     key = hashlib.sha256(" ".join([version, *args]).encode()).hexdigest()[:12]
@@ -145,8 +145,8 @@ def ensure(model: str | None = None, cache: Path | None = None, progress=print) 
         if p.returncode != 0 or not built:
             said = [ln for ln in (p.stderr + p.stdout).splitlines() if "rror" in ln] or ["no wheel written"]
             shutil.rmtree(tmp, ignore_errors=True)
-            return Outcome("kept", f"llama.cpp engine: kept the prebuilt wheel (the build failed: {said[-1].strip()[:200]})",
-                           sorted(installed_features()), time.time() - t0)
+            return Outcome("kept", f"llama.cpp engine: kept the prebuilt wheel (the build failed: "
+                           f"{said[-1].strip()[:200]})", time.time() - t0)
         shutil.rmtree(where, ignore_errors=True)
         tmp.rename(where)
         wheels, action = sorted(where.glob("xllamacpp-*.whl")), "built"
@@ -156,18 +156,9 @@ def ensure(model: str | None = None, cache: Path | None = None, progress=print) 
     if why:  # put the wheel that works back, and forget the build
         _pip("install", "--force-reinstall", "--no-deps", "--only-binary", ":all:", f"xllamacpp=={version}")
         shutil.rmtree(where, ignore_errors=True)
-        return Outcome("kept", f"llama.cpp engine: kept the prebuilt wheel ({why})",
-                       sorted(installed_features(_fresh_info())), time.time() - t0)
-    features = sorted(installed_features(_fresh_info()))
+        return Outcome("kept", f"llama.cpp engine: kept the prebuilt wheel ({why})", time.time() - t0)
     return Outcome(action, f"llama.cpp engine: {action} for this CPU ({' '.join(lack)} added) in "
-                   f"{(time.time() - t0) / 60:.1f} min", features, time.time() - t0)
-
-
-def _fresh_info() -> str:
-    """System info of the engine installed now (this process may hold the old one imported)."""
-    p = subprocess.run([sys.executable, "-c", "import xllamacpp; print(xllamacpp.get_system_info())"],
-                       capture_output=True, text=True, timeout=120)
-    return p.stdout.strip()
+                   f"{(time.time() - t0) / 60:.1f} min", time.time() - t0)
 
 
 def main() -> int:

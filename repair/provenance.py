@@ -25,9 +25,9 @@ def engine_build() -> str | None:
         import xllamacpp
     except ImportError:
         return None
+    from .native_engine import features
     info = xllamacpp.get_system_info()
-    return " ".join(part.split("=")[0].strip() for part in info.removeprefix("CPU :").split("|")
-                    if part.strip().endswith("= 1")) or info.strip()
+    return " ".join(features(info)) or info.strip()
 
 
 def build_name(features: str | None) -> str:

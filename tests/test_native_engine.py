@@ -73,7 +73,6 @@ def test_a_built_engine_that_fails_its_check_is_rolled_back(monkeypatch, tmp_pat
     _server_cpu(monkeypatch)
     monkeypatch.setattr(ne.shutil, "which", lambda tool: "/usr/bin/" + tool)
     monkeypatch.setattr(ne, "_version", lambda: "2026.10.11549")
-    monkeypatch.setattr(ne, "_fresh_info", lambda: WHEEL)
     monkeypatch.setattr(ne, "smoke", lambda model: "the built engine failed its one-token check (Illegal instruction)")
     calls = []
 
