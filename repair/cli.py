@@ -58,7 +58,9 @@ def fix(
     select: Optional[float] = typer.Option(None, "--select", help="Seconds spent on alternatives after the first "
                                            "candidate passes, to choose among them (0: take the first)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads (default: all cores)."),
-    surprisal: Optional[bool] = typer.Option(None, "--surprisal/--no-surprisal", help="Model surprisal signal."),
+    surprisal: Optional[bool] = typer.Option(
+        None, "--surprisal/--no-surprisal", help="The model's surprisal as a localization signal (default: on transformers; "
+        "on llama.cpp only for a second look where the mutation probe found no patch)."),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="debugger (default) or naive (eval peer)."),
     config: Optional[str] = typer.Option(None, "--config", help="TOML file of settings (e.g. eval/configs/*.toml)."),
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto (default), bwrap, unshare or local."),
@@ -333,7 +335,7 @@ def localize(
             g = make_generator(cfg, r.event)
             r.event("model", g)
             return g
-        gen = make_scorer(cfg, pick_engine(cfg.engine, cfg.model), load, r.event)
+        gen = make_scorer(cfg, pick_engine(cfg.engine, cfg.model), load, r.event) if surprisal else None
         loc, reads = locate(src, report, gen, overrides=cfg.weights, formula=formula,
                             mutate=mutation_probe(src, report, cfg.test or default_command(), cfg, r.event))
         if surprisal and gen is None and not as_json:

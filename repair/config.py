@@ -39,8 +39,9 @@ class FixConfig:
     select: float = 20.0
     threads: int | None = None  # model threads; default: llama one core less than there are to decode, torch all
     # the model's reads (surprisal, infill likelihood) as localization signals. None: on transformers (the model
-    # it generates with reads them), off on llama.cpp (it returns no prompt log-probabilities; True loads a
-    # transformers copy beside it: 1 point of top-3 on held-out bugs for ~10 s and ~1.8 GB, docs/localization.md)
+    # it generates with reads them); on llama.cpp (it returns no prompt log-probabilities) only for a second look
+    # where the mutation probe found no patch, from a transformers copy loaded then (~10 s, ~1.8 GB). True loads
+    # that copy for every repair: 1 point of top-3 on held-out bugs, docs/localization.md; False: never
     surprisal: bool | None = None
     weights: dict = field(default_factory=dict)  # localization feature weights over the fitted ones (see localize.FEATURES)
     sandbox: str = "auto"  # auto (strongest that works here), bwrap, unshare, local
@@ -266,6 +267,12 @@ def adapter_label(adapter: str) -> str:
 def reads_surprisal(cfg: FixConfig, engine: str) -> bool:
     """Whether localization reads the model's surprisal: as set, else where the generating model can."""
     return cfg.surprisal if cfg.surprisal is not None else engine == "transformers"
+
+
+def surprisal_later(cfg: FixConfig, engine: str) -> bool:
+    """Whether localization may load a scorer after all, for a second look where the mutation probe found
+    no patch (locate.py): on llama.cpp with `surprisal` unset."""
+    return cfg.surprisal is None and engine == "llama"
 
 
 def model_label(spec: str, adapter: str | None) -> str:

@@ -9,15 +9,20 @@ and a `mutate` callable (debugger.mutants.probe bound to the project) one more t
      mutant only), their tests rerun.
 After 2 or 3 the ranking is redone with their scores. Each runs only when the weights use it. The fake
 generator scores nothing (it is no Scorer), so tests that use it see the test-run ranking alone.
+With no generator that scores (llama.cpp) but a `later` one, a probe that found no patch is followed by
+  4. a second look: the scorer is loaded, its surprisal redoes the first ranking, and the probe reads the
+     statements that rose into its reach (a second test run); the final ranking sees both probes.
+It costs a model load and a test run, so it is spent only where the first probe failed: where a mutant
+already fixes the tests, the repair needs no better ranking.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
-from .localize import (INFILL, INFILL_K, MUTANT_TAIL, MUTATION, Localization, infill_pieces, localize, suspect_ranges,
-                       weights_for)
+from .localize import (INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION, Localization, infill_pieces, localize,
+                       suspect_ranges, weights_for)
 from .source import SourceFile
 from .testrun import TestReport
 
@@ -41,18 +46,22 @@ class ModelReads:
     suspects: int = 0  # suspect functions, and how many of them the surprisal pass read
     read: int = 0
     seconds: float = 0.0
-    mutation: object = None  # debugger.mutants.MutationProbe, when the probe ran
+    mutation: object = None  # debugger.mutants.MutationProbe, when the probe ran (both probes' runs merged)
+    second_look: bool = False  # the scorer was loaded after a probe that found no patch (see `later`)
 
 
 def locate(src: SourceFile, report: TestReport, gen: Scorer | None = None, *, weights: dict | None = None,
            first: dict | None = None, overrides: dict | None = None, top_k: int = 8, formula: str = "ochiai",
-           surprisal: bool = True, infill: bool | None = None, mutate=None) -> tuple[Localization, ModelReads]:
+           surprisal: bool = True, infill: bool | None = None, mutate=None,
+           later: Callable[[], Scorer | None] | None = None) -> tuple[Localization, ModelReads]:
     """`weights`: the final ranking's; `first`: the first ranking's, which picks what the second-round
     passes read and is the answer when none runs (None: the fitted ones, with `overrides` (the settings'
     feature -> weight) on top; `first` None with `weights` given: `weights`). `infill`: None makes the pass
     only when the weights give its features any weight (it costs a pass per statement); True always (the
     benchmark, to fit them); False never. `mutate`: statements -> MutationProbe, called only when the
-    weights give its features weight."""
+    weights give its features weight; it takes `full=` (how many of the statements get every mutant).
+    `later`: with `gen` None, loads a Scorer for the second look (4. above); called only when the probe
+    ran and no mutant of it made the failing tests pass."""
     w = weights_for(overrides) if weights is None else weights
     if first is None:
         first = weights_for(overrides, first_round=True) if weights is None else w
@@ -76,9 +85,40 @@ def locate(src: SourceFile, report: TestReport, gen: Scorer | None = None, *, we
             reads.infill = {(s.start_line, s.end_line): t for s, t in zip(top, scores)}
         if mutate:
             reads.mutation = mutate(loc.statements[:MUTANT_TAIL])
+        if mutate and later is not None and gen is None:
+            loc = _second_look(src, report, loc, reads, later, mutate, first, formula) or loc
         scored = reads.mutation.scores if reads.mutation else None
         if reads.infill or scored:  # a probe that scored nothing leaves the first ranking the answer
             loc = localize(src, report, surprisal=reads.surprisal, infill=reads.infill, weights=w, top_k=top_k,
                            formula=formula, mutants=scored)
     reads.seconds = time.monotonic() - t0
     return loc, reads
+
+
+def _second_look(src: SourceFile, report: TestReport, loc: Localization, reads: ModelReads, later, mutate,
+                 first: dict, formula: str) -> Localization | None:
+    """4. above: the first ranking redone with the later scorer's surprisal, the statements that rose
+    into the probe's reach probed, the two probes merged into `reads.mutation`. Returns the new first
+    ranking, or None where the first probe found a patch or the scorer reads nothing."""
+    from .mutants import merged, undoing
+    if reads.mutation is None or undoing(reads.mutation):
+        return None
+    where = suspect_ranges(src, report)
+    gen = later() if where else None
+    if gen is None:
+        return None
+    reads.second_look, reads.suspects = True, len(where)
+    reads.surprisal = gen.line_surprisal(src.text, where, tokens=True)
+    reads.read = sum(any(ln in (reads.surprisal or {}) for ln in range(lo, hi + 1)) for lo, hi in where)
+    if not reads.surprisal:
+        return None
+    again = localize(src, report, surprisal=reads.surprisal, weights=first, formula=formula,
+                     top_k=max(len(loc.statements), MUTANT_TAIL))
+    key = lambda s: (s.start_line, s.end_line)  # noqa: E731
+    full = {key(s) for s in loc.statements[:MUTANT_K]}
+    seen = full | {key(s) for s in loc.statements[MUTANT_K:MUTANT_TAIL]}
+    rose = [s for s in again.statements[:MUTANT_K] if key(s) not in full]
+    tail = [s for s in again.statements[MUTANT_K:MUTANT_TAIL] if key(s) not in seen]
+    if rose or tail:
+        reads.mutation = merged(reads.mutation, mutate(rose + tail, full=len(rose)))
+    return again

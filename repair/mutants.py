@@ -360,6 +360,19 @@ def probe(src, report, stmts: list, command: str, *, budget: float | None = None
                          base_seconds=first.get("seconds", 0.0))
 
 
+def merged(a: MutationProbe, b: MutationProbe) -> MutationProbe:
+    """Two probes of one test run as one: a statement both probed keeps the best of each score (each is a
+    best over its mutants already); the runs are concatenated, the first's unmutated results kept."""
+    scores = dict(a.scores)
+    for k, v in b.scores.items():
+        w = scores.get(k)
+        scores[k] = v if w is None else {"mutants": w["mutants"] + v["mutants"], "kill": max(w["kill"], v["kill"]),
+                                         "fix": max(w["fix"], v["fix"])}
+    return MutationProbe(scores, a.mutants + b.mutants, a.run + b.run, a.seconds + b.seconds,
+                         "; ".join(e for e in (a.error, b.error) if e), a.trace + b.trace, a.base or b.base,
+                         a.base_seconds + b.base_seconds)
+
+
 def undoing(m: MutationProbe, limit: int = 3) -> list[Mutant]:
     """The probe's mutants that made every failing test they ran pass and broke none of the passing
     ones they ran, in the order they ran. Each is a one-line patch worth validating before a model is

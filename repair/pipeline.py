@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import prompts, writer
-from .config import FixConfig, model_label, reads_surprisal
+from .config import FixConfig, model_label, reads_surprisal, surprisal_later
 from .generate import Candidate, Generator, ast_key, generate
 from .locate import Scorer, locate
 from .localize import Localization, localize, weights_for
@@ -122,10 +122,9 @@ def mutation_probe(src: SourceFile, report: TestReport, command: str, cfg: FixCo
     localization adds about one run of the relevant tests)."""
     from .mutants import probe
 
-    def run(stmts):
+    def run(stmts, full=None):
         emit("mutation_start", len(stmts))
-        m = probe(src, report, stmts, command, timeout=cfg.timeout,
-                  sandbox=make_sandbox(cfg.sandbox))
+        m = probe(src, report, stmts, command, timeout=cfg.timeout, sandbox=make_sandbox(cfg.sandbox), full=full)
         emit("mutation", m)
         return m
     return run
@@ -154,11 +153,12 @@ def _progress(on_event: Event) -> Callable[[str, int, int], None]:
 
 
 def make_scorer(cfg: FixConfig, engine: str, load_generator: Callable[[], Generator], on_event: Event):
-    """What reads the model's scores for localization (surprisal), or None. On transformers that is the
+    """What reads the model's scores for localization (surprisal), or None; for the callers that want it
+    (config.reads_surprisal, or surprisal_later for the second look). On transformers that is the
     generator itself (loaded now). The llama.cpp engine returns no log-probabilities of prompt tokens, so
     beside it the same weights (adapter folded in) are read by transformers: localization stays the one
     measured, at the cost of loading torch and a second copy of the weights."""
-    if not reads_surprisal(cfg, engine) or engine in ("fake", "openai"):  # they score nothing
+    if engine in ("fake", "openai"):  # they score nothing
         return None
     if engine == "transformers":
         return load_generator()
@@ -230,6 +230,7 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     writer.check_target(src, apply)
     if apply:
         writer.check_repo_state(src)  # fail before minutes of work, not after
+    own = models is None  # this repair's models, not a caller's it keeps warm for the next
     models = models if models is not None else Models()
     if models.generator is None:
         from .models import check
@@ -278,10 +279,33 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         if surprisal and models.scorer is None:  # on transformers the scorer is the generator, clocked there
             with _Clock(result.phases, "load" if result.engine != "transformers" else "localize"):
                 models.scorer = make_scorer(cfg, result.engine, load_generator, emit)
-        with _Clock(result.phases, "localize"):
-            deep, reads = locate(src, before, models.scorer if surprisal else None, overrides=cfg.weights,
-                                 top_k=_depth_k(cfg), surprisal=surprisal, infill=None if surprisal else False,
-                                 mutate=mutation_probe(src, before, command, cfg, emit))
+
+        def later() -> Scorer | None:  # the second look: the scorer loads only now (its time is "load")
+            emit("second_look", None)
+            if models.scorer is None:
+                t = time.monotonic()
+                try:
+                    models.scorer = make_scorer(cfg, result.engine, load_generator, emit)
+                except ImportError:  # an install with llama.cpp alone (no torch): the look it cannot take
+                    return None
+                finally:
+                    loading[0] += time.monotonic() - t
+            return models.scorer
+        loading = [0.0]
+        t = time.monotonic()
+        deep, reads = locate(src, before, models.scorer if surprisal else None, overrides=cfg.weights,
+                             top_k=_depth_k(cfg), surprisal=surprisal, infill=None if surprisal else False,
+                             mutate=mutation_probe(src, before, command, cfg, emit),
+                             later=later if surprisal_later(cfg, result.engine) else None)
+        for phase, secs in (("localize", time.monotonic() - t - loading[0]), ("load", loading[0])):
+            if secs:
+                result.phases[phase] = round(result.phases.get(phase, 0.0) + secs, 2)
+        if own and reads.second_look:
+            # the scorer is done once the ranking is: dropped before the generator loads, the two never
+            # share memory (a repair's peak is the larger of them, ~2.5 GB, not their sum)
+            models.scorer = None
+            import gc
+            gc.collect()
         probed = reads.mutation
         loc = _shown(deep, cfg)
         emit("localized", loc)

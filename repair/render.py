@@ -86,6 +86,9 @@ class Renderer:
         self._log(f"[bold]scorer[/]  transformers, for surprisal (loaded in {gen.load_seconds:.1f}s)")
         self._say("localizing")
 
+    def on_second_look(self, _=None) -> None:
+        self._log("[bold]probe[/]   no mutant fixed the tests: a second look with the model's surprisal")
+
     def on_localized(self, loc) -> None:
         top = ", ".join(f"{s.start_line}" + (f"-{s.end_line}" if s.end_line != s.start_line else "")
                         for s in loc.statements[:5])

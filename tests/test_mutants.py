@@ -224,3 +224,104 @@ def test_a_fix_the_probe_finds_loads_no_model(tmp_path, monkeypatch):
     # without the mutant format the model is loaded, once, for the prompts
     cfg = resolve(src.root, {"model": f"fake:{src.path}", "rounds": 0, "formats": ["infill", "rewrite"]})
     assert pipeline.fix(str(src.path), cfg, root=str(src.root)).status == "not_fixed" and made == [cfg.model]
+
+
+def test_a_probe_that_found_no_patch_gets_a_second_look_with_a_scorer_loaded_then(tmp_path, monkeypatch):
+    """On llama.cpp (no Scorer while localizing) a probe that found no patch loads the scorer: its surprisal
+    redoes the first ranking, the probe reads only the statements that rose into its reach, and the final
+    ranking sees both probes. A probe that found a patch loads nothing."""
+    import debugger.locate as locate_mod
+    from debugger.mutants import Mutant, MutationProbe
+    from tests.test_localize import ScoringModel
+    monkeypatch.setattr(locate_mod, "MUTANT_K", 2)  # BRANCHY has 5 statements: leave some out of reach
+    monkeypatch.setattr(locate_mod, "MUTANT_TAIL", 3)
+    src, rep = branchy(tmp_path)
+    first = {"spectrum": 1.0, "surprisal": 10.0}
+    w = first | {"mutant_fix": 100.0}
+    plain = localize(src, rep, weights=first, top_k=100).statements
+    odd = plain[-1]  # the test run ranks it last: out of the probe's reach
+    key = (odd.start_line, odd.end_line)
+
+    class Surprised(ScoringModel):
+        def line_surprisal(self, text, lines, tokens=False):
+            return {ln: [9.0 if ln == odd.start_line else 1.0] for lo, hi in lines for ln in range(lo, hi + 1)}
+    asked, loads = [], []
+
+    def fake_probe(stmts, full=None, patch=False):
+        asked.append(([(s.start_line, s.end_line) for s in stmts], full))
+        m = MutationProbe({(s.start_line, s.end_line): {"mutants": 1, "kill": 0.0,
+                                                         "fix": float((s.start_line, s.end_line) == key)}
+                           for s in stmts}, len(stmts), len(stmts), base={rep.failing[0]: ["failed", ""]})
+        if patch:
+            m.trace = [Mutant("line 3", 3, "    if score >= 50:\n", src.text, (3, 6), {rep.failing[0]: ["passed", ""]})]
+        return m
+
+    def later():
+        loads.append(1)
+        return Surprised("")
+    loc, reads = locate_mod.locate(src, rep, None, weights=w, first=first, mutate=fake_probe, later=later)
+    assert loads == [1] and reads.second_look and reads.surprisal
+    assert key not in asked[0][0] and asked[0][1] is None and len(asked[0][0]) == 3
+    second, full = asked[1]
+    assert second[0] == key and full >= 1 and not set(second[:full]) & set(asked[0][0][:2])
+    assert reads.mutation.run == len(asked[0][0]) + len(second) and reads.mutation.scores[key]["fix"] == 1.0
+    assert (loc.statements[0].start_line, loc.statements[0].end_line) == key
+    assert "surprisal" in loc.statements[0].reason
+    # a patch in the first probe: no scorer, no second probe
+    asked.clear()
+    loads.clear()
+    _, reads = locate_mod.locate(src, rep, None, weights=w, first=first, later=later,
+                                 mutate=lambda stmts, full=None: fake_probe(stmts, full, patch=True))
+    assert not loads and len(asked) == 1 and not reads.second_look and reads.surprisal is None
+
+
+def test_merged_probes_keep_the_best_score_of_each_statement():
+    from debugger.mutants import MutationProbe, merged
+    a = MutationProbe({(1, 1): {"mutants": 2, "kill": 0.5, "fix": 0.0}}, 4, 3, 1.0, trace=["x"], base={"t": 1})
+    b = MutationProbe({(1, 1): {"mutants": 1, "kill": 0.1, "fix": 1.0}, (2, 2): {"mutants": 1, "kill": 0, "fix": 0}},
+                      2, 2, 0.5, "cut", trace=["y"], base={"t": 2})
+    m = merged(a, b)
+    assert m.scores[(1, 1)] == {"mutants": 3, "kill": 0.5, "fix": 1.0} and (2, 2) in m.scores
+    assert (m.mutants, m.run, m.seconds, m.error, m.trace, m.base) == (6, 5, 1.5, "cut", ["x", "y"], {"t": 1})
+
+
+def test_fix_on_llama_takes_the_second_look_only_where_the_probe_found_no_patch(tmp_path):
+    """Through the pipeline: on llama.cpp with `surprisal` unset, a bug no mutant undoes (a wrong word)
+    loads the scorer for the second look; a bug a mutant undoes (BRANCHY's `>`) loads none; and
+    `surprisal = false` never does."""
+    from debugger.config import FixConfig
+    from debugger.fake import FakeGenerator
+    from debugger.pipeline import Models, fix
+    from tests.test_localize import ScoringModel
+    words = ("def grade(score):\n    label = 'unknown'\n    if score > 50:\n        label = 'pass'\n"
+             "    else:\n        label = 'fial'\n    return label\n")
+    src, _ = tiny_project(tmp_path, words, "from m import grade\n\ndef test_low():\n    assert grade(3) == 'fail'\n\n"
+                          "def test_high():\n    assert grade(90) == 'pass'\n")
+    fixed = tmp_path / "fixed.py"
+    fixed.write_text(words.replace("fial", "fail"))
+
+    class Counting(ScoringModel):
+        reads = 0
+
+        def line_surprisal(self, text, lines, tokens=False):
+            Counting.reads += 1
+            return super().line_surprisal(text, lines, tokens)
+
+    def run(path, **kw):
+        gen = FakeGenerator(fixed)
+        gen.engine = "llama"  # what decides the second look, not the fake's answers
+        seen = []
+        result = fix(str(path), FixConfig(model=f"fake:{fixed}", budget=60, select=0, **kw),
+                     models=Models(generator=gen, scorer=Counting("")), on_event=lambda n, p: seen.append(n))
+        return result, seen
+    result, seen = run(src.path)
+    assert result.status == "fixed" and "second_look" in seen and Counting.reads == 1
+    # its five statements were all in the first probe's reach: nothing rose, no second test run
+    assert seen.index("second_look") < seen.index("localized") and seen.count("mutation") == 1
+    Counting.reads = 0
+    result, seen = run(src.path, surprisal=False)
+    assert result.status == "fixed" and "second_look" not in seen and Counting.reads == 0
+    src2, _ = branchy(tmp_path / "b")
+    fixed.write_text(BRANCHY.replace("> 50", ">= 50"))
+    result, seen = run(src2.path)
+    assert result.status == "fixed" and "second_look" not in seen and Counting.reads == 0
