@@ -144,9 +144,9 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
         shutil.rmtree(work, ignore_errors=True)
 
 
-def provenance(configs: list[str]) -> dict:
+def provenance(configs: list[str], out: Path | None = None) -> dict:
     from debugger.provenance import provenance as base
-    return {**base(), "configs": {c: config_path(c).read_text() for c in configs}}
+    return {**base(out), "configs": {c: config_path(c).read_text() for c in configs}}
 
 
 def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time_limit: float = 900,
@@ -162,7 +162,7 @@ def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time
     done = {(r["task"], r["config"]) for r in rows}
     prov = out / "provenance.json"
     if not prov.exists():
-        prov.write_text(json.dumps({**provenance(configs), "overrides": extra or []}, indent=2))
+        prov.write_text(json.dumps({**provenance(configs, out), "overrides": extra or []}, indent=2))
     else:  # a config added to an existing run is recorded too
         known = json.loads(prov.read_text())
         if set(configs) - set(known.get("configs", {})):

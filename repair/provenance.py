@@ -38,7 +38,19 @@ def build_name(features: str | None) -> str:
     return "AVX-512" if "AVX512" in features.split() else "AVX2"
 
 
-def provenance() -> dict:
+def _outside(output: Path | None) -> list[str]:
+    """A git pathspec leaving `output` out, where it lies inside the repository."""
+    if output is None:
+        return []
+    try:
+        return [f":(exclude){Path(output).resolve().relative_to(REPO.resolve())}"]
+    except ValueError:  # outside the repository: git status never sees it
+        return []
+
+
+def provenance(output: Path | None = None) -> dict:
+    """Where a measurement came from. `output`: the folder the measurement writes into, left out of
+    `git_dirty` (a run writing into docs/ would otherwise call its own results uncommitted changes)."""
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -46,7 +58,7 @@ def provenance() -> dict:
             return ""
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "git_sha": git("rev-parse", "HEAD") or None,
-        "git_dirty": bool(git("status", "--porcelain")),
+        "git_dirty": bool(git("status", "--porcelain", "--", ".", *_outside(output))),
         "versions": {k: _version(k) for k in ("debugger", "torch", "transformers", "peft", "accelerate",
                                               "datasets", "tree-sitter", "xllamacpp")},
         "engine_build": engine_build(),

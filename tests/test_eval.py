@@ -301,3 +301,25 @@ def test_fix_targets_for_an_insertion_are_the_statements_around_the_gap(tmp_path
 def test_default_eval_config_is_the_shipped_default(tmp_path):
     from debugger.config import resolve
     assert resolve(tmp_path, config_file=runner.config_path("default")) == resolve(tmp_path)
+
+
+def test_provenance_leaves_the_runs_own_output_out_of_git_dirty(tmp_path, monkeypatch):
+    """A run writing into the repository (docs/eval-*) is not its own 'uncommitted change'; anything else is."""
+    import subprocess
+
+    from debugger import provenance as pv
+    repo = tmp_path / "r"
+    repo.mkdir()
+    (repo / "a.py").write_text("x = 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-qm", "one"], check=True)
+    monkeypatch.setattr(pv, "REPO", repo)
+    out = repo / "docs" / "run"
+    out.mkdir(parents=True)
+    (out / "results.jsonl").write_text("{}\n")
+    assert pv.provenance(out)["git_dirty"] is False
+    assert pv.provenance()["git_dirty"] is True and pv.provenance(tmp_path / "elsewhere")["git_dirty"] is True
+    (repo / "a.py").write_text("x = 2\n")
+    assert pv.provenance(out)["git_dirty"] is True
