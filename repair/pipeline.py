@@ -283,23 +283,19 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         def later() -> Scorer | None:  # the second look: the scorer loads only now (its time is "load")
             emit("second_look", None)
             if models.scorer is None:
-                t = time.monotonic()
                 try:
-                    models.scorer = make_scorer(cfg, result.engine, load_generator, emit)
+                    with _Clock(result.phases, "load"):
+                        models.scorer = make_scorer(cfg, result.engine, load_generator, emit)
                 except ImportError:  # an install with llama.cpp alone (no torch): the look it cannot take
                     return None
-                finally:
-                    loading[0] += time.monotonic() - t
             return models.scorer
-        loading = [0.0]
-        t = time.monotonic()
+        loaded, t = result.phases.get("load", 0.0), time.monotonic()
         deep, reads = locate(src, before, models.scorer if surprisal else None, overrides=cfg.weights,
                              top_k=_depth_k(cfg), surprisal=surprisal, infill=None if surprisal else False,
                              mutate=mutation_probe(src, before, command, cfg, emit),
                              later=later if surprisal_later(cfg, result.engine) else None)
-        for phase, secs in (("localize", time.monotonic() - t - loading[0]), ("load", loading[0])):
-            if secs:
-                result.phases[phase] = round(result.phases.get(phase, 0.0) + secs, 2)
+        took = time.monotonic() - t - (result.phases.get("load", 0.0) - loaded)  # the second look's load is "load"
+        result.phases["localize"] = round(result.phases.get("localize", 0.0) + took, 2)
         if own and reads.second_look:
             # the scorer is done once the ranking is: dropped before the generator loads, the two never
             # share memory (a repair's peak is the larger of them, ~2.5 GB, not their sum)
