@@ -384,7 +384,7 @@ def test_eval_results_on_disk_carry_no_secrets(tmp_path, monkeypatch):
     leaked = 'API_KEY = "sk-live-abcdefghijklmnopqrstuv"'
     monkeypatch.setattr(runner, "run_pair", lambda task, config, **kw: {"task": task.id, "config": config,
                                                                      "diff": f"+{leaked}\n", "error": leaked})
-    monkeypatch.setattr(runner, "provenance", lambda configs: {})
+    monkeypatch.setattr(runner, "provenance", lambda configs, out=None: {})
     runner.run([Task("t1", tmp_path, "x.py", "true")], ["default"], tmp_path / "run")
     text = (tmp_path / "run" / "results.jsonl").read_text()
     assert "sk-live" not in text and "<redacted>" in text
