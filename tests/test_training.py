@@ -237,6 +237,10 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     rows = result["trials"]
     assert [(r["trial"], r["lr"], r["tasks"], r["crashes"]) for r in rows] == [("t00", 1e-3, 1, 0), ("t01", 3e-2, 1, 0)]
     assert ("row", "t00") in events and ("row", "t01") in events  # each trial went through `debugger eval`
+    # the base alone was scored first on the same task, as the reference line, and is never the chosen one
+    assert events.index(("row", "base")) < events.index(("row", "t00"))
+    assert (result["without_adapter"]["trial"], result["without_adapter"]["tasks"]) == ("base", 1)
+    assert 'adapter = "none"' in (out / "trials" / "base" / "base.toml").read_text()
     # a random model fixes nothing here, so the tie goes to the lower eval loss
     best = min(rows, key=lambda r: r["eval_loss"]) if rows[0]["correct"] == rows[1]["correct"] else None
     assert best is None or result["chosen"]["trial"] == best["trial"]

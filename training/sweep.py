@@ -4,7 +4,9 @@ Each point of a small grid is trained briefly into OUT/trials/tNN and scored by 
 of the valid split (never the test split), with the model writing every candidate (the probe's mutants
 are left out: they fix bugs whatever the weights). The best trial (most correct fixes; then most fixed;
 then the lower eval loss) is copied to OUT as the adapter, with the sweep's table (sweep.json, every
-trial's settings and figures) and plot (sweep.png) beside it. A rerun resumes: finished trials are kept.
+trial's settings and figures) and plot (sweep.png) beside it. The base model alone is scored first on the
+same tasks (trial `base`, a line on the plot): the bar a trial's fix rate must clear. A rerun resumes:
+finished trials are kept.
 
 The grid file: each list is one axis and the trials are their product (`trials` caps it to a seeded
 random subset); `[trial]` holds what every trial shares.
@@ -90,10 +92,12 @@ def _typed(path, key: str, value, kind: type):
     return kind(value)
 
 
-def _eval_config(trial: Path, grid: Grid, base: str | None) -> Path:
-    """The shipped settings but for the adapter (and the base model), the model's own candidates only."""
-    lines = ['strategy = "debugger"', f'adapter = "{trial.resolve()}"', 'formats = ["infill", "rewrite"]',
-             f"budget = {grid.budget}"] + ([f'model = "{base}"'] if base else [])
+def _eval_config(trial: Path, grid: Grid, base: str | None, adapter: Path | None) -> Path:
+    """The shipped settings but for the adapter (none: the base alone) and the base model, the model's own
+    candidates only."""
+    lines = ['strategy = "debugger"', f'adapter = "{adapter.resolve() if adapter else "none"}"',
+             'formats = ["infill", "rewrite"]', f"budget = {grid.budget}"] + ([f'model = "{base}"'] if base else [])
+    trial.mkdir(parents=True, exist_ok=True)
     path = trial / f"{trial.name}.toml"  # the eval reports a config by its file's stem: the trial's name
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -104,7 +108,7 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
           on_event: Callable[[str, dict], None] | None = None) -> dict:
     """Train and score every trial (resuming finished ones), keep the best as OUT; returns sweep.json's content.
     `bench`: the tasks to score on (default: `eval_tasks` records of the data's valid split)."""
-    from debugger.eval import report, runner, tasks
+    from debugger.eval import tasks
     from debugger.provenance import provenance
 
     from .train import train
@@ -119,6 +123,10 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
     table.parent.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(ln) for ln in table.read_text().splitlines() if ln.strip()] if table.exists() else []
     done = {r["trial"] for r in rows}
+    if "base" not in done:  # the bar every trial must clear: the same pipeline with no adapter
+        emit("trial", {"trial": "base", "index": 0, "of": len(grid.points())})
+        rows.append(_score(out / "trials" / "base", None, grid, base, bench, {}, None, time.time(), table,
+                           time_limit, emit))
     points = grid.points()
     for i, point in enumerate(points):
         name = f"t{i:02d}"
@@ -134,18 +142,8 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
                    epochs=point.get("epochs"), context_lines=point.get("context_lines"), max_steps=grid.max_steps,
                    max_examples=grid.max_examples, **({"lora": lora} if lora else {}))
         summary = train(cfg, lambda n, p, name=name: emit(n, {**p, "trial": name}))
-        config = _eval_config(trial, grid, base)
-        scored = runner.run(bench, [str(config)], trial / "eval", time_limit=time_limit,
-                            on_row=lambda r, name=name: emit("row", {**r, "trial": name}))
-        figures = report.summarize(scored)[name]
-        row = {"trial": name, **point, "tasks": figures["tasks"], "fixed": figures["fixed"],
-               "correct": figures["correct"], "correct_rate": figures["correct_rate"], "crashes": figures["crashes"],
-               "train_loss": summary["train_loss"], "eval_loss": summary["eval_loss"],
-               "seconds": round(time.time() - t0, 1)}
-        with table.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        rows.append(row)
-        emit("scored", row)
+        rows.append(_score(trial, trial, grid, base, bench, point, summary, t0, table, time_limit, emit))
+    reference = next(r for r in rows if r["trial"] == "base")
     rows = [r for r in rows if r["trial"] in {f"t{i:02d}" for i in range(len(points))}]
     best = max(rows, key=lambda r: (r["correct"], r["fixed"], -(r["eval_loss"] if r["eval_loss"] is not None
                                                                 else math.inf)))
@@ -153,14 +151,34 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
         if (out / "trials" / best["trial"] / f).exists():
             shutil.copy2(out / "trials" / best["trial"] / f, out / f)
     result = {"grid": asdict(grid), "preset": preset, "base": base, "trials": rows, "chosen": best,
-              "tasks": [t.id for t in bench], "provenance": provenance()}
+              "without_adapter": reference, "tasks": [t.id for t in bench], "provenance": provenance()}
     (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(rows, best["trial"], out / "sweep.png")
+    plot(rows, best["trial"], out / "sweep.png", reference)
     return result
 
 
-def plot(rows: list[dict], chosen: str, png: Path) -> None:
-    """Correct fixes per trial (the chosen one marked), its settings under each bar, eval loss beside."""
+def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, bench: list, point: dict,
+           summary: dict | None, t0: float, table: Path, time_limit: float, emit) -> dict:
+    """Score one adapter (None: the base alone) by `debugger eval` and append its row to the table."""
+    from debugger.eval import report, runner
+    config = _eval_config(folder, grid, base, adapter)
+    name = folder.name
+    scored = runner.run(bench, [str(config)], folder / "eval", time_limit=time_limit,
+                        on_row=lambda r: emit("row", {**r, "trial": name}))
+    figures = report.summarize(scored)[name]
+    row = {"trial": name, **point, "tasks": figures["tasks"], "fixed": figures["fixed"],
+           "correct": figures["correct"], "correct_rate": figures["correct_rate"], "crashes": figures["crashes"],
+           "train_loss": summary["train_loss"] if summary else None,
+           "eval_loss": summary["eval_loss"] if summary else None, "seconds": round(time.time() - t0, 1)}
+    with table.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+    emit("scored", row)
+    return row
+
+
+def plot(rows: list[dict], chosen: str, png: Path, reference: dict | None = None) -> None:
+    """Correct fixes per trial (the chosen one marked), its settings under each bar, the base model's rate
+    as a line, eval loss beside."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -169,6 +187,10 @@ def plot(rows: list[dict], chosen: str, png: Path) -> None:
     rates = [100 * r["correct"] / r["tasks"] if r["tasks"] else 0 for r in rows]
     ax.bar(xs, rates, color=["tab:green" if r["trial"] == chosen else "tab:blue" for r in rows])
     ax.set_xticks(list(xs), ["\n".join(f"{k}={r[k]:g}" for k in AXES if k in r) for r in rows], fontsize=7)
+    if reference and reference["tasks"]:
+        ax.axhline(100 * reference["correct"] / reference["tasks"], color="gray", linestyle=":",
+                   label="no adapter")
+        ax.legend(loc="upper left", fontsize=7)
     ax.set_ylabel("correct fixes, % of valid tasks")
     ax.set_title("training sweep: fix rate per trial (green: chosen)")
     losses = [(i, r["eval_loss"]) for i, r in enumerate(rows) if r["eval_loss"] is not None]
