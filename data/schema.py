@@ -12,7 +12,7 @@ Schema v1 (every field always present; empty string / list when unknown):
   failure            the real test output/traceback on `buggy`, bounded, secrets redacted
   test_command       the command that produced it, run from the project root
   bug_kind           e.g. comparison_swap, off_by_one, ... (see data/mutations.py)
-  source             "synthetic" | "import:<format>" | "user"
+  source             "synthetic" (mutants) | "history" (fix commits) | "examples" | "import:<format>" | "user"
   split              train | valid | test ("" before splitting)
   provenance         JSON string: generator, mutation detail, tool version, git SHA, timestamps
 """

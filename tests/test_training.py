@@ -50,7 +50,9 @@ def tiny(tmp_path_factory) -> Path:
 def test_training_writes_adapter_curves_and_provenance_then_resumes(tiny, tmp_path, cli):
     from debugger.training.train import train
     data = tmp_path / "bugs.jsonl"
-    write_jsonl(data, _records())
+    recs = _records()
+    recs[0].source = "history"
+    write_jsonl(data, recs)
     out = tmp_path / "adapter"
     events = []
     cfg = make(str(data), str(out), "cpu", base=str(tiny), max_steps=2, logging_steps=1, eval_steps=1,
@@ -61,15 +63,17 @@ def test_training_writes_adapter_curves_and_provenance_then_resumes(tiny, tmp_pa
     meta = json.loads((out / "debugger_train.json").read_text())
     assert meta["config"]["context_lines"] == 24 and len(meta["data_sha256"]) == 64
     assert meta["provenance"]["versions"]["peft"] and meta["examples"] == 3 and meta["eval_examples"] == 1
+    assert meta["examples_by_source"] == {"history": 1, "synthetic": 2}
     rows = [json.loads(ln) for ln in (out / "curves.jsonl").read_text().splitlines()]
     assert any("loss" in r for r in rows) and any("eval_loss" in r for r in rows)
     assert "plan" in events and summary["steps"] == 2 and not summary["resumed"]
 
     code, stdout, stderr, _ = cli("train", "--data", str(data), "--out", str(out), "--base", str(tiny),
-                                  "--max-steps", "3", "--json", timeout=600)
+                                  "--max-steps", "3", "--max-length", "4096", "--json", timeout=600)
     assert code == 0, stderr
     again = json.loads(stdout.strip().splitlines()[-1])
     assert again["resumed"] and again["steps"] == 3
+    assert json.loads((out / "debugger_train.json").read_text())["config"]["max_length"] == 4096
 
 
 def test_adapter_loads_into_the_generator_and_sets_the_window(tiny, tmp_path):
@@ -227,9 +231,10 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     (folder / "task" / "test_m.py").write_text("from m3 import add3\n\n\ndef test_add():\n    assert add3(2, 3) == 5\n")
     (folder / "task.json").write_text(json.dumps(Task("toy-add", "m3.py", "python -m pytest -q").to_json()))
     grid_file = tmp_path / "grid.toml"
-    grid_file.write_text("lr = [1e-3, 3e-2]\n[trial]\nmax_steps = 1\nmax_examples = 3\nbudget = 20\n")
+    grid_file.write_text("lr = [1e-3, 3e-2]\n[trial]\nmax_steps = 1\nmax_examples = 3\nmax_length = 4000\n"
+                         "budget = 20\n")
     grid = read_grid(grid_file)
-    assert grid == Grid({"lr": [1e-3, 3e-2]}, max_steps=1, max_examples=3, budget=20.0)
+    assert grid == Grid({"lr": [1e-3, 3e-2]}, max_steps=1, max_examples=3, max_length=4000, budget=20.0)
     out = tmp_path / "swept"
     events = []
     result = sweep(str(data), out, grid, base=str(tiny), bench=[load_task(folder)],
@@ -247,7 +252,10 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     chosen = out / "trials" / result["chosen"]["trial"]
     assert (out / "adapter_model.safetensors").read_bytes() == (chosen / "adapter_model.safetensors").read_bytes()
     assert json.loads((out / "sweep.json").read_text())["chosen"] == result["chosen"] and (out / "sweep.png").stat().st_size
-    assert json.loads((out / "debugger_train.json").read_text())["config"]["lr"] == result["chosen"]["lr"]
+    page = (out / "sweep.md").read_text()
+    assert "| base (no adapter) | - |" in page and f"| **{result['chosen']['trial']}** (chosen) |" in page
+    chosen_config = json.loads((out / "debugger_train.json").read_text())["config"]
+    assert chosen_config["lr"] == result["chosen"]["lr"] and chosen_config["max_length"] == 4000
     events.clear()
     sweep(str(data), out, grid, base=str(tiny), bench=[load_task(folder)], on_event=lambda n, p: events.append(n))
     assert "trial" not in events  # a rerun keeps finished trials
@@ -288,6 +296,32 @@ def test_sweep_tasks_come_from_a_folder_never_from_held_out_projects(tmp_path, c
     for args, why in ((["--sweep", str(grid), "--sweep-tasks", str(held)], "held-out projects (isodate-0ceaab4ec7)"),
                       (["--sweep", str(grid), "--sweep-tasks", str(tmp_path / "empty")], "no tasks"),
                       (["--sweep-tasks", str(ok)], "--sweep-tasks goes with --sweep")):
+        code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(tmp_path / "x"), *args)
+        assert code == 2 and why in stderr.replace("\n", ""), stderr
+        assert not (tmp_path / "x").exists()
+
+
+def test_heldout_eval_tasks_never_come_from_a_project_the_adapter_trained_on(tmp_path, cli):
+    """`train --eval-tasks DIR` adds DIR's tasks (real bugs of held-out projects, say) to the paired evaluation;
+    a task of a project in the data's train split (here `toy`) is refused with exit 2 before training starts."""
+    from debugger.eval.tasks import Task
+    from debugger.training.heldout import extra_tasks
+    data = tmp_path / "bugs.jsonl"
+    write_jsonl(data, _records())
+
+    def task(folder, tid):
+        (folder / tid / "task").mkdir(parents=True)
+        (folder / tid / "task" / "m.py").write_text("x = 1\n")
+        (folder / tid / "task.json").write_text(json.dumps(Task(tid, "m.py", "python -m pytest -q").to_json()))
+    real = tmp_path / "realbench"
+    task(real, "isodate-005f54")
+    task(real, "toyota-1")  # another project whose name starts like a trained one's
+    assert [t.id for t in extra_tasks(data, real)] == ["isodate-005f54", "toyota-1"]
+    task(real, "toy-3f2a1b")
+    for args, why in ((["--eval-tasks", str(real)], "1 task(s) of projects the adapter trained on (toy-3f2a1b)"),
+                      (["--eval-tasks", str(tmp_path / "none")], "not a directory of tasks"),
+                      (["--eval-tasks", str(real), "--sweep", str(tmp_path / "g.toml")], "drop --max-steps")):
+        (tmp_path / "g.toml").write_text("lr = [1e-4]\n")
         code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(tmp_path / "x"), *args)
         assert code == 2 and why in stderr.replace("\n", ""), stderr
         assert not (tmp_path / "x").exists()

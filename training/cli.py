@@ -19,11 +19,16 @@ def train_command(
     preset: str = typer.Option("cpu", "--preset", help="cpu (this laptop, <= 90 min) or gpu (accelerate launch)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps (overrides epochs)."),
     max_examples: Optional[int] = typer.Option(None, "--max-examples", help="Training records used."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", min=64, help="Tokens per example; longer ones "
+                                             "are dropped, never cut (cpu preset: 768; real bugs run longer)."),
     epochs: Optional[float] = typer.Option(None, "--epochs"),
     lr: Optional[float] = typer.Option(None, "--lr"),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
     eval_limit: int = typer.Option(0, "--eval-limit", help="Then run base vs adapter on the examples and this many "
                                    "held-out records through `debugger eval` (0: skip)."),
+    eval_tasks: Optional[str] = typer.Option(None, "--eval-tasks", help="Then also run base vs adapter on these "
+                                             "`debugger eval` tasks (say, real bugs of the held-out projects: "
+                                             "`data history --tasks`); tasks of a training project are refused."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     sweep: Optional[str] = typer.Option(None, "--sweep", help="A grid of settings (TOML; see training/sweep.py): "
                                         "train each briefly, score it by fix rate on the valid split, keep the "
@@ -39,16 +44,20 @@ def train_command(
 
     try:
         cfg = make(data, out, preset, base=base, max_steps=max_steps, max_examples=max_examples, epochs=epochs,
-                   lr=lr, threads=threads)
+                   lr=lr, threads=threads, max_length=max_length)
         if sweep:
             from .sweep import read_grid
             grid = read_grid(sweep)
-            if any(v is not None for v in (max_steps, max_examples, epochs, lr)) or eval_limit:
+            if any(v is not None for v in (max_steps, max_examples, max_length, epochs, lr, eval_tasks)) or eval_limit:
                 raise ValueError("with --sweep, the grid file sets the training settings (drop --max-steps, "
-                                 "--max-examples, --epochs, --lr and --eval-limit)")
+                                 "--max-examples, --max-length, --epochs, --lr, --eval-limit and --eval-tasks)")
         elif sweep_tasks:
             raise ValueError("--sweep-tasks goes with --sweep")
         bench = _sweep_bench(sweep_tasks) if sweep_tasks else None
+        extra = []
+        if eval_tasks:
+            from .heldout import extra_tasks
+            extra = extra_tasks(data, eval_tasks)
     except ValueError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
@@ -62,7 +71,8 @@ def train_command(
     def on_event(name: str, p: dict) -> None:
         if name == "plan":
             if not as_json:
-                err.print(f"{p['examples']} examples ({p['dropped']} dropped as too long), {p['tokens']:,} tokens, "
+                sources = ", ".join(f"{n} {k}" for k, n in p["by_source"].items())
+                err.print(f"{p['examples']} examples ({sources}; {p['dropped']} dropped as too long), {p['tokens']:,} tokens, "
                           f"{p['steps']} steps; about {p['eta_seconds'] / 60:.0f} min on 2 CPU cores")
             bar.update(task, total=p["steps"])
         elif name == "step":
@@ -81,10 +91,11 @@ def train_command(
     except KeyboardInterrupt:
         err.print("interrupted; rerun the same command to resume from the last checkpoint")
         raise typer.Exit(130) from None
-    if eval_limit:
+    if eval_limit or eval_tasks:
         from .heldout import evaluate
         err.print("held-out evaluation: base vs adapter")
-        summary["heldout"] = evaluate(out, data, eval_limit, on_row=None if as_json else lambda r: err.print(
+        summary["heldout"] = evaluate(out, data, eval_limit, extra=extra,
+                                      on_row=None if as_json else lambda r: err.print(
             f"{escape(r['task']):<28} {r['config']:<6} {'correct' if r.get('correct') else r.get('status')}"))
     if as_json:
         print(json.dumps(summary))

@@ -19,6 +19,7 @@ from debugger.data.schema import BugRecord, read_jsonl
 class Encoded:
     input_ids: list[int]
     labels: list[int]  # -100 on the prompt
+    source: str = ""  # the record's source (synthetic, history, ...): the summary counts what was kept of each
 
 
 def data_hash(path: str | Path) -> str:
@@ -55,7 +56,7 @@ def encode(recs: list[BugRecord], tok, *, window: int | None, max_length: int) -
         if len(p) + len(c) > max_length or not c:
             dropped += 1
             continue
-        out.append(Encoded(p + c, [-100] * len(p) + c))
+        out.append(Encoded(p + c, [-100] * len(p) + c, r.source))
     return out, dropped
 
 

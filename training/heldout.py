@@ -28,14 +28,33 @@ def configs(adapter: Path) -> list[str]:
     return [str(base), str(lora)]
 
 
-def evaluate(adapter: str | Path, data: str | Path, limit: int | None, *, time_limit: float = 900,
-             on_row=None) -> dict:
-    """Run base and lora on the examples plus `limit` held-out records; returns the summary per config and
-    `paired`: lora against base on the same tasks (wins, losses, the difference with its 95% interval)."""
+def extra_tasks(data: str | Path, folder: str | Path) -> list[tasks.Task]:
+    """The eval tasks in FOLDER (say, real bugs of the held-out projects from `data history --tasks`), none of a
+    project the training data's train split holds: the adapter may have learned that very fix."""
+    from debugger.data.schema import read_jsonl
+    try:
+        more = tasks.load_bench(Path(folder))
+    except tasks.TaskError as e:
+        raise ValueError(str(e)) from None
+    try:
+        trained = {r.project for r in read_jsonl(Path(data)) if r.split == "train"}
+    except OSError as e:
+        raise ValueError(f"{data}: {e.strerror or e}") from None
+    seen = [t.id for t in more if any(t.id.startswith(f"{p}-") for p in trained)]
+    if seen:
+        raise ValueError(f"{folder}: {len(seen)} task(s) of projects the adapter trained on ({', '.join(seen[:3])})")
+    return more
+
+
+def evaluate(adapter: str | Path, data: str | Path, limit: int | None, *, extra: list[tasks.Task] = (),
+             time_limit: float = 900, on_row=None) -> dict:
+    """Run base and lora on the examples plus `limit` held-out records (0: none) and the `extra` tasks; returns
+    the summary per config and `paired`: lora against base on the same tasks (wins, losses, the difference
+    with its 95% interval)."""
     adapter = Path(adapter)
     run = adapter / "eval" / "run"
-    bench = tasks.from_examples(run / "tasks") + tasks.from_records(Path(data), run / "tasks", split="test",
-                                                                     limit=limit)
+    bench = tasks.from_examples(run / "tasks") + (tasks.from_records(Path(data), run / "tasks", split="test",
+                                                                      limit=limit) if limit else []) + list(extra)
     rows = runner.run(bench, configs(adapter), run, time_limit=time_limit, on_row=on_row)
     report.write(run)
     return {**report.summarize(rows), "paired": report.paired(rows, "lora", "base")}

@@ -4,9 +4,9 @@ Each point of a small grid is trained briefly into OUT/trials/tNN and scored by 
 of the valid split (never the test split), with the model writing every candidate (the probe's mutants
 are left out: they fix bugs whatever the weights). The best trial (most correct fixes; then most fixed;
 then the lower eval loss) is copied to OUT as the adapter, with the sweep's table (sweep.json, every
-trial's settings and figures) and plot (sweep.png) beside it. The base model alone is scored first on the
-same tasks (trial `base`, a line on the plot): the bar a trial's fix rate must clear. A rerun resumes:
-finished trials are kept.
+trial's settings and figures; sweep.md, the same as a page) and plot (sweep.png) beside it. The base model
+alone is scored first on the same tasks (trial `base`, a line on the plot): the bar a trial's fix rate must
+clear. A rerun resumes: finished trials are kept.
 
 The grid file: each list is one axis and the trials are their product (`trials` caps it to a seeded
 random subset); `[trial]` holds what every trial shares.
@@ -18,6 +18,7 @@ random subset); `[trial]` holds what every trial shares.
     [trial]
     max_steps = 40               # optimizer steps per trial (-1: the epochs)
     max_examples = 300
+    max_length = 1536            # tokens per example (default: the preset's); real bugs' prompts run long
     eval_tasks = 20              # valid-split tasks each trial is scored on
     budget = 60                  # seconds per repair
     trials = 6                   # at most this many grid points
@@ -37,7 +38,8 @@ from typing import Callable
 from .config import PRESETS, make
 
 AXES = {"lr": float, "r": int, "context_lines": int, "epochs": float}
-SHARED = {"max_steps": int, "max_examples": int, "eval_tasks": int, "budget": float, "trials": int}
+SHARED = {"max_steps": int, "max_examples": int, "max_length": int, "eval_tasks": int, "budget": float,
+          "trials": int}
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "debugger_train.json", "curves.jsonl",
                  "curves.png")
 
@@ -47,6 +49,7 @@ class Grid:
     axes: dict[str, list] = field(default_factory=lambda: {"lr": [2e-4]})
     max_steps: int = 40
     max_examples: int | None = 300
+    max_length: int | None = None  # tokens per example (None: the preset's); longer examples are dropped
     eval_tasks: int = 20
     budget: float = 60.0
     trials: int | None = None
@@ -140,7 +143,7 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
             lora.update(r=point["r"], alpha=2 * point["r"])
         cfg = make(data, str(trial), preset, base=base, threads=threads, lr=point.get("lr"),
                    epochs=point.get("epochs"), context_lines=point.get("context_lines"), max_steps=grid.max_steps,
-                   max_examples=grid.max_examples, **({"lora": lora} if lora else {}))
+                   max_examples=grid.max_examples, max_length=grid.max_length, **({"lora": lora} if lora else {}))
         summary = train(cfg, lambda n, p, name=name: emit(n, {**p, "trial": name}))
         rows.append(_score(trial, trial, grid, base, bench, point, summary, t0, table, time_limit, emit))
     reference = next(r for r in rows if r["trial"] == "base")
@@ -153,8 +156,31 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
     result = {"grid": asdict(grid), "preset": preset, "base": base, "trials": rows, "chosen": best,
               "without_adapter": reference, "tasks": [t.id for t in bench], "provenance": provenance()}
     (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "sweep.md").write_text(table(result))
     plot(rows, best["trial"], out / "sweep.png", reference)
     return result
+
+
+def table(result: dict) -> str:
+    """sweep.json as a Markdown page: one row per trial (the base first), the chosen one in bold."""
+    axes = [k for k in AXES if any(k in r for r in result["trials"])]
+    grid = result["grid"]
+    shared = ", ".join(f"{k} {grid[k]:g}" for k in ("max_steps", "max_examples", "max_length", "budget")
+                       if grid.get(k) is not None)
+    prov = result["provenance"]
+    lines = [f"# Training sweep: {len(result['trials'])} trials scored by fix rate on {len(result['tasks'])} tasks",
+             "", f"Shared: {shared} (seconds per repair). Commit {prov.get('git_sha', '?')[:12]}, "
+             f"{prov.get('started', '?')}. Correct: the fix passes the task's hidden judge.", "",
+             "| trial | " + " | ".join(axes) + " | correct | fixed | crashes | eval loss | minutes |",
+             "|---" * (len(axes) + 6) + "|"]
+    for r in [result["without_adapter"], *result["trials"]]:
+        chosen = r["trial"] == result["chosen"]["trial"]
+        name = f"**{r['trial']}** (chosen)" if chosen else "base (no adapter)" if r["trial"] == "base" else r["trial"]
+        loss = f"{r['eval_loss']:.3f}" if r.get("eval_loss") is not None else "-"
+        lines.append(f"| {name} | " + " | ".join(f"{r[k]:g}" if k in r else "-" for k in axes)
+                     + f" | {r['correct']}/{r['tasks']} | {r['fixed']}/{r['tasks']} | {r['crashes']} | {loss} | "
+                     f"{r['seconds'] / 60:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, bench: list, point: dict,

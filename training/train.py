@@ -15,6 +15,7 @@ import json
 import math
 import os
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -67,8 +68,9 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> dict:
     steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(
         len(train_ex) * cfg.epochs / (cfg.batch_size * cfg.grad_accum))
     seen_tokens = tokens * (cfg.epochs if cfg.max_steps <= 0 else steps * cfg.batch_size * cfg.grad_accum / len(train_ex))
-    emit("plan", {"examples": len(train_ex), "dropped": dropped, "eval_examples": len(eval_ex), "tokens": tokens,
-                  "steps": steps, "eta_seconds": seen_tokens / CPU_TOKENS_PER_SECOND})
+    by_source = dict(sorted(Counter(e.source for e in train_ex).items()))
+    emit("plan", {"examples": len(train_ex), "dropped": dropped, "by_source": by_source, "eval_examples": len(eval_ex),
+                  "tokens": tokens, "steps": steps, "eta_seconds": seen_tokens / CPU_TOKENS_PER_SECOND})
 
     model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=cfg.lora.r, lora_alpha=cfg.lora.alpha,
                                              lora_dropout=cfg.lora.dropout, target_modules=cfg.lora.target_modules))
@@ -105,7 +107,8 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> dict:
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     final_eval = trainer.evaluate() if eval_ex else {}
     model.save_pretrained(str(out))
-    summary = {"data_sha256": data_hash(cfg.data), "examples": len(train_ex), "dropped": dropped,
+    summary = {"data_sha256": data_hash(cfg.data), "examples": len(train_ex), "examples_by_source": by_source,
+               "dropped": dropped,
                "eval_examples": len(eval_ex), "tokens": tokens, "steps": trainer.state.global_step,
                "resumed": resume, "train_loss": result.training_loss, "eval_loss": final_eval.get("eval_loss"),
                "seconds": round(time.time() - t0, 1), "provenance": provenance()}
