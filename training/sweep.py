@@ -156,12 +156,12 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
     result = {"grid": asdict(grid), "preset": preset, "base": base, "trials": rows, "chosen": best,
               "without_adapter": reference, "tasks": [t.id for t in bench], "provenance": provenance()}
     (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "sweep.md").write_text(table(result))
+    (out / "sweep.md").write_text(markdown(result))
     plot(rows, best["trial"], out / "sweep.png", reference)
     return result
 
 
-def table(result: dict) -> str:
+def markdown(result: dict) -> str:
     """sweep.json as a Markdown page: one row per trial (the base first), the chosen one in bold."""
     axes = [k for k in AXES if any(k in r for r in result["trials"])]
     grid = result["grid"]
