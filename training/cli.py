@@ -155,4 +155,4 @@ def _sweep(data: str, out: str, grid, preset: str, base: str | None, threads: in
     else:
         best = result["chosen"]
         err.print(f"chosen: {best['trial']} ({best['correct']}/{best['tasks']} correct); adapter: {escape(out)}; "
-                  f"table: {escape(out)}/sweep.json; plot: {escape(out)}/sweep.png")
+                  f"table: {escape(out)}/sweep.md (sweep.json); plot: {escape(out)}/sweep.png")
