@@ -271,27 +271,30 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     assert code == 2 and "the grid file sets the training settings" in stderr
 
 
+def _task(folder: Path, tid: str) -> None:
+    """A one-file eval task FOLDER/TID (the tests that use it never run it)."""
+    from debugger.eval.tasks import Task
+    (folder / tid / "task").mkdir(parents=True)
+    (folder / tid / "task" / "m.py").write_text("x = 1\n")
+    (folder / tid / "task.json").write_text(json.dumps(Task(tid, "m.py", "python -m pytest -q").to_json()))
+
+
 def test_sweep_tasks_come_from_a_folder_never_from_held_out_projects(tmp_path, cli):
     """`train --sweep GRID --sweep-tasks DIR` scores the trials on DIR's tasks (say, real bugs of a training
     project's history); a held-out project's task, an empty folder or --sweep-tasks alone exit 2 before training."""
-    from debugger.eval.tasks import Task
     from debugger.training.cli import _sweep_bench
     data = tmp_path / "bugs.jsonl"
     write_jsonl(data, _records())
     grid = tmp_path / "grid.toml"
     grid.write_text("lr = [1e-4]\n")
 
-    def task(folder, tid):
-        (folder / tid / "task").mkdir(parents=True)
-        (folder / tid / "task" / "m.py").write_text("x = 1\n")
-        (folder / tid / "task.json").write_text(json.dumps(Task(tid, "m.py", "python -m pytest -q").to_json()))
     ok = tmp_path / "history-tasks"
-    task(ok, "parse-3f2a1b")
-    task(ok, "cachetools-77aa01")
+    _task(ok, "parse-3f2a1b")
+    _task(ok, "cachetools-77aa01")
     assert [t.id for t in _sweep_bench(str(ok))] == ["cachetools-77aa01", "parse-3f2a1b"]
     held = tmp_path / "held"
-    task(held, "parse-3f2a1b")
-    task(held, "isodate-0ceaab4ec7")
+    _task(held, "parse-3f2a1b")
+    _task(held, "isodate-0ceaab4ec7")
     (tmp_path / "empty").mkdir()
     for args, why in ((["--sweep", str(grid), "--sweep-tasks", str(held)], "held-out projects (isodate-0ceaab4ec7)"),
                       (["--sweep", str(grid), "--sweep-tasks", str(tmp_path / "empty")], "no tasks"),
@@ -304,20 +307,15 @@ def test_sweep_tasks_come_from_a_folder_never_from_held_out_projects(tmp_path, c
 def test_heldout_eval_tasks_never_come_from_a_project_the_adapter_trained_on(tmp_path, cli):
     """`train --eval-tasks DIR` adds DIR's tasks (real bugs of held-out projects, say) to the paired evaluation;
     a task of a project in the data's train split (here `toy`) is refused with exit 2 before training starts."""
-    from debugger.eval.tasks import Task
     from debugger.training.heldout import extra_tasks
     data = tmp_path / "bugs.jsonl"
     write_jsonl(data, _records())
 
-    def task(folder, tid):
-        (folder / tid / "task").mkdir(parents=True)
-        (folder / tid / "task" / "m.py").write_text("x = 1\n")
-        (folder / tid / "task.json").write_text(json.dumps(Task(tid, "m.py", "python -m pytest -q").to_json()))
     real = tmp_path / "realbench"
-    task(real, "isodate-005f54")
-    task(real, "toyota-1")  # another project whose name starts like a trained one's
+    _task(real, "isodate-005f54")
+    _task(real, "toyota-1")  # another project whose name starts like a trained one's
     assert [t.id for t in extra_tasks(data, real)] == ["isodate-005f54", "toyota-1"]
-    task(real, "toy-3f2a1b")
+    _task(real, "toy-3f2a1b")
     for args, why in ((["--eval-tasks", str(real)], "1 task(s) of projects the adapter trained on (toy-3f2a1b)"),
                       (["--eval-tasks", str(tmp_path / "none")], "not a directory of tasks"),
                       (["--eval-tasks", str(real), "--sweep", str(tmp_path / "g.toml")], "drop --max-steps")):
