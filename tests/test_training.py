@@ -323,3 +323,55 @@ def test_heldout_eval_tasks_never_come_from_a_project_the_adapter_trained_on(tmp
         code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(tmp_path / "x"), *args)
         assert code == 2 and why in stderr.replace("\n", ""), stderr
         assert not (tmp_path / "x").exists()
+
+
+def test_eval_only_evaluates_the_adapter_in_out_at_the_budget_given_and_trains_nothing(tmp_path, cli, monkeypatch):
+    """`train --eval-only --eval-limit N --eval-budget S` runs the paired evaluation on OUT's adapter (a sweep's
+    chosen one, say) without training, both configs at S seconds per repair; misuse exits 2 before anything runs."""
+    from typer.testing import CliRunner
+
+    from debugger.cli import _register_tooling, app
+    from debugger.eval import runner
+    from debugger.training import heldout
+    data = tmp_path / "bugs.jsonl"
+    write_jsonl(data, _records())
+    empty = tmp_path / "empty"
+    for args, why in ((["--out", str(empty), "--eval-limit", "3"], "no adapter to evaluate"),
+                      (["--out", str(empty)], "needs --eval-limit N or --eval-tasks DIR"),
+                      (["--out", str(empty), "--eval-limit", "3", "--lr", "1e-3"], "trains nothing")):
+        code, _, stderr, _ = cli("train", "--data", str(data), "--eval-only", *args)
+        assert code == 2 and why in stderr.replace("\n", ""), stderr
+        assert not empty.exists()
+    code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(empty), "--eval-budget", "30")
+    assert code == 2 and "--eval-budget goes with --eval-limit" in stderr
+
+    adapter = tmp_path / "chosen"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    (adapter / "debugger_train.json").write_text(json.dumps({"config": {"context_lines": 24}}))
+    real = tmp_path / "realbench"
+    _task(real, "isodate-005f54")
+    _task(real, "isodate-0ceaab")
+    seen = {}
+
+    def fake_run(bench, configs, out, *, time_limit, on_row, extra):  # each task: the adapter fixes, the base does not
+        seen.update(tasks=[t.id for t in bench], configs=[Path(c).name for c in configs], extra=extra)
+        rows = [{"task": t.id, "config": Path(c).stem, "correct": Path(c).stem == "lora", "fixed": Path(c).stem == "lora",
+                 "seconds": 1.0, "tokens": 0, "status": "ok"} for t in bench for c in configs]
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        for r in rows:
+            on_row(r)
+        return rows
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    monkeypatch.setattr(heldout.report, "write", lambda run: None)
+    _register_tooling()
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--out", str(adapter), "--eval-only",
+                                      "--eval-tasks", str(real), "--eval-budget", "30"])
+    assert result.exit_code == 0, result.output
+    assert seen["configs"] == ["base.toml", "lora.toml"] and seen["extra"] == ["--budget", "30.0"]
+    assert seen["tasks"][-2:] == ["isodate-005f54", "isodate-0ceaab"]  # after the bundled examples
+    assert not (adapter / "checkpoints").exists() and not (adapter / "adapter_model.safetensors").exists()
+    n = len(seen["tasks"])
+    assert f"adapter {n}/{n} correct, base 0/{n}; adapter alone {n}, base alone 0: +100.0 points" in result.output

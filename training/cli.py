@@ -29,6 +29,11 @@ def train_command(
     eval_tasks: Optional[str] = typer.Option(None, "--eval-tasks", help="Then also run base vs adapter on these "
                                              "`debugger eval` tasks (say, real bugs of the held-out projects: "
                                              "`data history --tasks`); tasks of a training project are refused."),
+    eval_budget: Optional[float] = typer.Option(None, "--eval-budget", min=1, help="Seconds per repair in the "
+                                                "paired evaluation, the same for base and adapter (default: "
+                                                "`debugger fix`'s)."),
+    eval_only: bool = typer.Option(False, "--eval-only", help="Train nothing: run the paired evaluation on the "
+                                   "adapter already in OUT (say, the one a sweep chose)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     sweep: Optional[str] = typer.Option(None, "--sweep", help="A grid of settings (TOML; see training/sweep.py): "
                                         "train each briefly, score it by fix rate on the valid split, keep the "
@@ -53,6 +58,10 @@ def train_command(
                                  "--max-examples, --max-length, --epochs, --lr, --eval-limit and --eval-tasks)")
         elif sweep_tasks:
             raise ValueError("--sweep-tasks goes with --sweep")
+        if eval_only:
+            _check_eval_only(out, sweep, eval_limit, eval_tasks, max_steps, max_examples, max_length, epochs, lr)
+        elif eval_budget and not (eval_limit or eval_tasks):
+            raise ValueError("--eval-budget goes with --eval-limit or --eval-tasks")
         bench = _sweep_bench(sweep_tasks) if sweep_tasks else None
         extra = []
         if eval_tasks:
@@ -63,6 +72,9 @@ def train_command(
         raise typer.Exit(2) from None
     if sweep:
         _sweep(data, out, grid, preset, base, threads, as_json, bench)
+        return
+    if eval_only:
+        _heldout(out, data, eval_limit, extra, eval_budget, as_json, {"adapter": out})
         return
     bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                    TextColumn("{task.description}"), console=err, disable=as_json)
@@ -92,17 +104,41 @@ def train_command(
         err.print("interrupted; rerun the same command to resume from the last checkpoint")
         raise typer.Exit(130) from None
     if eval_limit or eval_tasks:
-        from .heldout import evaluate
-        err.print("held-out evaluation: base vs adapter")
-        summary["heldout"] = evaluate(out, data, eval_limit, extra=extra,
-                                      on_row=None if as_json else lambda r: err.print(
-            f"{escape(r['task']):<28} {r['config']:<6} {'correct' if r.get('correct') else r.get('status')}"))
-    if as_json:
+        _heldout(out, data, eval_limit, extra, eval_budget, as_json, summary)
+    elif as_json:
         print(json.dumps(summary))
-    else:
+    if not as_json:
         err.print(f"adapter: {escape(out)} (train loss {summary['train_loss']:.3f}"
                   + (f", eval loss {summary['eval_loss']:.3f}" if summary.get("eval_loss") is not None else "")
                   + f", {summary['seconds'] / 60:.1f} min). Use it: debugger fix FILE --adapter {escape(out)}")
+
+
+def _check_eval_only(out: str, sweep, eval_limit: int, eval_tasks, *training) -> None:
+    from pathlib import Path
+    if sweep or any(v is not None for v in training):
+        raise ValueError("--eval-only trains nothing: drop --sweep, --max-steps, --max-examples, --max-length, "
+                         "--epochs and --lr")
+    if not (eval_limit or eval_tasks):
+        raise ValueError("--eval-only needs --eval-limit N or --eval-tasks DIR")
+    if not (Path(out) / "adapter_config.json").is_file():
+        raise ValueError(f"{out}: no adapter to evaluate (adapter_config.json is missing)")
+
+
+def _heldout(out: str, data: str, limit: int, extra: list, budget: float | None, as_json: bool, summary: dict) -> None:
+    """The paired evaluation (base vs the adapter in OUT), a line per task as it ends, then the paired count."""
+    from .heldout import evaluate
+    err.print("held-out evaluation: base vs adapter" + (f", {budget:g} s per repair" if budget else ""))
+    result = evaluate(out, data, limit, extra=extra, budget=budget, on_row=None if as_json else lambda r: err.print(
+        f"{escape(r['task']):<28} {r['config']:<6} {'correct' if r.get('correct') else r.get('status')}"))
+    summary["heldout"] = result
+    if as_json:
+        print(json.dumps(summary))
+        return
+    p, lo, hi = result["paired"], *(result["paired"]["ci95"] or (0.0, 0.0))
+    err.print(f"adapter {result['lora']['correct']}/{p['tasks']} correct, base {result['base']['correct']}/{p['tasks']}; "
+              f"adapter alone {p['only_a']}, base alone {p['only_b']}: "
+              f"{(p['difference'] or 0) * 100:+.1f} points (95% CI {lo * 100:+.1f}..{hi * 100:+.1f}); "
+              f"report: {escape(str(out))}/eval/run/report.md")
 
 
 def _sweep_bench(folder: str) -> list:

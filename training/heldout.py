@@ -47,14 +47,15 @@ def extra_tasks(data: str | Path, folder: str | Path) -> list[tasks.Task]:
 
 
 def evaluate(adapter: str | Path, data: str | Path, limit: int | None, *, extra: list[tasks.Task] = (),
-             time_limit: float = 900, on_row=None) -> dict:
+             budget: float | None = None, time_limit: float = 900, on_row=None) -> dict:
     """Run base and lora on the examples plus `limit` held-out records (0: none) and the `extra` tasks; returns
     the summary per config and `paired`: lora against base on the same tasks (wins, losses, the difference
-    with its 95% interval)."""
+    with its 95% interval). `budget`: seconds per repair for both (default: the shipped budget)."""
     adapter = Path(adapter)
     run = adapter / "eval" / "run"
     bench = tasks.from_examples(run / "tasks") + (tasks.from_records(Path(data), run / "tasks", split="test",
                                                                       limit=limit) if limit else []) + list(extra)
-    rows = runner.run(bench, configs(adapter), run, time_limit=time_limit, on_row=on_row)
+    rows = runner.run(bench, configs(adapter), run, time_limit=time_limit, on_row=on_row,
+                      extra=["--budget", str(budget)] if budget else None)
     report.write(run)
     return {**report.summarize(rows), "paired": report.paired(rows, "lora", "base")}
