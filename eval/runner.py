@@ -134,9 +134,11 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
         after = run_tests(proj, task.test, timeout=600)
         row["fixed"] = res.get("status") == "fixed" and after.ok
         row["regressions"] = len(set(baseline.passing) & set(after.failing))
-        if task.judge:
+        if task.judge and not row["fixed"]:  # nothing to judge: running the bug's hidden suite can only hang
+            row["correct"] = False
+        elif task.judge:
             jrc, _ = _shell(task.judge, proj, env, 600)
-            row["correct"] = row["fixed"] and jrc == 0
+            row["correct"] = jrc == 0
         else:
             row["correct"] = None
         return row

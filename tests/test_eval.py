@@ -63,6 +63,21 @@ def test_judge_catches_a_fix_that_only_fools_the_visible_tests(bench, tmp_path):
     assert rows[0]["fixed"] and rows[0]["correct"] is False
 
 
+def test_a_repair_that_fixes_nothing_is_not_judged(tmp_path):
+    """Judging the unchanged bug can only say "wrong", and a hang's hidden suite runs to its timeout (10 min)."""
+    marker = tmp_path / "judged"
+    judge = tmp_path / "judge_calc.py"
+    judge.write_text(f"open({str(marker)!r}, 'w').close()\n\n\ndef test_hidden():\n    pass\n")
+    tasks.write_task(tmp_path / "bench", tasks.Task("calc", "calc.py", tasks.PYTEST, fix_lines=[6, 6]),
+                     FIXTURES / "calc", judge)
+    bench = tasks.load_bench(tmp_path / "bench")
+    rows = runner.run(bench, ["naive"], tmp_path / "run",
+                      extra=["--model", f"fake:{FIXTURES / 'calc' / 'calc.py'}", "--samples", "0"])  # the bug again
+    assert rows[0]["fixed"] is False and rows[0]["correct"] is False and not marker.exists()
+    rows = runner.run(bench, ["naive"], tmp_path / "run2", extra=["--model", f"fake:{fixed('calc')}", "--samples", "0"])
+    assert rows[0]["correct"] is True and marker.exists()  # a fix is judged
+
+
 def test_report_writes_markdown_html_and_charts(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
