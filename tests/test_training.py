@@ -231,21 +231,30 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     (folder / "task" / "test_m.py").write_text("from m3 import add3\n\n\ndef test_add():\n    assert add3(2, 3) == 5\n")
     (folder / "task.json").write_text(json.dumps(Task("toy-add", "m3.py", "python -m pytest -q").to_json()))
     grid_file = tmp_path / "grid.toml"
-    grid_file.write_text("lr = [1e-3, 3e-2]\n[trial]\nmax_steps = 1\nmax_examples = 3\nmax_length = 4000\n"
-                         "budget = 20\n")
+    grid_file.write_text("lr = [1e-3]\ncontext_lines = [6, 10]\n[trial]\nmax_steps = 1\nmax_examples = 3\n"
+                         "max_length = 4000\nbudget = 20\n")
     grid = read_grid(grid_file)
-    assert grid == Grid({"lr": [1e-3, 3e-2]}, max_steps=1, max_examples=3, max_length=4000, budget=20.0)
+    assert grid == Grid({"lr": [1e-3], "context_lines": [6, 10]}, max_steps=1, max_examples=3, max_length=4000,
+                        budget=20.0)
+    points = grid.points()
     out = tmp_path / "swept"
     events = []
     result = sweep(str(data), out, grid, base=str(tiny), bench=[load_task(folder)],
                    on_event=lambda n, p: events.append((n, p.get("trial"))))
     rows = result["trials"]
-    assert [(r["trial"], r["lr"], r["tasks"], r["crashes"]) for r in rows] == [("t00", 1e-3, 1, 0), ("t01", 3e-2, 1, 0)]
+    assert [(r["trial"], r["lr"], r["context_lines"], r["tasks"], r["crashes"]) for r in rows] == \
+        [("t00", *points[0].values(), 1, 0), ("t01", *points[1].values(), 1, 0)]
     assert ("row", "t00") in events and ("row", "t01") in events  # each trial went through `debugger eval`
-    # the base alone was scored first on the same task, as the reference line, and is never the chosen one
-    assert events.index(("row", "base")) < events.index(("row", "t00"))
-    assert (result["without_adapter"]["trial"], result["without_adapter"]["tasks"]) == ("base", 1)
-    assert 'adapter = "none"' in (out / "trials" / "base" / "base.toml").read_text()
+    # the base alone was scored first on the same task, once per window the trials are prompted with (it
+    # would otherwise see the whole file), as the reference, and is never the chosen one
+    assert events.index(("row", "base-w6")) < events.index(("row", "t00"))
+    assert events.index(("row", "base-w10")) < events.index(("row", "t00"))
+    for w in (6, 10):
+        config = (out / "trials" / f"base-w{w}" / f"base-w{w}.toml").read_text()
+        assert 'adapter = "none"' in config and f"context_lines = {w}\n" in config
+    assert "context_lines" not in (out / "trials" / "t00" / "t00.toml").read_text()  # the adapter's own window
+    assert result["without_adapter"]["trial"] == f"base-w{result['chosen']['context_lines']}"
+    assert [b["trial"] for b in result["bases"]] == ["base-w10", "base-w6"]
     # a random model fixes nothing here, so the tie goes to the lower eval loss
     best = min(rows, key=lambda r: r["eval_loss"]) if rows[0]["correct"] == rows[1]["correct"] else None
     assert best is None or result["chosen"]["trial"] == best["trial"]
@@ -253,12 +262,22 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     assert (out / "adapter_model.safetensors").read_bytes() == (chosen / "adapter_model.safetensors").read_bytes()
     assert json.loads((out / "sweep.json").read_text())["chosen"] == result["chosen"] and (out / "sweep.png").stat().st_size
     page = (out / "sweep.md").read_text()
-    assert "| base (no adapter) | - |" in page and f"| **{result['chosen']['trial']}** (chosen) |" in page
+    assert "| base-w6 (no adapter) | - | 6 |" in page and f"| **{result['chosen']['trial']}** (chosen) |" in page
     chosen_config = json.loads((out / "debugger_train.json").read_text())["config"]
     assert chosen_config["lr"] == result["chosen"]["lr"] and chosen_config["max_length"] == 4000
+    assert chosen_config["context_lines"] == result["chosen"]["context_lines"]
+    # a rerun keeps finished trials; a base row without its window (scored on whole files) is scored again
+    table = out / "trials" / "trials.jsonl"
+    stale = [json.loads(ln) for ln in table.read_text().splitlines()]
+    table.write_text("".join(json.dumps({k: v for k, v in r.items() if not (r["trial"] == "base-w6"
+                                                                           and k == "context_lines")}) + "\n"
+                             for r in stale))
     events.clear()
-    sweep(str(data), out, grid, base=str(tiny), bench=[load_task(folder)], on_event=lambda n, p: events.append(n))
-    assert "trial" not in events  # a rerun keeps finished trials
+    sweep(str(data), out, grid, base=str(tiny), bench=[load_task(folder)],
+          on_event=lambda n, p: events.append((n, p.get("trial"))))
+    assert [t for n, t in events if n == "trial"] == ["base-w6"]
+    assert sorted(json.loads(ln)["trial"] for ln in table.read_text().splitlines()) == \
+        ["base-w10", "base-w6", "t00", "t01"]
 
     for text, why in (("batch = [1]\n", "unknown axis 'batch'"), ("lr = []\n", "lr must be a non-empty list"),
                       ("r = [8.5]\n", "r = 8.5 is not an integer"), ("lr = [1e-4]\n[trial]\nsteps = 3\n", "unknown [trial]")):

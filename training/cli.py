@@ -170,7 +170,8 @@ def _sweep(data: str, out: str, grid, preset: str, base: str | None, threads: in
     def on_event(name: str, p: dict) -> None:
         if name == "trial":
             settings = ", ".join(f"{k} {p[k]:g}" for k in ("lr", "r", "context_lines", "epochs") if k in p)
-            bar.update(task, completed=p["index"], description=f"{p['trial']}: training ({settings})")
+            doing = "scoring the base alone" if p["trial"].startswith("base") else "training"
+            bar.update(task, completed=p["index"], description=f"{p['trial']}: {doing} ({settings})")
         elif name == "row":
             bar.update(task, description=f"{p['trial']}: {escape(p['task'])} {'correct' if p.get('correct') else p.get('status')}")
         elif name == "scored" and not as_json:

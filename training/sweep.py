@@ -5,8 +5,9 @@ of the valid split (never the test split), with the model writing every candidat
 are left out: they fix bugs whatever the weights). The best trial (most correct fixes; then most fixed;
 then the lower eval loss) is copied to OUT as the adapter, with the sweep's table (sweep.json, every
 trial's settings and figures; sweep.md, the same as a page) and plot (sweep.png) beside it. The base model
-alone is scored first on the same tasks (trial `base`, a line on the plot): the bar a trial's fix rate must
-clear. A rerun resumes: finished trials are kept.
+alone is scored first on the same tasks and with the trials' window (trial `base`, a line on the plot; one
+`base-wN` per window when the grid varies it): the bar a trial's fix rate must clear. A rerun resumes:
+finished trials are kept.
 
 The grid file: each list is one axis and the trials are their product (`trials` caps it to a seeded
 random subset); `[trial]` holds what every trial shares.
@@ -35,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .config import PRESETS, make
+from .config import PRESETS, TrainConfig, make
 
 AXES = {"lr": float, "r": int, "context_lines": int, "epochs": float}
 SHARED = {"max_steps": int, "max_examples": int, "max_length": int, "eval_tasks": int, "budget": float,
@@ -95,11 +96,15 @@ def _typed(path, key: str, value, kind: type):
     return kind(value)
 
 
-def _eval_config(trial: Path, grid: Grid, base: str | None, adapter: Path | None) -> Path:
+def _eval_config(trial: Path, grid: Grid, base: str | None, adapter: Path | None, window: int | None = None) -> Path:
     """The shipped settings but for the adapter (none: the base alone) and the base model, the model's own
-    candidates only."""
+    candidates only. An adapter is prompted with the window it trained on (`debugger fix` reads it from the
+    adapter); the base alone is given `window`, the trials' window, or it would see the whole file: prompts
+    many times longer, slower to read on a CPU and not what the trials are scored on."""
     lines = ['strategy = "debugger"', f'adapter = "{adapter.resolve() if adapter else "none"}"',
              'formats = ["infill", "rewrite"]', f"budget = {grid.budget}"] + ([f'model = "{base}"'] if base else [])
+    if adapter is None and window is not None:
+        lines.append(f"context_lines = {window}")
     trial.mkdir(parents=True, exist_ok=True)
     path = trial / f"{trial.name}.toml"  # the eval reports a config by its file's stem: the trial's name
     path.write_text("\n".join(lines) + "\n")
@@ -125,12 +130,23 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
     table = out / "trials" / "trials.jsonl"
     table.parent.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(ln) for ln in table.read_text().splitlines() if ln.strip()] if table.exists() else []
+    # a base row without its window predates the window being given to the base: it saw whole files, so it is
+    # scored again (its old rows are dropped with it)
+    kept = [r for r in rows if not r["trial"].startswith("base") or "context_lines" in r]
+    if len(kept) < len(rows):
+        table.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        rows = kept
     done = {r["trial"] for r in rows}
-    if "base" not in done:  # the bar every trial must clear: the same pipeline with no adapter
-        emit("trial", {"trial": "base", "index": 0, "of": len(grid.points())})
-        rows.append(_score(out / "trials" / "base", None, grid, base, bench, {}, None, time.time(), table,
-                           time_limit, emit))
     points = grid.points()
+    windows = {_window(p, preset) for p in points}
+    bases = {w: "base" if len(windows) == 1 else f"base-w{w if w is not None else 'all'}" for w in windows}
+    for w, name in sorted(bases.items(), key=lambda kv: kv[1]):  # the bar every trial must clear, per window
+        if name in done:
+            continue
+        emit("trial", {"trial": name, "index": 0, "of": len(points), "context_lines": w})
+        shutil.rmtree(out / "trials" / name / "eval", ignore_errors=True)
+        rows.append(_score(out / "trials" / name, None, grid, base, bench, {"context_lines": w}, None, time.time(),
+                           table, time_limit, emit, window=w))
     for i, point in enumerate(points):
         name = f"t{i:02d}"
         if name in done:
@@ -146,15 +162,17 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
                    max_examples=grid.max_examples, max_length=grid.max_length, **({"lora": lora} if lora else {}))
         summary = train(cfg, lambda n, p, name=name: emit(n, {**p, "trial": name}))
         rows.append(_score(trial, trial, grid, base, bench, point, summary, t0, table, time_limit, emit))
-    reference = next(r for r in rows if r["trial"] == "base")
+    references = {r["trial"]: r for r in rows if r["trial"] in bases.values()}
     rows = [r for r in rows if r["trial"] in {f"t{i:02d}" for i in range(len(points))}]
     best = max(rows, key=lambda r: (r["correct"], r["fixed"], -(r["eval_loss"] if r["eval_loss"] is not None
                                                                 else math.inf)))
+    reference = references[bases[_window(best, preset)]]  # the base at the chosen trial's window
     for f in ADAPTER_FILES:
         if (out / "trials" / best["trial"] / f).exists():
             shutil.copy2(out / "trials" / best["trial"] / f, out / f)
     result = {"grid": asdict(grid), "preset": preset, "base": base, "trials": rows, "chosen": best,
-              "without_adapter": reference, "tasks": [t.id for t in bench], "provenance": provenance()}
+              "without_adapter": reference, "bases": sorted(references.values(), key=lambda r: r["trial"]),
+              "tasks": [t.id for t in bench], "provenance": provenance()}
     (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "sweep.md").write_text(markdown(result))
     plot(rows, best["trial"], out / "sweep.png", reference)
@@ -173,9 +191,10 @@ def markdown(result: dict) -> str:
              f"{prov.get('started', '?')}. Correct: the fix passes the task's hidden judge.", "",
              "| trial | " + " | ".join(axes) + " | correct | fixed | crashes | eval loss | minutes |",
              "|---" * (len(axes) + 6) + "|"]
-    for r in [result["without_adapter"], *result["trials"]]:
+    for r in [*result.get("bases", [result["without_adapter"]]), *result["trials"]]:
         chosen = r["trial"] == result["chosen"]["trial"]
-        name = f"**{r['trial']}** (chosen)" if chosen else "base (no adapter)" if r["trial"] == "base" else r["trial"]
+        name = (f"**{r['trial']}** (chosen)" if chosen else f"{r['trial']} (no adapter)" if r["trial"].startswith("base")
+                else r["trial"])
         loss = f"{r['eval_loss']:.3f}" if r.get("eval_loss") is not None else "-"
         lines.append(f"| {name} | " + " | ".join(f"{r[k]:g}" if k in r else "-" for k in axes)
                      + f" | {r['correct']}/{r['tasks']} | {r['fixed']}/{r['tasks']} | {r['crashes']} | {loss} | "
@@ -183,11 +202,20 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _window(point: dict, preset: str) -> int | None:
+    """The window (lines each side of the span) a trial at `point` trains with, so is prompted with."""
+    return point["context_lines"] if "context_lines" in point else PRESETS[preset].get("context_lines", _DEFAULT_WINDOW)
+
+
+_DEFAULT_WINDOW = TrainConfig.context_lines
+
+
 def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, bench: list, point: dict,
-           summary: dict | None, t0: float, table: Path, time_limit: float, emit) -> dict:
-    """Score one adapter (None: the base alone) by `debugger eval` and append its row to the table."""
+           summary: dict | None, t0: float, table: Path, time_limit: float, emit, window: int | None = None) -> dict:
+    """Score one adapter (None: the base alone, prompted with `window`) by `debugger eval` and append its row
+    to the table."""
     from debugger.eval import report, runner
-    config = _eval_config(folder, grid, base, adapter)
+    config = _eval_config(folder, grid, base, adapter, window)
     name = folder.name
     scored = runner.run(bench, [str(config)], folder / "eval", time_limit=time_limit,
                         on_row=lambda r: emit("row", {**r, "trial": name}))
