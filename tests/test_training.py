@@ -361,8 +361,9 @@ def test_eval_only_evaluates_the_adapter_in_out_at_the_budget_given_and_trains_n
         code, _, stderr, _ = cli("train", "--data", str(data), "--eval-only", *args)
         assert code == 2 and why in stderr.replace("\n", ""), stderr
         assert not empty.exists()
-    code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(empty), "--eval-budget", "30")
-    assert code == 2 and "--eval-budget goes with --eval-limit" in stderr
+    for flag in ("--eval-budget", "--eval-model-only"):
+        code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(empty), flag, *(["30"] if "budget" in flag else []))
+        assert code == 2 and f"{flag} goes with --eval-limit" in stderr
 
     adapter = tmp_path / "chosen"
     adapter.mkdir()
@@ -374,7 +375,8 @@ def test_eval_only_evaluates_the_adapter_in_out_at_the_budget_given_and_trains_n
     seen = {}
 
     def fake_run(bench, configs, out, *, time_limit, on_row, extra):  # each task: the adapter fixes, the base does not
-        seen.update(tasks=[t.id for t in bench], configs=[Path(c).name for c in configs], extra=extra)
+        seen.update(tasks=[t.id for t in bench], configs=[Path(c).name for c in configs], extra=extra, out=out,
+                    texts=[Path(c).read_text() for c in configs])
         rows = [{"task": t.id, "config": Path(c).stem, "correct": Path(c).stem == "lora", "fixed": Path(c).stem == "lora",
                  "seconds": 1.0, "tokens": 0, "status": "ok"} for t in bench for c in configs]
         out.mkdir(parents=True, exist_ok=True)
@@ -394,3 +396,14 @@ def test_eval_only_evaluates_the_adapter_in_out_at_the_budget_given_and_trains_n
     assert not (adapter / "checkpoints").exists() and not (adapter / "adapter_model.safetensors").exists()
     n = len(seen["tasks"])
     assert f"adapter {n}/{n} correct, base 0/{n}; adapter alone {n}, base alone 0: +100.0 points" in result.output
+    assert seen["out"] == adapter / "eval" / "run" and not any("formats" in t for t in seen["texts"])
+    assert "context_lines = 24" in seen["texts"][0]  # the base is prompted with the adapter's window
+
+    # --eval-model-only: both configs leave the probe's mutants out, in a run of their own
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--out", str(adapter), "--eval-only",
+                                      "--eval-tasks", str(real), "--eval-model-only"])
+    assert result.exit_code == 0, result.output
+    assert seen["out"] == adapter / "eval-model-only" / "run" and seen["extra"] is None
+    assert all('formats = ["infill", "rewrite"]' in t for t in seen["texts"])
+    assert "the model writing every candidate" in result.output
+    assert "eval-model-only/run/report.md" in result.output.replace("\n", "")

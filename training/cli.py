@@ -32,6 +32,9 @@ def train_command(
     eval_budget: Optional[float] = typer.Option(None, "--eval-budget", min=1, help="Seconds per repair in the "
                                                 "paired evaluation, the same for base and adapter (default: "
                                                 "`debugger fix`'s)."),
+    eval_model_only: bool = typer.Option(False, "--eval-model-only", help="In the paired evaluation the model "
+                                         "writes every candidate, as the sweep scores (no probe mutants: they fix "
+                                         "mutant bugs whatever the weights); its run is OUT/eval-model-only."),
     eval_only: bool = typer.Option(False, "--eval-only", help="Train nothing: run the paired evaluation on the "
                                    "adapter already in OUT (say, the one a sweep chose)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
@@ -60,8 +63,9 @@ def train_command(
             raise ValueError("--sweep-tasks goes with --sweep")
         if eval_only:
             _check_eval_only(out, sweep, eval_limit, eval_tasks, max_steps, max_examples, max_length, epochs, lr)
-        elif eval_budget and not (eval_limit or eval_tasks):
-            raise ValueError("--eval-budget goes with --eval-limit or --eval-tasks")
+        elif (eval_budget or eval_model_only) and not (eval_limit or eval_tasks):
+            raise ValueError(f"{'--eval-budget' if eval_budget else '--eval-model-only'} goes with --eval-limit "
+                             "or --eval-tasks")
         bench = _sweep_bench(sweep_tasks) if sweep_tasks else None
         extra = []
         if eval_tasks:
@@ -74,7 +78,7 @@ def train_command(
         _sweep(data, out, grid, preset, base, threads, as_json, bench)
         return
     if eval_only:
-        _heldout(out, data, eval_limit, extra, eval_budget, as_json, {"adapter": out})
+        _heldout(out, data, eval_limit, extra, eval_budget, eval_model_only, as_json, {"adapter": out})
         return
     bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                    TextColumn("{task.description}"), console=err, disable=as_json)
@@ -104,7 +108,7 @@ def train_command(
         err.print("interrupted; rerun the same command to resume from the last checkpoint")
         raise typer.Exit(130) from None
     if eval_limit or eval_tasks:
-        _heldout(out, data, eval_limit, extra, eval_budget, as_json, summary)
+        _heldout(out, data, eval_limit, extra, eval_budget, eval_model_only, as_json, summary)
     elif as_json:
         print(json.dumps(summary))
     if not as_json:
@@ -124,11 +128,16 @@ def _check_eval_only(out: str, sweep, eval_limit: int, eval_tasks, *training) ->
         raise ValueError(f"{out}: no adapter to evaluate (adapter_config.json is missing)")
 
 
-def _heldout(out: str, data: str, limit: int, extra: list, budget: float | None, as_json: bool, summary: dict) -> None:
+def _heldout(out: str, data: str, limit: int, extra: list, budget: float | None, model_only: bool, as_json: bool,
+             summary: dict) -> None:
     """The paired evaluation (base vs the adapter in OUT), a line per task as it ends, then the paired count."""
-    from .heldout import evaluate
-    err.print("held-out evaluation: base vs adapter" + (f", {budget:g} s per repair" if budget else ""))
-    result = evaluate(out, data, limit, extra=extra, budget=budget, on_row=None if as_json else lambda r: err.print(
+    from pathlib import Path
+
+    from .heldout import evaluate, folder
+    err.print("held-out evaluation: base vs adapter" + (f", {budget:g} s per repair" if budget else "")
+              + (", the model writing every candidate" if model_only else ""))
+    result = evaluate(out, data, limit, extra=extra, budget=budget, model_only=model_only,
+                      on_row=None if as_json else lambda r: err.print(
         f"{escape(r['task']):<28} {r['config']:<6} {'correct' if r.get('correct') else r.get('status')}"))
     summary["heldout"] = result
     if as_json:
@@ -138,7 +147,7 @@ def _heldout(out: str, data: str, limit: int, extra: list, budget: float | None,
     err.print(f"adapter {result['lora']['correct']}/{p['tasks']} correct, base {result['base']['correct']}/{p['tasks']}; "
               f"adapter alone {p['only_a']}, base alone {p['only_b']}: "
               f"{(p['difference'] or 0) * 100:+.1f} points (95% CI {lo * 100:+.1f}..{hi * 100:+.1f}); "
-              f"report: {escape(str(out))}/eval/run/report.md")
+              f"report: {escape(str(folder(Path(out), model_only) / 'run' / 'report.md'))}")
 
 
 def _sweep_bench(folder: str) -> list:

@@ -2,6 +2,9 @@
 
 Both configs are the shipped default with one difference (`adapter`), written beside the adapter so
 the comparison can be rerun: `debugger eval DATA --config OUT/eval/base.toml --config OUT/eval/lora.toml`.
+With `model_only` both leave the probe's mutants out of the candidates (`formats = ["infill", "rewrite"]`,
+as the sweep scores) and live in OUT/eval-model-only: a probe mutant fixes a mutant bug whatever the
+weights, so in the shipped pipeline the held-out mutants measure the probe as much as the adapter.
 """
 from __future__ import annotations
 
@@ -12,9 +15,14 @@ from debugger.eval import report, runner, tasks
 from debugger.config import adapter_context_lines
 
 
-def configs(adapter: Path) -> list[str]:
+def folder(adapter: Path, model_only: bool = False) -> Path:
+    """Where the paired evaluation's configs and run live."""
+    return adapter / ("eval-model-only" if model_only else "eval")
+
+
+def configs(adapter: Path, model_only: bool = False) -> list[str]:
     default = runner.config_path("default").read_text()
-    where = adapter / "eval"
+    where = folder(adapter, model_only)
     where.mkdir(parents=True, exist_ok=True)
     base, lora = where / "base.toml", where / "lora.toml"
     # top-level keys must come before the first [table] of the TOML
@@ -23,6 +31,7 @@ def configs(adapter: Path) -> list[str]:
     # the base sees the adapter's window too: the comparison isolates the weights, not the prompt length
     window = adapter_context_lines(str(adapter))
     same = f"\ncontext_lines = {window}" if window else ""
+    top += '\nformats = ["infill", "rewrite"]' if model_only else ""
     base.write_text(f'{top}\nadapter = "none"{same}\n\n{rest}')
     lora.write_text(f'{top}\nadapter = "{adapter.resolve()}"\n\n{rest}')
     return [str(base), str(lora)]
@@ -47,15 +56,16 @@ def extra_tasks(data: str | Path, folder: str | Path) -> list[tasks.Task]:
 
 
 def evaluate(adapter: str | Path, data: str | Path, limit: int | None, *, extra: list[tasks.Task] = (),
-             budget: float | None = None, time_limit: float = 900, on_row=None) -> dict:
+             budget: float | None = None, model_only: bool = False, time_limit: float = 900, on_row=None) -> dict:
     """Run base and lora on the examples plus `limit` held-out records (0: none) and the `extra` tasks; returns
     the summary per config and `paired`: lora against base on the same tasks (wins, losses, the difference
-    with its 95% interval). `budget`: seconds per repair for both (default: the shipped budget)."""
+    with its 95% interval). `budget`: seconds per repair for both (default: the shipped budget); `model_only`:
+    the model writes every candidate (no probe mutants)."""
     adapter = Path(adapter)
-    run = adapter / "eval" / "run"
+    run = folder(adapter, model_only) / "run"
     bench = tasks.from_examples(run / "tasks") + (tasks.from_records(Path(data), run / "tasks", split="test",
                                                                       limit=limit) if limit else []) + list(extra)
-    rows = runner.run(bench, configs(adapter), run, time_limit=time_limit, on_row=on_row,
+    rows = runner.run(bench, configs(adapter, model_only), run, time_limit=time_limit, on_row=on_row,
                       extra=["--budget", str(budget)] if budget else None)
     report.write(run)
     return {**report.summarize(rows), "paired": report.paired(rows, "lora", "base")}
