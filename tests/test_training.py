@@ -262,6 +262,7 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     assert (out / "adapter_model.safetensors").read_bytes() == (chosen / "adapter_model.safetensors").read_bytes()
     assert json.loads((out / "sweep.json").read_text())["chosen"] == result["chosen"] and (out / "sweep.png").stat().st_size
     page = (out / "sweep.md").read_text()
+    assert "window" not in page.split("|")[0]  # the window is a column here, not a shared setting
     assert "| base-w6 (no adapter) | - | 6 |" in page and f"| **{result['chosen']['trial']}** (chosen) |" in page
     chosen_config = json.loads((out / "debugger_train.json").read_text())["config"]
     assert chosen_config["lr"] == result["chosen"]["lr"] and chosen_config["max_length"] == 4000

@@ -185,9 +185,13 @@ def markdown(result: dict) -> str:
     grid = result["grid"]
     shared = ", ".join(f"{k} {grid[k]:g}" for k in ("max_steps", "max_examples", "max_length", "budget")
                        if grid.get(k) is not None)
+    shared += " (seconds per repair)"
+    windows = sorted({b["context_lines"] for b in result.get("bases", []) if b.get("context_lines")})
+    if windows and "context_lines" not in axes:  # shown per row when the grid varies it
+        shared += f", window {windows[0]} lines each side of the span (the base alone too)"
     prov = result["provenance"]
     lines = [f"# Training sweep: {len(result['trials'])} trials scored by fix rate on {len(result['tasks'])} tasks",
-             "", f"Shared: {shared} (seconds per repair). Commit {prov.get('git_sha', '?')[:12]}, "
+             "", f"Shared: {shared}. Commit {prov.get('git_sha', '?')[:12]}, "
              f"{prov.get('started', '?')}. Correct: the fix passes the task's hidden judge.", "",
              "| trial | " + " | ".join(axes) + " | correct | fixed | crashes | eval loss | minutes |",
              "|---" * (len(axes) + 6) + "|"]
