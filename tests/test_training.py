@@ -267,16 +267,20 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     chosen_config = json.loads((out / "debugger_train.json").read_text())["config"]
     assert chosen_config["lr"] == result["chosen"]["lr"] and chosen_config["max_length"] == 4000
     assert chosen_config["context_lines"] == result["chosen"]["context_lines"]
-    # a rerun keeps finished trials; a base row without its window (scored on whole files) is scored again
+    # a rerun keeps finished trials; a base row without its window (scored on whole files) or at another
+    # window than its name says is scored again
     table = out / "trials" / "trials.jsonl"
     stale = [json.loads(ln) for ln in table.read_text().splitlines()]
-    table.write_text("".join(json.dumps({k: v for k, v in r.items() if not (r["trial"] == "base-w6"
-                                                                           and k == "context_lines")}) + "\n"
-                             for r in stale))
+    for r in stale:
+        if r["trial"] == "base-w6":
+            del r["context_lines"]
+        elif r["trial"] == "base-w10":
+            r["context_lines"] = 99
+    table.write_text("".join(json.dumps(r) + "\n" for r in stale))
     events.clear()
     sweep(str(data), out, grid, base=str(tiny), bench=[load_task(folder)],
           on_event=lambda n, p: events.append((n, p.get("trial"))))
-    assert [t for n, t in events if n == "trial"] == ["base-w6"]
+    assert [t for n, t in events if n == "trial"] == ["base-w10", "base-w6"]
     assert sorted(json.loads(ln)["trial"] for ln in table.read_text().splitlines()) == \
         ["base-w10", "base-w6", "t00", "t01"]
 

@@ -130,16 +130,16 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
     table = out / "trials" / "trials.jsonl"
     table.parent.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(ln) for ln in table.read_text().splitlines() if ln.strip()] if table.exists() else []
-    # a base row without its window predates the window being given to the base: it saw whole files, so it is
-    # scored again (its old rows are dropped with it)
-    kept = [r for r in rows if not r["trial"].startswith("base") or "context_lines" in r]
+    points = grid.points()
+    windows = {_window(p, preset) for p in points}
+    bases = {w: "base" if len(windows) == 1 else f"base-w{w if w is not None else 'all'}" for w in windows}
+    # a base row is kept only at the window its name now stands for: one without a window predates the window
+    # being given to the base (it saw whole files), one at another window is of another grid; both are scored again
+    kept = [r for r in rows if not r["trial"].startswith("base") or bases.get(r.get("context_lines", -1)) == r["trial"]]
     if len(kept) < len(rows):
         table.write_text("".join(json.dumps(r) + "\n" for r in kept))
         rows = kept
     done = {r["trial"] for r in rows}
-    points = grid.points()
-    windows = {_window(p, preset) for p in points}
-    bases = {w: "base" if len(windows) == 1 else f"base-w{w if w is not None else 'all'}" for w in windows}
     for w, name in sorted(bases.items(), key=lambda kv: kv[1]):  # the bar every trial must clear, per window
         if name in done:
             continue
