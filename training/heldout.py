@@ -14,6 +14,8 @@ from pathlib import Path
 from debugger.eval import report, runner, tasks
 from debugger.config import adapter_context_lines
 
+from .sweep import MODEL_WRITES
+
 
 def folder(adapter: Path, model_only: bool = False) -> Path:
     """Where the paired evaluation's configs and run live."""
@@ -31,7 +33,7 @@ def configs(adapter: Path, model_only: bool = False) -> list[str]:
     # the base sees the adapter's window too: the comparison isolates the weights, not the prompt length
     window = adapter_context_lines(str(adapter))
     same = f"\ncontext_lines = {window}" if window else ""
-    top += '\nformats = ["infill", "rewrite"]' if model_only else ""
+    top += f"\n{MODEL_WRITES}" if model_only else ""
     base.write_text(f'{top}\nadapter = "none"{same}\n\n{rest}')
     lora.write_text(f'{top}\nadapter = "{adapter.resolve()}"\n\n{rest}')
     return [str(base), str(lora)]

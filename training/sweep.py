@@ -41,6 +41,7 @@ from .config import PRESETS, TrainConfig, make
 AXES = {"lr": float, "r": int, "context_lines": int, "epochs": float}
 SHARED = {"max_steps": int, "max_examples": int, "max_length": int, "eval_tasks": int, "budget": float,
           "trials": int}
+MODEL_WRITES = 'formats = ["infill", "rewrite"]'  # a config line: the model's own candidates only, no probe mutants
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "debugger_train.json", "curves.jsonl",
                  "curves.png")
 
@@ -102,7 +103,7 @@ def _eval_config(trial: Path, grid: Grid, base: str | None, adapter: Path | None
     adapter); the base alone is given `window`, the trials' window, or it would see the whole file: prompts
     many times longer, slower to read on a CPU and not what the trials are scored on."""
     lines = ['strategy = "debugger"', f'adapter = "{adapter.resolve() if adapter else "none"}"',
-             'formats = ["infill", "rewrite"]', f"budget = {grid.budget}"] + ([f'model = "{base}"'] if base else [])
+             MODEL_WRITES, f"budget = {grid.budget}"] + ([f'model = "{base}"'] if base else [])
     if adapter is None and window is not None:
         lines.append(f"context_lines = {window}")
     trial.mkdir(parents=True, exist_ok=True)
