@@ -338,3 +338,35 @@ def test_provenance_leaves_the_runs_own_output_out_of_git_dirty(tmp_path, monkey
     assert pv.provenance()["git_dirty"] is True and pv.provenance(tmp_path / "elsewhere")["git_dirty"] is True
     (repo / "a.py").write_text("x = 2\n")
     assert pv.provenance(out)["git_dirty"] is True
+
+
+def test_weights_bench_judges_each_models_greedy_patches_at_the_true_span(tmp_path, monkeypatch):
+    from debugger.eval import weights
+    runs = []
+    monkeypatch.setattr(weights, "run_tests", lambda *a, **k: runs.append(a) or runner.run_tests(*a, **k))
+    judge = tmp_path / "judge_calc.py"
+    judge.write_text("from calc import mul\n\n\ndef test_hidden():\n    assert mul(5, 0) == 0\n")
+    tasks.write_task(tmp_path / "bench", tasks.Task("calc", "calc.py", tasks.PYTEST, fix_lines=[6, 6]), FIXTURES / "calc", judge)
+    # the same bug as an insertion (no lines cut): no infill holds it, so the function is rewritten
+    tasks.write_task(tmp_path / "bench", tasks.Task("calc-ins", "calc.py", tasks.PYTEST, fix_lines=[6, 5]),
+                     FIXTURES / "calc", judge)
+    bench = tasks.load_bench(tmp_path / "bench")
+    overfit = tmp_path / "overfit.py"
+    overfit.write_text(fixed("calc").read_text().replace("return a * b", "return 12 if (a, b) == (3, 4) else 9"))
+    models = [weights.Model("base", f"fake:{overfit}"), weights.Model("lora", f"fake:{fixed('calc')}")]
+    rows = weights.run(bench, models, tmp_path / "run", window=None)
+    by = {(r["task"], r["config"]): r for r in rows}
+    assert [(p["kind"], p["hinted"]) for p in by["calc", "lora"]["prompts"]] == [("infill", False), ("infill", True)]
+    assert [p["kind"] for p in by["calc-ins", "lora"]["prompts"]] == ["rewrite"]
+    assert by["calc", "lora"]["correct"] is True and by["calc-ins", "lora"]["correct"] is True
+    # the overfit patch passes the visible tests, not the hidden judge
+    assert by["calc", "base"]["fixed"] is True and by["calc", "base"]["correct"] is False
+    assert report.paired(rows, "lora", "base")["only_a"] == 2
+    # the tests run once per distinct patched file of a task (the plain and the hinted infill wrote the same
+    # patch), and once on each buggy file for its failure
+    assert len(runs) == 6
+    # both models were shown the failure read once from the buggy file's visible tests
+    failures = json.loads((tmp_path / "run" / "failures.json").read_text())
+    assert "test_" in failures["calc"] and by["calc", "lora"]["prompts"][1]["patch"] == "    return a * b\n"
+    again = weights.run(bench, [weights.Model("base", "fake:/nope.py")], tmp_path / "run", window=None)
+    assert len(again) == 4  # resumed: nothing rerun, so the missing model file is never read

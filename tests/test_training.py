@@ -366,7 +366,7 @@ def test_eval_only_evaluates_the_adapter_in_out_at_the_budget_given_and_trains_n
         code, _, stderr, _ = cli("train", "--data", str(data), "--eval-only", *args)
         assert code == 2 and why in stderr.replace("\n", ""), stderr
         assert not empty.exists()
-    for flag in ("--eval-budget", "--eval-model-only"):
+    for flag in ("--eval-budget", "--eval-model-only", "--eval-weights"):
         code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(empty), flag, *(["30"] if "budget" in flag else []))
         assert code == 2 and f"{flag} goes with --eval-limit" in stderr
 
@@ -412,3 +412,56 @@ def test_eval_only_evaluates_the_adapter_in_out_at_the_budget_given_and_trains_n
     assert all('formats = ["infill", "rewrite"]' in t for t in seen["texts"])
     assert "the model writing every candidate" in result.output
     assert "eval-model-only/run/report.md" in result.output.replace("\n", "")
+
+    # --eval-weights: the weights alone on the same tasks (eval/weights.py), base and adapter at the adapter's window
+    from debugger.eval import weights
+
+    def fake_weights(bench, models, out, *, window, on_row):
+        seen.update(tasks=[t.id for t in bench], models=models, window=window, out=out)
+        rows = [{"task": t.id, "config": m.label, "correct": m.adapter is not None, "fixed": True, "seconds": 1.0,
+                 "tokens": 3, "prompts": []} for t in bench for m in models]
+        for r in rows:
+            on_row(r)
+        return rows
+    monkeypatch.setattr(weights, "run", fake_weights)
+    monkeypatch.setattr(weights, "write_report", lambda out, rows: None)
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--out", str(adapter), "--eval-only",
+                                      "--eval-tasks", str(real), "--eval-weights"])
+    assert result.exit_code == 0, result.output
+    assert seen["out"] == adapter / "eval-weights" and seen["window"] == 24
+    assert [(m.label, m.adapter) for m in seen["models"]] == [("base", None), ("lora", str(adapter.resolve()))]
+    assert seen["tasks"][-2:] == ["isodate-005f54", "isodate-0ceaab"]
+    assert f"adapter {n}/{n} correct, base 0/{n}" in result.output and "eval-weights/report.md" in result.output.replace("\n", "")
+    code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(adapter), "--eval-only", "--eval-tasks", str(real),
+                             "--eval-weights", "--eval-budget", "30")
+    assert code == 2 and "--eval-weights has no time budget" in stderr
+
+
+def test_sweep_can_score_the_weights_alone(tmp_path):
+    """`score = "weights"` in the grid's [trial] table: each trial (and the base) is scored by eval/weights.py,
+    greedy patches at each task's true lines with no budget; the table says so and a bad value is refused."""
+    import time
+
+    from conftest import FIXTURES, fixed
+    from debugger.eval.tasks import PYTEST, Task, load_bench, write_task
+    from debugger.training.sweep import _score, markdown, read_grid
+    grid_file = tmp_path / "grid.toml"
+    grid_file.write_text('lr = [1e-4]\n[trial]\nscore = "weights"\nbudget = 45\n')
+    grid = read_grid(grid_file)
+    assert grid.score == "weights"
+    grid_file.write_text('lr = [1e-4]\n[trial]\nscore = "fast"\n')
+    with pytest.raises(ValueError, match="score = 'fast' is not one of repair, weights"):
+        read_grid(grid_file)
+    write_task(tmp_path / "bench", Task("calc", "calc.py", PYTEST, fix_lines=[6, 6]), FIXTURES / "calc")
+    events, table = [], tmp_path / "trials.jsonl"
+    # the fake model (the reference fix) stands in for the base, seeing whole files; no judge: fixed, not correct
+    row = _score(tmp_path / "trials" / "base", None, grid, f"fake:{fixed('calc')}", load_bench(tmp_path / "bench"),
+                 {}, None, time.time(), table, 60, lambda n, p: events.append((n, p.get("trial"))), window=None)
+    assert (row["trial"], row["score"], row["correct"], row["fixed"], row["tasks"]) == ("base", "weights", 0, 1, 1)
+    assert ("row", "base") in events and (tmp_path / "trials" / "base" / "eval-weights" / "results.jsonl").is_file()
+    assert not (tmp_path / "trials" / "base" / "eval").exists()  # no `debugger eval` run
+    from dataclasses import asdict
+    page = markdown({"grid": asdict(grid), "trials": [dict(row, trial="t00", lr=1e-4)], "bases": [row],
+                     "without_adapter": row, "chosen": dict(row, trial="t00"), "tasks": ["calc"],
+                     "provenance": {"git_sha": "abc"}})
+    assert "Scored by the weights alone" in page and "seconds per repair" not in page and "budget 45" not in page

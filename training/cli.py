@@ -35,6 +35,9 @@ def train_command(
     eval_model_only: bool = typer.Option(False, "--eval-model-only", help="In the paired evaluation the model "
                                          "writes every candidate, as the sweep scores (no probe mutants: they fix "
                                          "mutant bugs whatever the weights); its run is OUT/eval-model-only."),
+    eval_weights: bool = typer.Option(False, "--eval-weights", help="Compare the weights alone instead: base and "
+                                      "adapter each patch the bug's true lines greedily, with no time budget, "
+                                      "judged by the tests (eval/weights.py); its run is OUT/eval-weights."),
     eval_only: bool = typer.Option(False, "--eval-only", help="Train nothing: run the paired evaluation on the "
                                    "adapter already in OUT (say, the one a sweep chose)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
@@ -63,9 +66,12 @@ def train_command(
             raise ValueError("--sweep-tasks goes with --sweep")
         if eval_only:
             _check_eval_only(out, sweep, eval_limit, eval_tasks, max_steps, max_examples, max_length, epochs, lr)
-        elif (eval_budget or eval_model_only) and not (eval_limit or eval_tasks):
-            raise ValueError(f"{'--eval-budget' if eval_budget else '--eval-model-only'} goes with --eval-limit "
-                             "or --eval-tasks")
+        elif (eval_budget or eval_model_only or eval_weights) and not (eval_limit or eval_tasks):
+            flag = "--eval-budget" if eval_budget else "--eval-model-only" if eval_model_only else "--eval-weights"
+            raise ValueError(f"{flag} goes with --eval-limit or --eval-tasks")
+        if eval_weights and (eval_budget or eval_model_only):
+            raise ValueError("--eval-weights has no time budget and no pipeline: drop --eval-budget and "
+                             "--eval-model-only")
         bench = _sweep_bench(sweep_tasks) if sweep_tasks else None
         extra = []
         if eval_tasks:
@@ -78,7 +84,7 @@ def train_command(
         _sweep(data, out, grid, preset, base, threads, as_json, bench)
         return
     if eval_only:
-        _heldout(out, data, eval_limit, extra, eval_budget, eval_model_only, as_json, {"adapter": out})
+        _heldout(out, data, eval_limit, extra, eval_budget, eval_model_only, as_json, {"adapter": out}, eval_weights)
         return
     bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                    TextColumn("{task.description}"), console=err, disable=as_json)
@@ -108,7 +114,7 @@ def train_command(
         err.print("interrupted; rerun the same command to resume from the last checkpoint")
         raise typer.Exit(130) from None
     if eval_limit or eval_tasks:
-        _heldout(out, data, eval_limit, extra, eval_budget, eval_model_only, as_json, summary)
+        _heldout(out, data, eval_limit, extra, eval_budget, eval_model_only, as_json, summary, eval_weights)
     elif as_json:
         print(json.dumps(summary))
     if not as_json:
@@ -129,16 +135,25 @@ def _check_eval_only(out: str, sweep, eval_limit: int, eval_tasks, *training) ->
 
 
 def _heldout(out: str, data: str, limit: int, extra: list, budget: float | None, model_only: bool, as_json: bool,
-             summary: dict) -> None:
+             summary: dict, weights: bool = False) -> None:
     """The paired evaluation (base vs the adapter in OUT), a line per task as it ends, then the paired count."""
     from pathlib import Path
 
-    from .heldout import evaluate, folder
-    err.print("held-out evaluation: base vs adapter" + (f", {budget:g} s per repair" if budget else "")
-              + (", the model writing every candidate" if model_only else ""))
-    result = evaluate(out, data, limit, extra=extra, budget=budget, model_only=model_only,
-                      on_row=None if as_json else lambda r: err.print(
-        f"{escape(r['task']):<28} {r['config']:<6} {'correct' if r.get('correct') else r.get('status')}"))
+    from .heldout import evaluate, evaluate_weights, folder
+
+    def line(r: dict) -> None:
+        mark = "correct" if r.get("correct") else "fixed" if r.get("fixed") else r.get("status") or "wrong"
+        err.print(f"{escape(r['task']):<28} {r['config']:<6} {mark}" + (f" ({r['tokens']} tokens)" if weights else ""))
+    if weights:
+        err.print("held-out evaluation of the weights alone: base vs adapter, greedy patches at the true lines")
+        result = evaluate_weights(out, data, limit, extra=extra, on_row=None if as_json else line)
+        where = Path(out) / "eval-weights" / "report.md"
+    else:
+        err.print("held-out evaluation: base vs adapter" + (f", {budget:g} s per repair" if budget else "")
+                  + (", the model writing every candidate" if model_only else ""))
+        result = evaluate(out, data, limit, extra=extra, budget=budget, model_only=model_only,
+                          on_row=None if as_json else line)
+        where = folder(Path(out), model_only) / "run" / "report.md"
     summary["heldout"] = result
     if as_json:
         print(json.dumps(summary))
@@ -147,7 +162,7 @@ def _heldout(out: str, data: str, limit: int, extra: list, budget: float | None,
     err.print(f"adapter {result['lora']['correct']}/{p['tasks']} correct, base {result['base']['correct']}/{p['tasks']}; "
               f"adapter alone {p['only_a']}, base alone {p['only_b']}: "
               f"{(p['difference'] or 0) * 100:+.1f} points (95% CI {lo * 100:+.1f}..{hi * 100:+.1f}); "
-              f"report: {escape(str(folder(Path(out), model_only) / 'run' / 'report.md'))}")
+              f"report: {escape(str(where))}")
 
 
 def _sweep_bench(folder: str) -> list:

@@ -5,14 +5,16 @@ the comparison can be rerun: `debugger eval DATA --config OUT/eval/base.toml --c
 With `model_only` both leave the probe's mutants out of the candidates (`formats = ["infill", "rewrite"]`,
 as the sweep scores) and live in OUT/eval-model-only: a probe mutant fixes a mutant bug whatever the
 weights, so in the shipped pipeline the held-out mutants measure the probe as much as the adapter.
+`evaluate_weights` compares the weights alone (eval/weights.py: greedy patches at the true span, no budget),
+in OUT/eval-weights.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from debugger.eval import report, runner, tasks
-from debugger.config import adapter_context_lines
+from debugger.eval import report, runner, tasks, weights
+from debugger.config import DEFAULT_MODEL, adapter_context_lines
 
 from .sweep import MODEL_WRITES
 
@@ -37,6 +39,11 @@ def configs(adapter: Path, model_only: bool = False) -> list[str]:
     base.write_text(f'{top}\nadapter = "none"{same}\n\n{rest}')
     lora.write_text(f'{top}\nadapter = "{adapter.resolve()}"\n\n{rest}')
     return [str(base), str(lora)]
+
+
+def _bench(data: str | Path, run: Path, limit: int | None, extra) -> list[tasks.Task]:
+    return tasks.from_examples(run / "tasks") + (tasks.from_records(Path(data), run / "tasks", split="test",
+                                                                     limit=limit) if limit else []) + list(extra)
 
 
 def extra_tasks(data: str | Path, folder: str | Path) -> list[tasks.Task]:
@@ -65,9 +72,21 @@ def evaluate(adapter: str | Path, data: str | Path, limit: int | None, *, extra:
     the model writes every candidate (no probe mutants)."""
     adapter = Path(adapter)
     run = folder(adapter, model_only) / "run"
-    bench = tasks.from_examples(run / "tasks") + (tasks.from_records(Path(data), run / "tasks", split="test",
-                                                                      limit=limit) if limit else []) + list(extra)
+    bench = _bench(data, run, limit, extra)
     rows = runner.run(bench, configs(adapter, model_only), run, time_limit=time_limit, on_row=on_row,
                       extra=["--budget", str(budget)] if budget else None)
     report.write(run)
+    return {**report.summarize(rows), "paired": report.paired(rows, "lora", "base")}
+
+
+def evaluate_weights(adapter: str | Path, data: str | Path, limit: int | None, *, extra: list[tasks.Task] = (),
+                     on_row=None) -> dict:
+    """The same tasks, the weights alone: base and adapter each patch the true span greedily (eval/weights.py),
+    both prompted with the adapter's window; the summary per config and `paired`, as `evaluate` returns."""
+    adapter = Path(adapter)
+    run = adapter / "eval-weights"
+    models = [weights.Model("base", DEFAULT_MODEL), weights.Model("lora", DEFAULT_MODEL, str(adapter.resolve()))]
+    rows = weights.run(_bench(data, run, limit, extra), models, run, window=adapter_context_lines(str(adapter)),
+                       on_row=on_row)
+    weights.write_report(run, rows)
     return {**report.summarize(rows), "paired": report.paired(rows, "lora", "base")}

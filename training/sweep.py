@@ -23,6 +23,10 @@ random subset); `[trial]` holds what every trial shares.
     eval_tasks = 20              # valid-split tasks each trial is scored on
     budget = 60                  # seconds per repair
     trials = 6                   # at most this many grid points
+    score = "repair"             # or "weights": greedy patches at each task's true lines, no budget (eval/weights.py)
+
+`score = "weights"` scores the weights alone: no localization, no time budget, the same figures on a busy
+machine as on an idle one, about 10 s a task on 2 cores instead of a repair's minute.
 """
 from __future__ import annotations
 
@@ -40,7 +44,8 @@ from .config import PRESETS, TrainConfig, make
 
 AXES = {"lr": float, "r": int, "context_lines": int, "epochs": float}
 SHARED = {"max_steps": int, "max_examples": int, "max_length": int, "eval_tasks": int, "budget": float,
-          "trials": int}
+          "trials": int, "score": str}
+SCORES = ("repair", "weights")
 MODEL_WRITES = 'formats = ["infill", "rewrite"]'  # a config line: the model's own candidates only, no probe mutants
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "debugger_train.json", "curves.jsonl",
                  "curves.png")
@@ -55,6 +60,7 @@ class Grid:
     eval_tasks: int = 20
     budget: float = 60.0
     trials: int | None = None
+    score: str = "repair"  # repair: `debugger eval` at `budget`; weights: eval/weights.py (true lines, greedy)
 
     def points(self) -> list[dict]:
         names = list(self.axes)
@@ -90,6 +96,10 @@ def read_grid(path: str | Path) -> Grid:
 
 
 def _typed(path, key: str, value, kind: type):
+    if kind is str:
+        if value not in SCORES:
+            raise ValueError(f"{path}: {key} = {value!r} is not one of {', '.join(SCORES)}")
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
         raise ValueError(f"{path}: {key} = {value!r} is not {'an integer' if kind is int else 'a number'}")
     if value <= 0 and key not in ("max_steps",):
@@ -137,6 +147,7 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
     # a base row is kept only at the window its name now stands for: one without a window predates the window
     # being given to the base (it saw whole files), one at another window is of another grid; both are scored again
     kept = [r for r in rows if not r["trial"].startswith("base") or bases.get(r.get("context_lines", -1)) == r["trial"]]
+    kept = [r for r in kept if r.get("score", "repair") == grid.score]  # a row scored the other way is scored again
     if len(kept) < len(rows):
         table.write_text("".join(json.dumps(r) + "\n" for r in kept))
         rows = kept
@@ -184,15 +195,17 @@ def markdown(result: dict) -> str:
     """sweep.json as a Markdown page: one row per trial (the base first), the chosen one in bold."""
     axes = [k for k in AXES if any(k in r for r in result["trials"])]
     grid = result["grid"]
+    weights = grid.get("score") == "weights"
     shared = ", ".join(f"{k} {grid[k]:g}" for k in ("max_steps", "max_examples", "max_length", "budget")
-                       if grid.get(k) is not None)
-    shared += " (seconds per repair)"
+                       if grid.get(k) is not None and not (weights and k == "budget"))
+    shared += "" if weights else " (seconds per repair)"
+    scored = "the weights alone: each task's true lines patched greedily, no time budget" if weights else "repairs"
     windows = sorted({b["context_lines"] for b in result.get("bases", []) if b.get("context_lines")})
     if windows and "context_lines" not in axes:  # shown per row when the grid varies it
         shared += f", window {windows[0]} lines each side of the span (the base alone too)"
     prov = result["provenance"]
     lines = [f"# Training sweep: {len(result['trials'])} trials scored by fix rate on {len(result['tasks'])} tasks",
-             "", f"Shared: {shared}. Commit {prov.get('git_sha', '?')[:12]}, "
+             "", f"Shared: {shared}. Scored by {scored}. Commit {prov.get('git_sha', '?')[:12]}, "
              f"{prov.get('started', '?')}. Correct: the fix passes the task's hidden judge.", "",
              "| trial | " + " | ".join(axes) + " | correct | fixed | crashes | eval loss | minutes |",
              "|---" * (len(axes) + 6) + "|"]
@@ -220,12 +233,19 @@ def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, ben
     """Score one adapter (None: the base alone, prompted with `window`) by `debugger eval` and append its row
     to the table."""
     from debugger.eval import report, runner
-    config = _eval_config(folder, grid, base, adapter, window)
     name = folder.name
-    scored = runner.run(bench, [str(config)], folder / "eval", time_limit=time_limit,
-                        on_row=lambda r: emit("row", {**r, "trial": name}))
+    on_row = lambda r: emit("row", {**r, "trial": name})  # noqa: E731
+    if grid.score == "weights":
+        from debugger.config import DEFAULT_MODEL, adapter_context_lines
+        from debugger.eval import weights
+        model = weights.Model(name, base or DEFAULT_MODEL, str(adapter.resolve()) if adapter else None)
+        scored = weights.run(bench, [model], folder / "eval-weights", on_row=on_row,
+                             window=adapter_context_lines(str(adapter)) if adapter else window)
+    else:
+        config = _eval_config(folder, grid, base, adapter, window)
+        scored = runner.run(bench, [str(config)], folder / "eval", time_limit=time_limit, on_row=on_row)
     figures = report.summarize(scored)[name]
-    row = {"trial": name, **point, "tasks": figures["tasks"], "fixed": figures["fixed"],
+    row = {"trial": name, **point, "score": grid.score, "tasks": figures["tasks"], "fixed": figures["fixed"],
            "correct": figures["correct"], "correct_rate": figures["correct_rate"], "crashes": figures["crashes"],
            "train_loss": summary["train_loss"] if summary else None,
            "eval_loss": summary["eval_loss"] if summary else None, "seconds": round(time.time() - t0, 1)}
