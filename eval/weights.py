@@ -118,7 +118,7 @@ def run(tasks: list[Task], models: list[Model], out: Path, *, window: int | None
     results, failures_file = out / "results.jsonl", out / "failures.json"
     rows = [json.loads(ln) for ln in results.read_text().splitlines() if ln.strip()] if results.exists() else []
     done = {(r["task"], r["config"]) for r in rows}
-    # both models must see the same hinted prompt: the failure is read once per task and kept
+    # every model must see the same hinted prompt: the failure is read once per task and kept
     failures = json.loads(failures_file.read_text()) if failures_file.exists() else {}
     prov = out / "provenance.json"
     if not prov.exists():
@@ -133,8 +133,8 @@ def run(tasks: list[Task], models: list[Model], out: Path, *, window: int | None
         if not todo:
             continue
         judge = _Judge(t)
-        if t.id not in failures:
-            failures[t.id] = judge.failure()
+        if t.id not in failures:  # kept redacted (it quotes the project), and prompted as kept, for every model
+            failures[t.id] = redact_obj(judge.failure())
             failures_file.write_text(json.dumps(failures, indent=1))
         for m in todo:
             if m.label not in gens:
@@ -168,8 +168,9 @@ def _row(t: Task, m: Model, gen, judge: _Judge, failure: str, window: int | None
             "correct": any(x["correct"] for x in tried) if t.judge else None}
 
 
-def write_report(out: Path, rows: list[dict], a: str = "lora", b: str = "base") -> Path:
-    """OUT/report.md: correct fixes per model, per prompt and per bug kind, and `a` against `b` paired."""
+def write_report(out: Path, rows: list[dict], a: str = "lora", b: str = "base", groups: dict[str, str] | None = None) -> Path:
+    """OUT/report.md: correct fixes per model, per prompt and per bug kind, and `a` against `b` paired, over all
+    tasks and per group of them (`groups`: task id -> its group's name, say "examples" or "real bugs")."""
     from .report import paired
     prov = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").exists() else {}
     configs = list(dict.fromkeys(r["config"] for r in rows))
@@ -196,6 +197,18 @@ def write_report(out: Path, rows: list[dict], a: str = "lora", b: str = "base") 
         lines += ["", f"**{a} against {b}**, paired on {p['tasks']} tasks: {a} alone {p['only_a']}, {b} alone "
                   f"{p['only_b']}; {(p['difference'] or 0) * 100:+.1f} points (95% CI {lo * 100:+.1f} to {hi * 100:+.1f}, "
                   f"McNemar p = {p['p_mcnemar']:.3f})." if p["tasks"] else ""]
+        if groups:
+            lines += ["", f"| tasks | n | {a} correct | {b} correct | {a} alone | {b} alone | difference (95% CI) |",
+                      "|---|---|---|---|---|---|---|"]
+            for g in dict.fromkeys(groups.values()):
+                gp = paired([r for r in rows if groups.get(r["task"]) == g], a, b)
+                if not gp["tasks"]:
+                    continue
+                ok = {c: sum(bool(r["correct"]) for r in rows if r["config"] == c and groups.get(r["task"]) == g)
+                      for c in (a, b)}
+                glo, ghi = gp["ci95"]
+                lines.append(f"| {g} | {gp['tasks']} | {ok[a]} | {ok[b]} | {gp['only_a']} | {gp['only_b']} | "
+                             f"{gp['difference'] * 100:+.1f} ({glo * 100:+.1f} to {ghi * 100:+.1f}) |")
     kinds = sorted({r.get("bug_kind") or "unknown" for r in rows})
     lines += ["", "| bug kind | " + " | ".join(configs) + " |", "|---" * (len(configs) + 1) + "|"]
     for k in kinds:

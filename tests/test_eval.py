@@ -368,5 +368,8 @@ def test_weights_bench_judges_each_models_greedy_patches_at_the_true_span(tmp_pa
     # both models were shown the failure read once from the buggy file's visible tests
     failures = json.loads((tmp_path / "run" / "failures.json").read_text())
     assert "test_" in failures["calc"] and by["calc", "lora"]["prompts"][1]["patch"] == "    return a * b\n"
+    page = weights.write_report(tmp_path / "run", rows, groups={"calc": "replaced", "calc-ins": "inserted"}).read_text()
+    assert "lora alone 2, base alone 0; +100.0 points" in page and "| inserted | 1 | 1 | 0 | 1 | 0 |" in page
+    assert "| base | 0/2 | 2/2 | 0/1 | 0/1 | 0/1 |" in page and (tmp_path / "run" / "weights.png").stat().st_size
     again = weights.run(bench, [weights.Model("base", "fake:/nope.py")], tmp_path / "run", window=None)
     assert len(again) == 4  # resumed: nothing rerun, so the missing model file is never read

@@ -424,13 +424,14 @@ def test_eval_only_evaluates_the_adapter_in_out_at_the_budget_given_and_trains_n
             on_row(r)
         return rows
     monkeypatch.setattr(weights, "run", fake_weights)
-    monkeypatch.setattr(weights, "write_report", lambda out, rows: None)
+    monkeypatch.setattr(weights, "write_report", lambda out, rows, groups: seen.update(groups=groups))
     result = CliRunner().invoke(app, ["train", "--data", str(data), "--out", str(adapter), "--eval-only",
                                       "--eval-tasks", str(real), "--eval-weights"])
     assert result.exit_code == 0, result.output
     assert seen["out"] == adapter / "eval-weights" and seen["window"] == 24
     assert [(m.label, m.adapter) for m in seen["models"]] == [("base", None), ("lora", str(adapter.resolve()))]
     assert seen["tasks"][-2:] == ["isodate-005f54", "isodate-0ceaab"]
+    assert seen["groups"]["isodate-005f54"] == "extra tasks" and seen["groups"][seen["tasks"][0]] == "examples"
     assert f"adapter {n}/{n} correct, base 0/{n}" in result.output and "eval-weights/report.md" in result.output.replace("\n", "")
     code, _, stderr, _ = cli("train", "--data", str(data), "--out", str(adapter), "--eval-only", "--eval-tasks", str(real),
                              "--eval-weights", "--eval-budget", "30")

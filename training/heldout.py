@@ -46,6 +46,14 @@ def _bench(data: str | Path, run: Path, limit: int | None, extra) -> list[tasks.
                                                                      limit=limit) if limit else []) + list(extra)
 
 
+def _groups(bench: list[tasks.Task], extra) -> dict[str, str]:
+    """Each task's group in a report: the bundled examples, the held-out records, the extra tasks."""
+    from debugger.data.corpus import example_bugs
+    examples, more = {d.name for d, _ in example_bugs()}, {t.id for t in extra}
+    return {t.id: "examples" if t.id in examples else "extra tasks" if t.id in more else "held-out records"
+            for t in bench}
+
+
 def extra_tasks(data: str | Path, folder: str | Path) -> list[tasks.Task]:
     """The eval tasks in FOLDER (say, real bugs of the held-out projects from `data history --tasks`), none of a
     project the training data's train split holds: the adapter may have learned that very fix."""
@@ -86,7 +94,7 @@ def evaluate_weights(adapter: str | Path, data: str | Path, limit: int | None, *
     adapter = Path(adapter)
     run = adapter / "eval-weights"
     models = [weights.Model("base", DEFAULT_MODEL), weights.Model("lora", DEFAULT_MODEL, str(adapter.resolve()))]
-    rows = weights.run(_bench(data, run, limit, extra), models, run, window=adapter_context_lines(str(adapter)),
-                       on_row=on_row)
-    weights.write_report(run, rows)
+    bench = _bench(data, run, limit, extra)
+    rows = weights.run(bench, models, run, window=adapter_context_lines(str(adapter)), on_row=on_row)
+    weights.write_report(run, rows, groups=_groups(bench, extra))
     return {**report.summarize(rows), "paired": report.paired(rows, "lora", "base")}
