@@ -466,3 +466,16 @@ def test_sweep_can_score_the_weights_alone(tmp_path):
                      "without_adapter": row, "chosen": dict(row, trial="t00"), "tasks": ["calc"],
                      "provenance": {"git_sha": "abc"}})
     assert "Scored by the weights alone" in page and "seconds per repair" not in page and "budget 45" not in page
+
+
+def test_training_computes_in_bf16_only_where_the_hardware_does(monkeypatch):
+    """On a CPU without AMX or AVX512-BF16, torch emulates bf16 (minutes an example): training falls back to fp32."""
+    from debugger.training import train as tr
+    monkeypatch.setattr(tr, "_cuda", lambda: False)
+    assert tr.bf16_fast("flags : fpu sse2 avx2 fma amx_bf16 amx_tile\n") and tr.bf16_fast("flags : avx512f avx512_bf16\n")
+    assert not tr.bf16_fast("flags : fpu sse2 avx avx2 fma avx512f\n")
+    cfg = make("d.jsonl", "out")
+    assert cfg.bf16 is None and tr.use_bf16(cfg) == tr.bf16_fast()
+    assert tr.use_bf16(make("d.jsonl", "out", bf16=False)) is False and tr.use_bf16(make("d.jsonl", "out", bf16=True))
+    monkeypatch.setattr(tr, "_cuda", lambda: True)
+    assert tr.bf16_fast("flags : avx2\n")

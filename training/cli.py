@@ -95,7 +95,7 @@ def train_command(
             if not as_json:
                 sources = ", ".join(f"{n} {k}" for k, n in p["by_source"].items())
                 err.print(f"{p['examples']} examples ({sources}; {p['dropped']} dropped as too long), {p['tokens']:,} tokens, "
-                          f"{p['steps']} steps; about {p['eta_seconds'] / 60:.0f} min on 2 CPU cores")
+                          f"{p['steps']} steps in {'bf16' if p['bf16'] else 'fp32'}; about {p['eta_seconds'] / 60:.0f} min on 2 CPU cores")
             bar.update(task, total=p["steps"])
         elif name == "step":
             bar.update(task, completed=p["step"], total=p["max_steps"])

@@ -24,6 +24,23 @@ from .dataset import Collator, data_hash, encode, records
 
 Event = Callable[[str, dict], None]
 CPU_TOKENS_PER_SECOND = 85.0  # LoRA r=8 on the 0.5B, bf16, 2 idle cores, as measured for the shipped adapter: the ETA
+CPU_FP32_TOKENS_PER_SECOND = 48.0  # the same in fp32 on 2 AVX2 cores (AMD EPYC, no bf16 there): 6,919 tokens in ~145 s
+
+
+def bf16_fast(cpuinfo: str | None = None) -> bool:
+    """Whether this machine computes in bf16: a CUDA GPU, or a CPU with AMX or AVX512-BF16 (Linux's flags). On a CPU
+    without them torch emulates bf16 matrix products, minutes an example on 2 cores, so training runs in fp32."""
+    if _cuda():
+        return True
+    try:
+        flags = (cpuinfo if cpuinfo is not None else Path("/proc/cpuinfo").read_text()).split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def use_bf16(cfg: TrainConfig) -> bool:
+    return bf16_fast() if cfg.bf16 is None else cfg.bf16
 
 
 def load_base(spec: str, bf16: bool, threads: int | None):
@@ -55,7 +72,8 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    model, tok = load_base(cfg.base, cfg.bf16, cfg.threads)
+    bf16 = use_bf16(cfg)
+    model, tok = load_base(cfg.base, bf16, cfg.threads)
     train_recs = records(cfg.data, "train", cfg.max_examples)
     if not train_recs:
         raise ValueError(f"{cfg.data}: no records in the train split (run `debugger data split`)")
@@ -70,15 +88,19 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> dict:
     seen_tokens = tokens * (cfg.epochs if cfg.max_steps <= 0 else steps * cfg.batch_size * cfg.grad_accum / len(train_ex))
     by_source = dict(sorted(Counter(e.source for e in train_ex).items()))
     emit("plan", {"examples": len(train_ex), "dropped": dropped, "by_source": by_source, "eval_examples": len(eval_ex),
-                  "tokens": tokens, "steps": steps, "eta_seconds": seen_tokens / CPU_TOKENS_PER_SECOND})
+                  "tokens": tokens, "steps": steps, "bf16": bf16,
+                  "eta_seconds": seen_tokens / (CPU_TOKENS_PER_SECOND if bf16 else CPU_FP32_TOKENS_PER_SECOND)})
 
     model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=cfg.lora.r, lora_alpha=cfg.lora.alpha,
                                              lora_dropout=cfg.lora.dropout, target_modules=cfg.lora.target_modules))
     as_rows = lambda exs: Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in exs])  # noqa: E731
     curves = out / "curves.jsonl"
+    last_eval: dict = {}
 
     class Curves(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kw):
+            if "eval_loss" in (logs or {}):
+                last_eval.update(step=state.global_step, eval_loss=logs["eval_loss"])
             row = {"step": state.global_step, "epoch": state.epoch, "time": round(time.time() - t0, 1),
                    **{k: v for k, v in (logs or {}).items() if k in ("loss", "eval_loss", "learning_rate",
                                                                      "grad_norm")}}
@@ -96,7 +118,7 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> dict:
         lr_scheduler_type="cosine", logging_steps=cfg.logging_steps,
         eval_strategy="steps" if eval_ex else "no", eval_steps=cfg.eval_steps, save_steps=cfg.save_steps,
         save_total_limit=2, seed=cfg.seed, report_to=[], remove_unused_columns=False, dataloader_num_workers=0,
-        disable_tqdm=True, use_cpu=not _cuda(), bf16=cfg.bf16 and _cuda())
+        disable_tqdm=True, use_cpu=not _cuda(), bf16=bf16 and _cuda())
     trainer = Trainer(model=model, args=args, train_dataset=as_rows(train_ex),
                       eval_dataset=as_rows(eval_ex) if eval_ex else None, data_collator=Collator(tok.pad_token_id),
                       callbacks=[Curves()])
@@ -105,11 +127,13 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> dict:
         trainer.remove_callback(cb)
     resume = any((out / "checkpoints").glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if resume else None)
-    final_eval = trainer.evaluate() if eval_ex else {}
+    # the Trainer evaluates at the last step itself; a second pass would cost minutes on a CPU for the same figure
+    done = last_eval.get("step") == trainer.state.global_step
+    final_eval = {"eval_loss": last_eval["eval_loss"]} if done else trainer.evaluate() if eval_ex else {}
     model.save_pretrained(str(out))
     summary = {"data_sha256": data_hash(cfg.data), "examples": len(train_ex), "examples_by_source": by_source,
                "dropped": dropped,
-               "eval_examples": len(eval_ex), "tokens": tokens, "steps": trainer.state.global_step,
+               "eval_examples": len(eval_ex), "tokens": tokens, "steps": trainer.state.global_step, "bf16": bf16,
                "resumed": resume, "train_loss": result.training_loss, "eval_loss": final_eval.get("eval_loss"),
                "seconds": round(time.time() - t0, 1), "provenance": provenance()}
     save(cfg, out / "debugger_train.json", **summary)
