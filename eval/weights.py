@@ -6,10 +6,11 @@ there. This benchmark holds all but the weights fixed: for each task it cuts out
 changes (the task's `fix_lines`: the localization is an oracle's), asks each model for the greedy completion
 of the prompts `debugger fix` sends for such a span, with no deadline, and runs each patched file through
 the task's visible tests and then its hidden judge, in the sandbox. The prompts: for a span of up to three
-lines the plain infill and the hinted one (failing tests and cut lines as comments: `debugger fix` samples
-that view); where an infill cannot hold the fix (an insertion, a longer span), the rewrite of the function.
-These are the shapes `data.format.to_example` trains on. A task is correct for a model when one of its
-patches passes both; with no judge, `correct` is None, as in `debugger eval`.
+lines the plain infill and the hinted one (failing tests and cut lines as comments: `debugger fix` asks
+for that view on its top three statements, greedy and sampled); where an infill cannot hold the fix (an
+insertion, a longer span), the rewrite of the function. These are the shapes `data.format.to_example`
+trains on. A task is correct for a model when one of its patches passes both; with no judge, `correct` is
+None, as in `debugger eval`.
 
 Greedy decoding on one engine makes the figures a function of the weights, not of the machine's load. They
 bound what a repair can reach once localization has found the lines; they are not a repair's fix rate.
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Callable
 
 from debugger import prompts, spans
+from debugger.data.format import MAX_INFILL_LINES
 from debugger.edits import parse
 from debugger.redact import redact_obj
 from debugger.sandbox import make_sandbox
@@ -52,7 +54,7 @@ class Model:
 def span_prompts(text: str, fix_lines: list[int], failure: str, path: str, window: int | None) -> list[prompts.Prompt]:
     """The prompts `debugger fix` would send had it localized exactly the lines the reference fix changes."""
     start, end = fix_lines
-    if 1 <= end - start + 1 <= 3:
+    if 1 <= end - start + 1 <= MAX_INFILL_LINES:
         return [prompts.infill(text, start, end, window=window), prompts.infill(text, start, end, failure, window=window)]
     fn = spans.function_at(spans.functions(text), max(1, start))
     return [prompts.rewrite(text, fn.start_line, fn.end_line, fn.name, path, failure)] if fn else []
