@@ -22,9 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from debugger.sandbox import make_sandbox
 from debugger.source import edited_text
 from debugger.testrun import run_tests
 
+from .runner import _env  # `python` in task commands is this interpreter; no stale bytecode
 from .tasks import Task
 
 TEST_TIMEOUT = 300.0  # one run of a task's visible tests or judge
@@ -58,13 +57,6 @@ def span_prompts(text: str, fix_lines: list[int], failure: str, path: str, windo
         return [prompts.infill(text, start, end, window=window), prompts.infill(text, start, end, failure, window=window)]
     fn = spans.function_at(spans.functions(text), max(1, start))
     return [prompts.rewrite(text, fn.start_line, fn.end_line, fn.name, path, failure)] if fn else []
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")  # `python` is this one
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
 
 
 @contextlib.contextmanager
@@ -90,7 +82,7 @@ class _Judge:
         self.sandbox = make_sandbox()
 
     def _visible(self, proj: Path):
-        return run_tests(proj, self.task.test, timeout=TEST_TIMEOUT, sandbox=self.sandbox, extra_env={"PATH": _env()["PATH"]})
+        return run_tests(proj, self.task.test, timeout=TEST_TIMEOUT, sandbox=self.sandbox, extra_env={"PATH": _env(None)["PATH"]})
 
     def failure(self) -> str:
         """The failure `debugger fix` reads before it prompts: the visible tests on the buggy file."""
@@ -104,7 +96,7 @@ class _Judge:
                 fixed = self._visible(proj).ok
                 correct = None
                 if self.task.judge:
-                    correct = fixed and self.sandbox.run(self.task.judge, proj, _env(), TEST_TIMEOUT).returncode == 0
+                    correct = fixed and self.sandbox.run(self.task.judge, proj, _env(None), TEST_TIMEOUT).returncode == 0
             self.verdicts[key] = (fixed, correct)
         return self.verdicts[key]
 
@@ -113,6 +105,7 @@ def run(tasks: list[Task], models: list[Model], out: Path, *, window: int | None
         on_row: Callable[[dict], None] | None = None) -> list[dict]:
     """Every task with a reference span, every model (one load each); returns all rows, earlier runs' included."""
     from debugger.config import FixConfig
+    from debugger.llama_generator import default_threads
     from debugger.pipeline import make_generator
     from debugger.provenance import provenance
 
@@ -127,7 +120,7 @@ def run(tasks: list[Task], models: list[Model], out: Path, *, window: int | None
         prov.write_text(json.dumps({**provenance(out), "benchmark": "weights", "window": window,
                                     "models": [m.__dict__ for m in models]}, indent=2))
     tasks = [t for t in tasks if t.fix_lines]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    _, cores = default_threads()
     gens: dict[str, object] = {}
     # task by task, every model in turn (each loaded once, when first needed): a run stopped early is paired
     for t in tasks:
