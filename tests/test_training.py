@@ -479,3 +479,35 @@ def test_training_computes_in_bf16_only_where_the_hardware_does(monkeypatch):
     assert tr.use_bf16(make("d.jsonl", "out", bf16=False)) is False and tr.use_bf16(make("d.jsonl", "out", bf16=True))
     monkeypatch.setattr(tr, "_cuda", lambda: True)
     assert tr.bf16_fast("flags : avx2\n")
+
+
+def test_sweep_prints_each_trials_plan_and_eval_loss(tmp_path, monkeypatch):
+    """A sweep runs for hours: each trial's training says what it trains on and its ETA, and its eval losses, as
+    `debugger train` does, where a log shows them (the bar alone is not drawn in a log)."""
+    from typer.testing import CliRunner
+
+    from debugger.cli import _register_tooling, app
+    from debugger.training import sweep as sweep_module
+    data = tmp_path / "bugs.jsonl"
+    write_jsonl(data, _records())
+    grid_file = tmp_path / "grid.toml"
+    grid_file.write_text("lr = [1e-4]\n")
+    row = {"trial": "t00", "lr": 1e-4, "tasks": 3, "correct": 1, "fixed": 1, "eval_loss": 0.5, "seconds": 60.0}
+
+    def fake_sweep(data, out, grid, on_event, **_):
+        on_event("trial", {"trial": "t00", "index": 0, "of": 1, "lr": 1e-4})
+        on_event("plan", {"trial": "t00", "examples": 160, "dropped": 4, "by_source": {"mutant": 150, "history": 10},
+                          "eval_examples": 22, "tokens": 96_000, "steps": 20, "bf16": False, "eta_seconds": 2000})
+        on_event("step", {"trial": "t00", "step": 20, "max_steps": 20})
+        on_event("log", {"trial": "t00", "step": 20, "eval_loss": 0.5})
+        on_event("scored", row)
+        return {"chosen": row}
+    monkeypatch.setattr(sweep_module, "sweep", fake_sweep)
+    _register_tooling()
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--out", str(tmp_path / "out"), "--sweep",
+                                      str(grid_file)])
+    stderr = " ".join(result.stderr.split())  # as one line, however the console wrapped it
+    assert result.exit_code == 0, stderr
+    assert "t00: 160 examples (150 mutant, 10 history; 4 dropped as too long), 96,000 tokens, 20 steps in fp32; " \
+        "about 33 min" in stderr
+    assert "t00: step 20: eval loss 0.500" in stderr and "chosen: t00 (1/3 correct)" in stderr

@@ -93,9 +93,7 @@ def train_command(
     def on_event(name: str, p: dict) -> None:
         if name == "plan":
             if not as_json:
-                sources = ", ".join(f"{n} {k}" for k, n in p["by_source"].items())
-                err.print(f"{p['examples']} examples ({sources}; {p['dropped']} dropped as too long), {p['tokens']:,} tokens, "
-                          f"{p['steps']} steps in {'bf16' if p['bf16'] else 'fp32'}; about {p['eta_seconds'] / 60:.0f} min on 2 CPU cores")
+                err.print(_plan_line(p))
             bar.update(task, total=p["steps"])
         elif name == "step":
             bar.update(task, completed=p["step"], total=p["max_steps"])
@@ -183,6 +181,14 @@ def _sweep_bench(folder: str) -> list:
     return bench
 
 
+def _plan_line(p: dict) -> str:
+    """The plan a training run announces before its first step: what it trains on, in what precision, and how long."""
+    sources = ", ".join(f"{n} {k}" for k, n in p["by_source"].items())
+    return (f"{p['examples']} examples ({sources}; {p['dropped']} dropped as too long), {p['tokens']:,} tokens, "
+            f"{p['steps']} steps in {'bf16' if p['bf16'] else 'fp32'}; about {p['eta_seconds'] / 60:.0f} min on "
+            "2 CPU cores")
+
+
 def _sweep(data: str, out: str, grid, preset: str, base: str | None, threads: int | None, as_json: bool,
            bench: list | None = None) -> None:
     from .sweep import sweep
@@ -196,6 +202,12 @@ def _sweep(data: str, out: str, grid, preset: str, base: str | None, threads: in
             settings = ", ".join(f"{k} {p[k]:g}" for k in ("lr", "r", "context_lines", "epochs") if k in p)
             doing = "scoring the base alone" if p["trial"].startswith("base") else "training"
             bar.update(task, completed=p["index"], description=f"{p['trial']}: {doing} ({settings})")
+        elif name == "plan" and not as_json:  # a trial's training: its size and ETA, as `debugger train` prints
+            bar.console.print(f"{p['trial']}: {_plan_line(p)}")
+        elif name == "step":
+            bar.update(task, description=f"{p['trial']}: training, step {p['step']}/{p['max_steps']}")
+        elif name == "log" and "eval_loss" in p and not as_json:
+            bar.console.print(f"{p['trial']}: step {p['step']}: eval loss {p['eval_loss']:.3f}")
         elif name == "row":
             bar.update(task, description=f"{p['trial']}: {escape(p['task'])} {'correct' if p.get('correct') else p.get('status')}")
         elif name == "scored" and not as_json:
