@@ -461,6 +461,15 @@ def test_sweep_can_score_the_weights_alone(tmp_path):
     assert (row["trial"], row["score"], row["correct"], row["fixed"], row["tasks"]) == ("base", "weights", 0, 1, 1)
     assert ("row", "base") in events and (tmp_path / "trials" / "base" / "eval-weights" / "results.jsonl").is_file()
     assert not (tmp_path / "trials" / "base" / "eval").exists()  # no `debugger eval` run
+    # the next trial is prompted with the failure text the first one read (it names a scratch folder, another
+    # each run), not its own reading of it
+    shared = tmp_path / "trials" / "failures.json"
+    assert json.loads(shared.read_text()).keys() == {"calc"}
+    shared.write_text(json.dumps({"calc": "the failure as first read"}))
+    _score(tmp_path / "trials" / "t00", None, grid, f"fake:{fixed('calc')}", load_bench(tmp_path / "bench"),
+           {}, None, time.time(), table, 60, lambda n, p: None, window=None)
+    assert json.loads((tmp_path / "trials" / "t00" / "eval-weights" / "failures.json").read_text()) == \
+        {"calc": "the failure as first read"}
     from dataclasses import asdict
     page = markdown({"grid": asdict(grid), "trials": [dict(row, trial="t00", lr=1e-4)], "bases": [row],
                      "without_adapter": row, "chosen": dict(row, trial="t00"), "tasks": ["calc"],

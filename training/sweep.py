@@ -239,8 +239,13 @@ def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, ben
         from debugger.config import DEFAULT_MODEL, adapter_context_lines
         from debugger.eval import weights
         model = weights.Model(name, base or DEFAULT_MODEL, str(adapter.resolve()) if adapter else None)
+        # every trial is prompted with the failure text the first one scored read (it names a scratch folder,
+        # another each run), so that trials differ only in their weights
+        own, shared = folder / "eval-weights" / "failures.json", folder.parent / "failures.json"
+        _merge(shared, into=own)
         scored = weights.run(bench, [model], folder / "eval-weights", on_row=on_row,
                              window=adapter_context_lines(str(adapter)) if adapter else window)
+        _merge(own, into=shared)
     else:
         config = _eval_config(folder, grid, base, adapter, window)
         scored = runner.run(bench, [str(config)], folder / "eval", time_limit=time_limit, on_row=on_row)
@@ -253,6 +258,15 @@ def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, ben
         f.write(json.dumps(row) + "\n")
     emit("scored", row)
     return row
+
+
+def _merge(src: Path, into: Path) -> None:
+    """Add SRC's failure texts to INTO's (a JSON object of task id -> text); INTO's own texts are kept."""
+    if not src.exists():
+        return
+    known = json.loads(into.read_text()) if into.exists() else {}
+    into.parent.mkdir(parents=True, exist_ok=True)
+    into.write_text(json.dumps({**json.loads(src.read_text()), **known}, indent=1))
 
 
 def plot(rows: list[dict], chosen: str, png: Path, reference: dict | None = None) -> None:
