@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -283,6 +284,25 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     assert [t for n, t in events if n == "trial"] == ["base-w10", "base-w6"]
     assert sorted(json.loads(ln)["trial"] for ln in table.read_text().splitlines()) == \
         ["base-w10", "base-w6", "t00", "t01"]
+    # more tasks to score on: every row is scored again, on all of them, and no trial is trained again
+    shutil.copytree(folder, tmp_path / "bench" / "toy-add2")
+    task2 = tmp_path / "bench" / "toy-add2" / "task.json"
+    task2.write_text(task2.read_text().replace('"toy-add"', '"toy-add2"'))
+    adapters = {t: (out / "trials" / t / "adapter_model.safetensors").read_bytes() for t in ("t00", "t01")}
+    events.clear()
+    grown = sweep(str(data), out, grid, base=str(tiny), bench=[load_task(folder), load_task(task2.parent)],
+                  on_event=lambda n, p: events.append((n, p.get("trial"))))
+    assert [t for n, t in events if n == "trial"] == ["base-w10", "base-w6", "t00", "t01"]
+    assert not [n for n, _ in events if n in ("plan", "step")]
+    assert {t: (out / "trials" / t / "adapter_model.safetensors").read_bytes() for t in adapters} == adapters
+    assert [r["tasks"] for r in grown["trials"] + grown["bases"]] == [2, 2, 2, 2] and len(grown["tasks"]) == 2
+    # a task that is one of the training split's bugs is refused before anything runs
+    leaked = tmp_path / "leaked" / f"toy-{_records()[0].id}"
+    shutil.copytree(folder, leaked)
+    (leaked / "task.json").write_text((leaked / "task.json").read_text().replace('"toy-add"', f'"{leaked.name}"'))
+    with pytest.raises(ValueError, match="1 task.* bugs of .*train split"):
+        sweep(str(data), tmp_path / "y", grid, base=str(tiny), bench=[load_task(leaked)])
+    assert not (tmp_path / "y" / "trials" / "trials.jsonl").exists()
 
     for text, why in (("batch = [1]\n", "unknown axis 'batch'"), ("lr = []\n", "lr must be a non-empty list"),
                       ("r = [8.5]\n", "r = 8.5 is not an integer"), ("lr = [1e-4]\n[trial]\nsteps = 3\n", "unknown [trial]")):

@@ -7,7 +7,8 @@ then the lower eval loss) is copied to OUT as the adapter, with the sweep's tabl
 trial's settings and figures; sweep.md, the same as a page) and plot (sweep.png) beside it. The base model
 alone is scored first on the same tasks and with the trials' window (trial `base`, a line on the plot; one
 `base-wN` per window when the grid varies it): the bar a trial's fix rate must clear. A rerun resumes:
-finished trials are kept.
+finished trials are kept; given other tasks to score on (`--sweep-tasks`, say, to add a project), every row is
+scored again and no trial trained again. A task that is one of the training split's bugs is refused.
 
 The grid file: each list is one axis and the trials are their product (`trials` caps it to a seeded
 random subset); `[trial]` holds what every trial shares.
@@ -30,6 +31,7 @@ machine as on an idle one, about 10 s a task on 2 cores instead of a repair's mi
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -138,6 +140,8 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
         bench = tasks.from_records(Path(data), out / "trials" / "tasks", split="valid", limit=grid.eval_tasks)
     if not bench:
         raise ValueError(f"{data}: no valid-split records to score the trials on (run `debugger data split`)")
+    _check_unseen(bench, data)
+    scored_on = _bench_id(bench)
     table = out / "trials" / "trials.jsonl"
     table.parent.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(ln) for ln in table.read_text().splitlines() if ln.strip()] if table.exists() else []
@@ -148,6 +152,7 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
     # being given to the base (it saw whole files), one at another window is of another grid; both are scored again
     kept = [r for r in rows if not r["trial"].startswith("base") or bases.get(r.get("context_lines", -1)) == r["trial"]]
     kept = [r for r in kept if r.get("score", "repair") == grid.score]  # a row scored the other way is scored again
+    kept = [r for r in kept if r.get("bench") == scored_on]  # and one scored on other tasks (a trial is not retrained)
     if len(kept) < len(rows):
         table.write_text("".join(json.dumps(r) + "\n" for r in kept))
         rows = kept
@@ -172,7 +177,7 @@ def sweep(data: str, out: str | Path, grid: Grid, *, preset: str = "cpu", base: 
         cfg = make(data, str(trial), preset, base=base, threads=threads, lr=point.get("lr"),
                    epochs=point.get("epochs"), context_lines=point.get("context_lines"), max_steps=grid.max_steps,
                    max_examples=grid.max_examples, max_length=grid.max_length, **({"lora": lora} if lora else {}))
-        summary = train(cfg, lambda n, p, name=name: emit(n, {**p, "trial": name}))
+        summary = _trained(cfg) or train(cfg, lambda n, p, name=name: emit(n, {**p, "trial": name}))
         rows.append(_score(trial, trial, grid, base, bench, point, summary, t0, table, time_limit, emit))
     references = {r["trial"]: r for r in rows if r["trial"] in bases.values()}
     rows = [r for r in rows if r["trial"] in {f"t{i:02d}" for i in range(len(points))}]
@@ -250,7 +255,7 @@ def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, ben
         config = _eval_config(folder, grid, base, adapter, window)
         scored = runner.run(bench, [str(config)], folder / "eval", time_limit=time_limit, on_row=on_row)
     figures = report.summarize(scored)[name]
-    row = {"trial": name, **point, "score": grid.score, "tasks": figures["tasks"], "fixed": figures["fixed"],
+    row = {"trial": name, **point, "score": grid.score, "bench": _bench_id(bench), "tasks": figures["tasks"], "fixed": figures["fixed"],
            "correct": figures["correct"], "correct_rate": figures["correct_rate"], "crashes": figures["crashes"],
            "train_loss": summary["train_loss"] if summary else None,
            "eval_loss": summary["eval_loss"] if summary else None, "seconds": round(time.time() - t0, 1)}
@@ -258,6 +263,34 @@ def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, ben
         f.write(json.dumps(row) + "\n")
     emit("scored", row)
     return row
+
+
+def _bench_id(bench: list) -> str:
+    """The scored tasks, named: a row scored on other tasks (the bench grew, say) is scored again."""
+    return hashlib.sha256("\n".join(sorted(t.id for t in bench)).encode()).hexdigest()[:12]
+
+
+def _check_unseen(bench: list, data: str) -> None:
+    """A trial scored on a bug it trained on would be rewarded for recall, not for repair."""
+    from debugger.data.schema import read_jsonl
+    trained = {f"{r.project}-{r.id}" for r in read_jsonl(Path(data)) if r.split == "train"}
+    seen = [t.id for t in bench if t.id in trained]
+    if seen:
+        raise ValueError(f"{len(seen)} task(s) to score on are bugs of {data}'s train split ({', '.join(seen[:3])}): "
+                         "the trials would be scored on what they learned")
+
+
+def _trained(cfg: TrainConfig) -> dict | None:
+    """The summary of a trial already trained with these settings on this data (its scoring is redone when the
+    tasks change; its training need not be), else None."""
+    from .dataset import data_hash
+    folder = Path(cfg.out)
+    done = folder / "debugger_train.json"
+    if not (done.exists() and (folder / "adapter_model.safetensors").exists()):
+        return None
+    saved = json.loads(done.read_text())
+    same = saved.get("config") == json.loads(json.dumps(asdict(cfg))) and saved.get("data_sha256") == data_hash(cfg.data)
+    return saved if same else None
 
 
 def _merge(src: Path, into: Path) -> None:
