@@ -296,6 +296,13 @@ def test_sweep_trains_each_grid_point_scores_it_by_eval_and_keeps_the_best(tiny,
     assert not [n for n, _ in events if n in ("plan", "step")]
     assert {t: (out / "trials" / t / "adapter_model.safetensors").read_bytes() for t in adapters} == adapters
     assert [r["tasks"] for r in grown["trials"] + grown["bases"]] == [2, 2, 2, 2] and len(grown["tasks"]) == 2
+    # an adapter trained with the same settings elsewhere, copied into another sweep's trial folder, is that trial
+    grid_one = Grid({"lr": [1e-3], "context_lines": [10]}, max_steps=1, max_examples=3, max_length=4000, budget=20.0)
+    shutil.copytree(out / "trials" / "t01", tmp_path / "other" / "trials" / "t00")
+    events.clear()
+    other = sweep(str(data), tmp_path / "other", grid_one, base=str(tiny), bench=[load_task(folder)],
+                  on_event=lambda n, p: events.append((n, p.get("trial"))))
+    assert not [n for n, _ in events if n in ("plan", "step")] and other["chosen"]["trial"] == "t00"
     # a task that is one of the training split's bugs is refused before anything runs
     leaked = tmp_path / "leaked" / f"toy-{_records()[0].id}"
     shutil.copytree(folder, leaked)

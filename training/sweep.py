@@ -282,14 +282,17 @@ def _check_unseen(bench: list, data: str) -> None:
 
 def _trained(cfg: TrainConfig) -> dict | None:
     """The summary of a trial already trained with these settings on this data (its scoring is redone when the
-    tasks change; its training need not be), else None."""
+    tasks change; its training need not be), else None. Where it was trained is not a setting: an adapter
+    trained by `debugger train` with the same settings, copied into the trial's folder, counts as the trial."""
     from .dataset import data_hash
     folder = Path(cfg.out)
     done = folder / "debugger_train.json"
     if not (done.exists() and (folder / "adapter_model.safetensors").exists()):
         return None
     saved = json.loads(done.read_text())
-    same = saved.get("config") == json.loads(json.dumps(asdict(cfg))) and saved.get("data_sha256") == data_hash(cfg.data)
+    settings = lambda c: {k: v for k, v in c.items() if k != "out"}  # noqa: E731
+    same = (settings(saved.get("config", {})) == settings(json.loads(json.dumps(asdict(cfg))))
+            and saved.get("data_sha256") == data_hash(cfg.data))
     return saved if same else None
 
 
