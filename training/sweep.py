@@ -255,8 +255,8 @@ def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, ben
         config = _eval_config(folder, grid, base, adapter, window)
         scored = runner.run(bench, [str(config)], folder / "eval", time_limit=time_limit, on_row=on_row)
     figures = report.summarize(scored)[name]
-    row = {"trial": name, **point, "score": grid.score, "bench": _bench_id(bench), "tasks": figures["tasks"], "fixed": figures["fixed"],
-           "correct": figures["correct"], "correct_rate": figures["correct_rate"], "crashes": figures["crashes"],
+    row = {"trial": name, **point, "score": grid.score, "bench": _bench_id(bench), "tasks": figures["tasks"],
+           "fixed": figures["fixed"], "correct": figures["correct"], "correct_rate": figures["correct_rate"], "crashes": figures["crashes"],
            "train_loss": summary["train_loss"] if summary else None,
            "eval_loss": summary["eval_loss"] if summary else None, "seconds": round(time.time() - t0, 1)}
     with table.open("a") as f:
@@ -282,15 +282,16 @@ def _check_unseen(bench: list, data: str) -> None:
 
 def _trained(cfg: TrainConfig) -> dict | None:
     """The summary of a trial already trained with these settings on this data (its scoring is redone when the
-    tasks change; its training need not be), else None. Where it was trained is not a setting: an adapter
-    trained by `debugger train` with the same settings, copied into the trial's folder, counts as the trial."""
+    tasks change; its training need not be), else None. Where it was trained is not a setting, nor the path the
+    data was named by (its hash is compared): an adapter trained by `debugger train` with the same settings,
+    copied into the trial's folder, counts as the trial."""
     from .dataset import data_hash
     folder = Path(cfg.out)
     done = folder / "debugger_train.json"
     if not (done.exists() and (folder / "adapter_model.safetensors").exists()):
         return None
     saved = json.loads(done.read_text())
-    settings = lambda c: {k: v for k, v in c.items() if k != "out"}  # noqa: E731
+    settings = lambda c: {k: v for k, v in c.items() if k not in ("out", "data")}  # noqa: E731
     same = (settings(saved.get("config", {})) == settings(json.loads(json.dumps(asdict(cfg))))
             and saved.get("data_sha256") == data_hash(cfg.data))
     return saved if same else None
