@@ -317,16 +317,20 @@ def plot(rows: list[dict], chosen: str, png: Path, reference: dict | None = None
     rates = [100 * r["correct"] / r["tasks"] if r["tasks"] else 0 for r in rows]
     ax.bar(xs, rates, color=["tab:green" if r["trial"] == chosen else "tab:blue" for r in rows])
     ax.set_xticks(list(xs), ["\n".join(f"{k}={r[k]:g}" for k in AXES if k in r) for r in rows], fontsize=7)
-    if reference and reference["tasks"]:
-        ax.axhline(100 * reference["correct"] / reference["tasks"], color="gray", linestyle=":",
-                   label="no adapter")
+    base_rate = 100 * reference["correct"] / reference["tasks"] if reference and reference["tasks"] else None
+    if base_rate is not None:
+        ax.axhline(base_rate, color="gray", linestyle=":", label="no adapter")
         ax.legend(loc="upper left", fontsize=7)
+    ax.set_ylim(0, 1.3 * max(rates + [base_rate or 0, 1]))  # headroom: the legend sits above the bars
     ax.set_ylabel("correct fixes, % of valid tasks")
     ax.set_title("training sweep: fix rate per trial (green: chosen)")
     losses = [(i, r["eval_loss"]) for i, r in enumerate(rows) if r["eval_loss"] is not None]
     if losses:
         twin = ax.twinx()
         twin.plot(*zip(*losses), "o--", color="tab:orange")
+        lo, hi = min(v for _, v in losses), max(v for _, v in losses)
+        pad = (hi - lo) or 0.05 * hi
+        twin.set_ylim(lo - 0.2 * pad, hi + 0.6 * pad)  # the highest loss stays below the legend
         twin.set_ylabel("eval loss", color="tab:orange")
     fig.tight_layout()
     fig.savefig(png, dpi=110)
