@@ -256,7 +256,8 @@ def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, ben
         scored = runner.run(bench, [str(config)], folder / "eval", time_limit=time_limit, on_row=on_row)
     figures = report.summarize(scored)[name]
     row = {"trial": name, **point, "score": grid.score, "bench": _bench_id(bench), "tasks": figures["tasks"],
-           "fixed": figures["fixed"], "correct": figures["correct"], "correct_rate": figures["correct_rate"], "crashes": figures["crashes"],
+           "fixed": figures["fixed"], "correct": figures["correct"], "correct_rate": figures["correct_rate"],
+           "crashes": figures["crashes"],
            "train_loss": summary["train_loss"] if summary else None,
            "eval_loss": summary["eval_loss"] if summary else None, "seconds": round(time.time() - t0, 1)}
     with table.open("a") as f:
