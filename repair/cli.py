@@ -97,6 +97,12 @@ def fix(
         if interactive:
             _interactive(file, cfg, root, renderer, run_fix)
             return
+        others = None
+        if not apply:  # what the tests ran beside the file, for `debugger apply` to check later
+            from .source import load
+            from .verified import tree
+            src = load(file, root)
+            others = tree(src.root, src.rel)
         result = run_fix(file, cfg, root=root, apply=apply, on_event=renderer.event)
     except (InputError, PackError) as e:
         renderer.stop()
@@ -111,7 +117,7 @@ def fix(
     if result.status == "fixed" and not result.applied and result.new_source is not None:
         from .verified import keep
         keep(result.file, result.root, result.source_sha256, result.new_source, result.tests["command"], result.diff,
-             result.confidence)  # for `debugger apply`: exactly this diff, later, without repairing again
+             result.confidence, others)  # for `debugger apply`: exactly this diff, later, without repairing again
     if as_json:
         print(json.dumps(result.to_json()))
     else:
@@ -184,15 +190,17 @@ def apply_fix(
                   f"Take it back with: debugger undo {escape(file)}", soft_wrap=True)
 
 
-def _model_flags(model, adapter, engine, threads, sandbox) -> dict:
-    """The model and sandbox flags a long-lived process (serve, lsp) uses for every repair; unset ones left out."""
+def _model_flags(model, adapter, engine, threads, sandbox, test=None) -> dict:
+    """The operator's flags of a long-lived process (serve, lsp): the model and sandbox every repair uses, and
+    the test command where one is given; unset ones left out."""
     return {k: v for k, v in dict(model=model, adapter=adapter, engine=engine, threads=threads,
-                                  sandbox=sandbox).items() if v is not None}
+                                  sandbox=sandbox, test=test).items() if v is not None}
 
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default); requests must "
+                             "name it in their Host header (0.0.0.0 or :: takes any)."),
     port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0: any free one)."),
     root: Optional[List[str]] = typer.Option(None, "--root", help="Project root whose files may be repaired "
                                              "(repeatable; default: the current directory's project)."),
@@ -201,26 +209,34 @@ def serve(
     engine: Optional[str] = typer.Option(None, "--engine", help="auto, llama or transformers."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads."),
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto (default), bwrap, unshare or local."),
+    test: Optional[str] = typer.Option(None, "--test", help="The test command of every job (default: the "
+                                       "project's [tool.debugger] test, else pytest); requests cannot set it."),
+    max_budget: float = typer.Option(600.0, "--max-budget", min=1.0, max=86400.0,
+                                     help="Seconds a job may take at most (a request's budget must fit)."),
 ) -> None:
     """Serve repairs over an HTTP JSON API with one warm model: POST /v1/fix, GET /v1/jobs/ID (and /events),
     DELETE /v1/jobs/ID; every request but /v1/health needs Authorization: Bearer $DEBUGGER_TOKEN."""
     import secrets
     from pathlib import Path
 
-    from .config import loopback, resolve
+    from .config import loopback, operator
     from .source import InputError, find_root
+    token = os.environ.get("DEBUGGER_TOKEN") or secrets.token_urlsafe(24)
+    given = bool(os.environ.get("DEBUGGER_TOKEN"))
     try:
         roots = [Path(r).expanduser().resolve() for r in (root or [])] or [find_root(Path.cwd() / "-")]  # the cwd's project
         for r in roots:
             if not r.is_dir():
                 raise InputError(f"{r}: --root must be a directory")
-        flags = _model_flags(model, adapter, engine, threads, sandbox)
-        resolve(roots[0], flags)  # bad flags fail here, before anything listens
+        flags = _model_flags(model, adapter, engine, threads, sandbox, test)
+        operator(flags)  # bad flags fail here, before anything listens
+        from .serve import MIN_TOKEN
+        if len(token) < MIN_TOKEN:
+            raise InputError(f"$DEBUGGER_TOKEN is {len(token)} characters: use {MIN_TOKEN} or more "
+                             "(python -c \"import secrets; print(secrets.token_urlsafe(24))\")")
     except InputError as e:
         _fail(str(e), False)
         return
-    token = os.environ.get("DEBUGGER_TOKEN") or secrets.token_urlsafe(24)
-    given = bool(os.environ.get("DEBUGGER_TOKEN"))
 
     def announce(url: str) -> None:
         err.print(f"debugger serve: listening on {url} for {', '.join(map(str, roots))}", soft_wrap=True)
@@ -228,6 +244,7 @@ def serve(
         if not loopback(host):
             err.print(f"[yellow]warning:[/] {host} is not a loopback address; the API speaks plain HTTP")
     try:
+        import pydantic  # noqa: F401
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
@@ -235,7 +252,7 @@ def serve(
         return
     from .serve import serve as run_server
     try:
-        run_server(host, port, roots, flags, token, announce)
+        run_server(host, port, roots, flags, token, announce, max_budget=max_budget)
     except KeyboardInterrupt:
         pass
 
@@ -247,20 +264,24 @@ def lsp(
     engine: Optional[str] = typer.Option(None, "--engine", help="auto, llama or transformers."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads."),
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto (default), bwrap, unshare or local."),
+    test: Optional[str] = typer.Option(None, "--test", help="The test command of every repair (default: the "
+                                       "project's [tool.debugger] test, else pytest)."),
 ) -> None:
     """A Language Server on stdio: "Fix with debugger" on Python files, the verified fix as an editor edit."""
-    from pathlib import Path
-
-    from .config import resolve
-    from .lsp import Server
+    from .config import operator
     from .source import InputError
-    flags = _model_flags(model, adapter, engine, threads, sandbox)
+    flags = _model_flags(model, adapter, engine, threads, sandbox, test)
     try:
-        resolve(Path.cwd(), flags)  # bad flags fail here, before the editor connects
+        operator(flags)  # bad flags fail here, before the editor connects
     except InputError as e:
         _fail(str(e), False)
         return
-    raise typer.Exit(Server(flags).run())
+    try:
+        from .lsp import serve_stdio
+    except ImportError:
+        _fail("debugger lsp needs its extra: pip install 'debugger[serve]'", False)
+        return
+    raise typer.Exit(serve_stdio(flags))
 
 
 @app.command()

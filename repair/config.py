@@ -123,6 +123,11 @@ def _typed(name: str, value, source: str):
     elif kind is dict:
         if not isinstance(value, dict):
             raise bad
+        import math
+        for k, v in value.items():  # weights: feature -> a finite number
+            if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise InputError(f"{source}: setting {name!r} must map names to finite numbers, got {k!r} = {v!r}")
+        value = {k: float(v) for k, v in value.items()}
     elif not isinstance(value, str):
         raise bad
     if name in BOUNDS:
@@ -134,31 +139,59 @@ def _typed(name: str, value, source: str):
     return value
 
 
-def _inside(root: Path, value: str) -> bool:
-    p = Path(value.removeprefix("fake:")).expanduser()
-    p = (root / p if not p.is_absolute() else p).resolve()
-    return p.is_relative_to(root.resolve())
+def _in_project(root: Path, value: str) -> Path | None:
+    """`value` (a path relative to the project, or absolute) as an absolute path, if it exists inside ROOT."""
+    p = Path(value).expanduser()
+    try:
+        p = (p if p.is_absolute() else root / p).resolve()
+    except (OSError, ValueError):
+        return None
+    return p if p.is_relative_to(root.resolve()) and p.exists() else None
 
 
-def _project_refusal(root: Path, key: str, value) -> str | None:
-    """Why the project may not set `key` to `value` (None: it may). A pack name, or a model or adapter
-    inside the project itself, sends nothing anywhere; anything else is the user's decision."""
+# What loads the model. A long-lived process (`debugger serve`, `debugger lsp`) loads it once, from its
+# operator's flags and config: no job, project or request may change it there.
+MODEL_KEYS = ("model", "adapter", "engine", "threads")
+
+
+def _project_refusal(root: Path, key: str, value, request: bool, pinned) -> tuple[str | None, object]:
+    """(why the project, or a request, may not set `key` to `value`: None when it may; the value to take).
+    A pack name, or a model or adapter inside the project itself, sends nothing anywhere: it is taken as an
+    absolute path inside the project, resolved here once; anything else is the user's decision."""
+    if pinned is not None and key in MODEL_KEYS:
+        if _same(key, value, pinned):
+            return None, value
+        return "this server's model is its operator's, fixed at start", value
+    if request and key == "test":
+        return "a request does not choose the command the server runs: the project's own [tool.debugger] or the " \
+               "server's --test does", value
     if key in PROJECT_KEYS:
         if key == "threads" and isinstance(value, int) and not isinstance(value, bool) and value > _cores():
-            return f"more model threads than the {_cores()} cores starves the tests that run beside the model"
-        return None
-    if key == "model" and isinstance(value, str) and (value in PACKS or (not value.startswith("openai:") and
-                                                     ("/" in value or value.startswith("fake:")) and
-                                                     Path(value).suffix in ("", ".gguf", ".py") and
-                                                     _inside(root, value) and
-                                                     (root / value.removeprefix("fake:")).exists())):
-        return None
-    if key == "adapter" and isinstance(value, str) and (value in ("auto", "none") or
-                                                       (_inside(root, value) and (root / value).exists())):
-        return None
+            return f"more model threads than the {_cores()} cores starves the tests that run beside the model", value
+        return None, value
+    if key == "model" and isinstance(value, str):
+        if value in PACKS:
+            return None, value
+        fake = value.startswith("fake:")
+        where = None if value.startswith("openai:") else _in_project(root, value.removeprefix("fake:"))
+        if where is not None and ((where.suffix == ".py") if fake else (where.is_dir() or where.suffix == ".gguf")):
+            return None, ("fake:" if fake else "") + str(where)
+    if key == "adapter" and isinstance(value, str):
+        if value in ("auto", "none"):
+            return None, value
+        if (where := _in_project(root, value)) is not None and where.is_dir():
+            return None, str(where)
     if key == "sandbox" and value == "auto":
-        return None
-    return USER_ONLY_WHY.get(key, "it is not a search setting")
+        return None, value
+    return USER_ONLY_WHY.get(key, "it is not a search setting"), value
+
+
+def _same(key: str, value, pinned) -> bool:
+    """Whether a model setting names what the long-lived process runs anyway (then it changes nothing)."""
+    ours = getattr(pinned, key)
+    if key == "adapter" and value in ("auto", "none"):
+        return (value == "none" and ours is None) or (value == "auto" and ours == shipped_adapter(pinned.model))
+    return value == ours
 
 
 class TrustError(InputError):
@@ -167,17 +200,24 @@ class TrustError(InputError):
 
 
 def resolve(root: Path, overrides: dict | None = None, config_file: str | Path | None = None,
-            request: dict | None = None) -> FixConfig:
+            request: dict | None = None, *, project: bool = True, pinned: FixConfig | None = None) -> FixConfig:
     """Defaults < the user's config < [tool.debugger] in ROOT/pyproject.toml (search settings only) < a --config
     TOML file (named by the user) < command-line flags < `request` (a `debugger serve` job's settings: search
-    settings only, like the project's). Raises InputError (one line) on any bad value."""
+    settings only, like the project's, and never the test command). Raises InputError (one line) on any bad
+    value, TrustError on a setting its source may not set.
+
+    `project=False` leaves the project's settings out (a long-lived process's own configuration, see
+    `operator`). `pinned` (that configuration) holds the model fixed: a job of `debugger serve` or `debugger
+    lsp` may tune the search, but its project or request may not set MODEL_KEYS to anything else, and the
+    job runs the pinned model, adapter, engine, threads, sandbox, and never records."""
     names = {f.name for f in dataclasses.fields(FixConfig)}
     merged: dict = {}
     user = user_config_path()
     pyproject = root / "pyproject.toml"
-    layers = [(str(user), read_toml(user) if user.is_file() else {}, False),
-              (f"{pyproject} [tool.debugger]",
-               read_toml(pyproject).get("tool", {}).get("debugger", {}) if pyproject.is_file() else {}, True)]
+    layers = [(str(user), read_toml(user) if user.is_file() else {}, False)]
+    if project:
+        layers.append((f"{pyproject} [tool.debugger]",
+                       read_toml(pyproject).get("tool", {}).get("debugger", {}) if pyproject.is_file() else {}, True))
     if config_file:
         if not Path(config_file).is_file():
             raise InputError(f"{config_file}: no such config file")
@@ -189,20 +229,27 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
         if not isinstance(values, dict):
             raise InputError(f"{source}: settings must be a table")
         for key, value in values.items():
-            key = key.replace("-", "_")
+            key = key.replace("-", "_") if isinstance(key, str) else key
             if key not in names:
                 raise InputError(f"{source}: unknown setting {key!r}")
             if value is None:
                 continue
-            if untrusted and (why := _project_refusal(root, key, value)):
-                whose = "the project under repair" if source != "request" else "a request"
-                raise TrustError(f"{source}: {key} is not taken from {whose} ({why}); set it "
-                                 f"in {user} or pass --{key.replace('_', '-')}")
+            if untrusted:
+                why, value = _project_refusal(root, key, value, source == "request", pinned)
+                if why:
+                    whose = "the project under repair" if source != "request" else "a request"
+                    where = f"in {user} or pass --{key.replace('_', '-')}" if pinned is None else \
+                        f"with the server's --{key.replace('_', '-')}"
+                    raise TrustError(f"{source}: {key} is not taken from {whose} ({why}); set it {where}")
             merged[key] = _typed(key, value, source)
     cfg = FixConfig(**merged)
     bad = [f for f in cfg.formats if f not in ("mutant", "infill", "rewrite")]
     if bad or not cfg.formats:
         raise InputError(f"unknown edit format(s) {bad}: use mutant, infill, rewrite")
+    if pinned is not None:
+        for key in (*MODEL_KEYS, "sandbox"):
+            setattr(cfg, key, getattr(pinned, key))
+        cfg.record = None
     if cfg.adapter == "auto":
         cfg.adapter = shipped_adapter(cfg.model)
     if cfg.adapter in ("none", ""):
@@ -223,6 +270,12 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
     except ValueError as e:
         raise InputError(str(e)) from None
     return cfg
+
+
+def operator(flags: dict, config_file: str | Path | None = None) -> FixConfig:
+    """The configuration of a long-lived process (`debugger serve`, `debugger lsp`): its operator's own config
+    file and flags, no project's. Its model, adapter, engine, threads and sandbox hold for every job."""
+    return resolve(Path.cwd(), flags, config_file, project=False)
 
 
 def check_endpoint(spec: str) -> None:

@@ -11,6 +11,7 @@ import ast
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -192,7 +193,7 @@ def run(cwd: Path, files: list[str] | None = None, *, budget: float = 300.0, rep
         result.tests = related_tests(root, staged)
         if result.tests:
             from .testrun import run_tests
-            command = (test or project_command(root)) + " " + " ".join(result.tests)
+            command = (test or project_command(root)) + " " + " ".join(shlex.quote(t) for t in result.tests)
             rep = run_tests(snap, command, timeout=max(10.0, budget), test_timeout=30)
             result.test_seconds = rep.seconds
             result.failing = rep.failing

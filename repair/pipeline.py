@@ -214,9 +214,12 @@ def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixCo
 @dataclass
 class Models:
     """The models a repair uses, each loaded when first needed and kept here: a caller that passes the same
-    Models to several repairs (the Python API) loads each once; a test puts a scripted generator in."""
+    Models to several repairs (the Python API) loads each once; a test puts a scripted generator in. `cfg`,
+    when set, is what they load from whatever a repair's own settings say: a long-lived process's operator's
+    configuration (`debugger serve`, `debugger lsp`), so that no job decides the model of another."""
     generator: Generator | None = None
     scorer: Scorer | None = None
+    cfg: FixConfig | None = None
 
 
 def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False,
@@ -262,7 +265,7 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     def load_generator() -> Generator:
         if models.generator is None:
             with _Clock(result.phases, "load"):
-                models.generator = make_generator(cfg, emit)
+                models.generator = make_generator(models.cfg or cfg, emit)
             emit("model", models.generator)
         gen = models.generator
         if gen.fim is None and "infill" in cfg.formats and cfg.strategy != "naive":
@@ -278,14 +281,14 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         surprisal = reads_surprisal(cfg, result.engine)
         if surprisal and models.scorer is None:  # on transformers the scorer is the generator, clocked there
             with _Clock(result.phases, "load" if result.engine != "transformers" else "localize"):
-                models.scorer = make_scorer(cfg, result.engine, load_generator, emit)
+                models.scorer = make_scorer(models.cfg or cfg, result.engine, load_generator, emit)
 
         def later() -> Scorer | None:  # the second look: the scorer loads only now (its time is "load")
             emit("second_look", None)
             if models.scorer is None:
                 try:
                     with _Clock(result.phases, "load"):
-                        models.scorer = make_scorer(cfg, result.engine, load_generator, emit)
+                        models.scorer = make_scorer(models.cfg or cfg, result.engine, load_generator, emit)
                 except ImportError:  # an install with llama.cpp alone (no torch): the look it cannot take
                     return None
             return models.scorer

@@ -131,7 +131,8 @@ def apply(src: SourceFile, data: bytes) -> None:
 
 
 def undo(path: str | os.PathLike) -> Path:
-    """Put back the bytes the last --apply replaced, if the file still holds exactly what it wrote."""
+    """Put back the bytes the last --apply replaced, if the file still holds exactly what it wrote and is
+    writable; the file keeps the mode it has now."""
     target = Path(path).expanduser()
     if not target.exists():
         raise InputError(f"{path}: no such file")
@@ -139,9 +140,19 @@ def undo(path: str | os.PathLike) -> Path:
     record = undo_record(target)
     if not record.exists():
         raise InputError(f"{path}: nothing to undo (no fix was applied to it here)")
-    entry = json.loads(record.read_text())
-    if _sha(target.read_bytes()) != entry["after_sha256"]:
+    try:
+        entry = json.loads(record.read_text(encoding="utf-8"))
+        before = base64.b64decode(entry["before"], validate=True)
+        after = entry["after_sha256"]
+        if not isinstance(after, str):
+            raise ValueError("after_sha256 is not a string")
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise InputError(f"the undo record {record} cannot be read ({e}); nothing was changed") from None
+    if _sha(target.read_bytes()) != after:
         raise InputError(f"{path}: changed since debugger wrote it; not undoing (your edits would be lost)")
-    _atomic_write(target, base64.b64decode(entry["before"]), entry["mode"])
+    mode = target.stat().st_mode
+    if not os.access(target, os.W_OK) or not mode & 0o200:
+        raise InputError(f"{path}: is read-only; not undoing (make it writable first)")
+    _atomic_write(target, before, mode)
     record.unlink()
     return target

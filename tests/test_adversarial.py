@@ -344,6 +344,49 @@ def test_undo_restores_exact_bytes_only_if_untouched(tmp_path, monkeypatch, cli)
     assert code == 2 and "changed since" in data["error"] and target.read_bytes() == mine
 
 
+def test_undo_keeps_a_read_only_file_and_its_mode(tmp_path, monkeypatch, cli):
+    monkeypatch.setenv("DEBUGGER_HOME", str(tmp_path / "home"))
+    target = make(tmp_path)
+    assert fix(str(target), cfg(), apply=True, models=Models(generator=Scripted())).applied
+    fixed_bytes = target.read_bytes()
+    target.chmod(0o444)  # the user made it read-only after the fix
+    code, _, err, _ = cli("undo", str(target), env={"DEBUGGER_HOME": str(tmp_path / "home")})
+    assert code == 2 and "read-only" in err and len(err.strip().splitlines()) == 1
+    assert target.read_bytes() == fixed_bytes and target.stat().st_mode & 0o777 == 0o444
+    target.chmod(0o640)  # writable again, with a mode of the user's choosing: undone, the mode kept
+    code, _, err, _ = cli("undo", str(target), env={"DEBUGGER_HOME": str(tmp_path / "home")})
+    assert code == 0 and target.read_text() == BUGGY and target.stat().st_mode & 0o777 == 0o640
+
+
+def test_apply_refuses_a_fix_verified_against_other_tests_and_unreadable_records(project, cli, tmp_path):
+    home = {"DEBUGGER_HOME": str(tmp_path / "home")}
+    proj = project("calc")
+    fake = ["--model", f"fake:{FIXTURES / 'calc_fixed.py'}", "--select", "0"]
+    code, out, err, _ = cli("fix", "calc.py", *fake, cwd=proj, env=home)
+    assert code == 0, err
+    tests = proj / "tests" / "test_calc.py"
+    original = tests.read_text()
+    tests.write_text(original.replace("== 12", "== 7"))  # another branch, an edit: not what the fix passed
+    code, out, err, _ = cli("apply", "calc.py", cwd=proj, env=home)
+    assert code == 2 and "tests/test_calc.py" in err and len(err.strip().splitlines()) == 1, err
+    assert (proj / "calc.py").read_text() == (FIXTURES / "calc" / "calc.py").read_text()
+    tests.write_text(original)
+    (record,) = (tmp_path / "home" / "verified").glob("*.json")
+    kept = record.read_text()
+    for corrupt in ("{not json", '{"path": 3}', kept.replace('"after": "', '"after": "@@')):
+        record.write_text(corrupt)
+        code, out, err, _ = cli("apply", "calc.py", cwd=proj, env=home)
+        assert code == 2 and "cannot be read" in err and len(err.strip().splitlines()) == 1, (corrupt[:20], err)
+    record.write_text(kept)
+    code, out, err, _ = cli("apply", "calc.py", cwd=proj, env=home)
+    assert code == 0, err
+    assert (proj / "calc.py").read_bytes() == (FIXTURES / "calc_fixed.py").read_bytes()
+    (undo,) = (tmp_path / "home" / "undo").glob("*.json")
+    undo.write_text('{"before": "not base64!", "after_sha256": 1}')
+    code, out, err, _ = cli("undo", "calc.py", cwd=proj, env=home)
+    assert code == 2 and "cannot be read" in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_ctrl_c_leaves_no_temp_files_or_children(tmp_path, project):
     root = project("calc")
     tmp = tmp_path / "tmp"
@@ -442,14 +485,46 @@ def test_pickle_weights_are_never_loaded(tmp_path):
 
 
 @ISOLATED
-def test_tools_and_projects_under_tmp_stay_visible_and_tempfiles_work(tmp_path):
-    # CI clones (and venvs) may live under /tmp: the sandbox must not hide it behind a tmpfs
-    outside = tmp_path / "venv-like" / "tool.txt"
-    outside.parent.mkdir()
-    outside.write_text("visible\n")
-    r = run(f"cat {outside} && {sys.executable} -c \"import tempfile; print(tempfile.mkstemp()[1])\"", tmp_path)
+def test_the_sandbox_shows_only_what_a_test_needs(tmp_path):
+    # a virtualenv the command names is there, wherever it lives (CI clones and venvs may live under /tmp) ...
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(os.path.realpath(sys.executable))
+    (venv / "pyvenv.cfg").write_text(f"home = {os.path.dirname(os.path.realpath(sys.executable))}\n")
+    # ... another project, a key in it, and the user's home are not
+    other = tmp_path / "other-project"
+    other.mkdir()
+    (other / "id_ed25519").write_text("PRIVATE KEY\n")
+    script = ("import os, sys, tempfile\n"
+              f"print('venv', os.path.exists({str(venv / 'pyvenv.cfg')!r}))\n"
+              f"print('other', os.path.exists({str(other / 'id_ed25519')!r}))\n"
+              "home = os.path.expanduser('~')\n"
+              "print('home', sorted(os.listdir(home)) if os.path.isdir(home) else [])\n"
+              "print('tmp', tempfile.mkstemp()[1])\n")
+    (tmp_path / "work" / "copy").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "work" / "copy" / "see.py").write_text(script)
+    r = run(f"{venv / 'bin' / 'python'} see.py", tmp_path)
     assert r.returncode == 0, r.output
-    assert "visible" in r.output and str(tmp_path / "work" / "tmp") in r.output
+    assert "venv True" in r.output and "other False" in r.output
+    assert str(tmp_path / "work" / "tmp") in r.output  # temp files work, in the run's own TMPDIR
+    from debugger.sandbox import view
+    shown = view(f"{venv / 'bin' / 'python'} see.py", os.environ.get("PATH", ""))
+    seen = eval(next(ln for ln in r.output.splitlines() if ln.startswith("home "))[5:])
+    home = os.path.expanduser("~")
+    for entry in seen:  # only folders on the way to a Python environment the run needs
+        assert any(p.startswith(os.path.join(home, entry)) for p in shown), (entry, shown)
+    assert str(venv) in shown and not any(p.startswith(str(other)) for p in shown)
+    # a bare `python` through a version manager's shim (pyenv): its root is shown, the shim works
+    pyenv = tmp_path / "pyenv"
+    (pyenv / "libexec").mkdir(parents=True)
+    (pyenv / "shims").mkdir()
+    (pyenv / "libexec" / "pyenv").write_text(f"#!/bin/sh\nexec {os.path.realpath(sys.executable)} \"$@\"\n")
+    (pyenv / "shims" / "python").write_text(f"#!/bin/sh\nexec {pyenv / 'libexec' / 'pyenv'} \"$@\"\n")
+    for f in (pyenv / "libexec" / "pyenv", pyenv / "shims" / "python"):
+        f.chmod(0o755)
+    env = dict(os.environ, PATH=f"{pyenv / 'shims'}:{os.environ.get('PATH', '')}")
+    r = make_sandbox().run("python -c 'print(40 + 2)'", tmp_path / "work" / "copy", env, 30)
+    assert r.returncode == 0 and "42" in r.output, r.output
 
 
 # -- the project under repair is untrusted: its settings tune the search, nothing else ---------------------
@@ -560,6 +635,31 @@ def test_project_cannot_load_weights_from_outside_it(project, cli, tmp_path):
     _refused_early(code, err, proj, "model")
 
 
+def test_an_in_project_model_is_the_projects_file_whatever_the_cwd(project, cli, tmp_path, monkeypatch):
+    from debugger.config import resolve
+    from debugger.models import kind_of
+    proj = project("calc")
+    (proj / "fixed.py").write_text((FIXTURES / "calc_fixed.py").read_text())
+    _settings(proj, 'model = "fake:fixed.py"\nselect = 0\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "fixed.py").write_text((FIXTURES / "calc_fixed.py").read_text().replace("a * b", "a ** b // a"))
+    for cwd in (elsewhere, Path("/")):
+        code, out, err, data = cli("fix", str(proj / "calc.py"), "--json", cwd=cwd)
+        assert code == 0 and "+    return a * b" in data["diff"], (cwd, err, data)
+        assert data["model"] == f"fake:{proj / 'fixed.py'}"
+    # a folder named like a hub id is a folder of the project, never a download
+    (proj / "pyproject.toml").write_text((FIXTURES / "calc" / "pyproject.toml").read_text())
+    _settings(proj, 'model = "someone/their-model"\n')
+    (proj / "someone" / "their-model").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    cfg = resolve(proj)
+    assert cfg.model == str(proj / "someone" / "their-model") and kind_of(cfg.model) == "dir"
+    _settings(proj, 'model = "nowhere/at-all"\n')
+    with pytest.raises(InputError, match="model"):
+        resolve(proj)
+
+
 def test_project_may_tune_the_search(project):
     from debugger.config import resolve
     proj = project("calc")
@@ -580,6 +680,9 @@ def test_project_may_tune_the_search(project):
     ('formats = "infill,bogus"', ("bogus",)),
     ("surprisal = 1", ("surprisal", "true or false")),
     ("budget = 0", ("budget", "between")),
+    ('weights = {spectrum = "high"}', ("weights", "finite numbers")),
+    ("weights = {spectrum = nan}", ("weights", "finite numbers")),
+    ("weights = {spectrum = inf}", ("weights", "finite numbers")),
 ])
 def test_bad_project_settings_fail_in_one_line_before_any_test(project, cli, setting, words):
     proj = project("calc")

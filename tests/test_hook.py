@@ -138,3 +138,11 @@ def test_pre_commit_try_repo(repo):
                              capture_output=True, text=True, timeout=900)
     assert suggest.returncode == 0, suggest.stdout + suggest.stderr
     assert (repo / "calc.py").read_text().count("def add(a, b)\n") == 1  # nothing was modified
+
+
+def test_a_staged_test_files_name_is_never_run_as_shell(repo):
+    name = "tests/test_q;sleep 7;.py"  # unquoted, the shell would run `sleep 7` and then fail on `.py`
+    (repo / name).write_text("def test_q():\n    assert True\n")
+    git(repo, "add", "-A")
+    result = hook.run(repo, repair=False, test=f"{sys.executable} -m pytest -q")
+    assert name in result.tests and result.failing == [] and result.test_seconds < 6

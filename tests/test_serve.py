@@ -82,8 +82,8 @@ def test_fix_over_http_streams_progress_and_keeps_the_model_warm(project, server
     root = project("calc")
     before = (root / "calc.py").read_bytes()
     url = server(root, "--model", f"fake:{fixed('calc')}")
-    assert call(f"{url}/v1/health", token=None) == (200, {"status": "ok", "model": f"fake:{fixed('calc')}",
-                                                          "engine": "fake"})
+    assert call(f"{url}/v1/health", token=None) == (200, {"status": "ok"})  # the model only to a token holder
+    assert call(f"{url}/v1/health") == (200, {"status": "ok", "model": f"fake:{fixed('calc')}", "engine": "fake"})
     assert call(f"{url}/v1/fix", "POST", {"file": "calc.py"}, token=None)[0] == 401
     assert call(f"{url}/v1/fix", "POST", {"file": "calc.py"}, token="wrong")[0] == 401
     ask = {"select": 0, "formats": ["infill"]}  # the model's candidates only: the job must load it
@@ -105,7 +105,11 @@ def test_fix_over_http_streams_progress_and_keeps_the_model_warm(project, server
     assert (root / "calc.py").read_bytes() == fixed("calc").read_bytes()
     code, loc = call(f"{url}/v1/localize", "POST", {"file": "calc.py"})
     assert wait(f"{url}/v1/jobs/{loc['id']}")["result"]["failing"] == []  # fixed now: nothing fails
-    assert call(f"{url}/openapi.json")[1]["paths"]["/v1/fix"]["post"]
+    spec = call(f"{url}/openapi.json")[1]
+    assert spec["paths"]["/v1/fix"]["post"]
+    request = spec["components"]["schemas"]["Request"]  # generated from the typed request model
+    assert request["additionalProperties"] is False and "model" not in request["properties"]
+    assert "test" not in request["properties"] and request["properties"]["samples"]
 
 
 def test_bad_requests_are_refused_with_their_status(project, server, tmp_path):
@@ -119,10 +123,21 @@ def test_bad_requests_are_refused_with_their_status(project, server, tmp_path):
     assert call(f"{url}/v1/fix", "POST", {"file": "nope.py"})[0] == 404
     code, body = call(f"{url}/v1/fix", "POST", {"file": "calc.py", "model": "openai:http://example.com/v1#m"})
     assert code == 403 and "not taken from a request" in body["error"]
-    assert call(f"{url}/v1/fix", "POST", {"file": "calc.py", "record": "/tmp/x.jsonl"})[0] == 403
-    assert call(f"{url}/v1/fix", "POST", {"file": "calc.py", "sandbox": "local"})[0] == 403
+    for key, value in (("model", "qwen2.5-coder-0.5b"), ("adapter", "none"), ("engine", "llama"), ("threads", 1),
+                       ("test", "cat /etc/hostname; exit 1"), ("record", "/tmp/x.jsonl"), ("sandbox", "local")):
+        code, body = call(f"{url}/v1/fix", "POST", {"file": "calc.py", key: value})
+        assert code == 403 and f"{key} is not taken from a request" in body["error"], (key, body)
     code, body = call(f"{url}/v1/fix", "POST", {"file": "calc.py", "samples": "three"})
     assert code == 400 and "samples" in body["error"]
+    for bad in ({"weights": {"spectrum": "x"}}, {"weights": {"spectrum": float("nan")}}, {"top_k": 0},
+                {"formats": ["delete"]}, {"unknown": 1}, {"budget": 601}, {"file": "calc.py\x00.txt"}):
+        code, body = call(f"{url}/v1/fix", "POST", {"file": "calc.py", **bad}) if "file" not in bad else \
+            call(f"{url}/v1/fix", "POST", bad)
+        assert code == 400, (bad, code, body)
+    (root / "notes.txt").write_text("x = 1\n")
+    assert call(f"{url}/v1/fix", "POST", {"file": "notes.txt"})[0] == 400  # refused now, not failed later
+    code, body = call(f"{url}/v1/fix", "POST", {"file": "tests/test_calc.py"})
+    assert code == 400 and "test or configuration file" in body["error"]
     assert call(f"{url}/v1/localize", "POST", {"file": "calc.py", "apply": True})[0] == 400
     assert call(f"{url}/v1/fix", "POST", {"file": "calc.py", "pad": "x" * 70_000})[0] == 413
     assert call(f"{url}/v1/jobs/nope")[0] == 404
@@ -174,3 +189,172 @@ def test_the_real_default_model_fixes_through_the_server_and_stays_warm(tmp_path
         job = wait(f"{url}/v1/jobs/{j['id']}", timeout=600)
         assert job["state"] == "done" and job["result"]["status"] == "fixed", job
         assert job["result"]["engine"] == "llama" and job["result"]["tokens"] > 0
+
+
+EVIL = "    return a + b if a != 1337 else 0\n"
+
+
+def _untrusted(root: Path) -> None:
+    """A served project that names, in its own settings, a model inside itself: one that plants a backdoor."""
+    (root / "evil.py").write_text(fixed("calc").read_text().replace("    return a + b\n", EVIL, 1))
+    with open(root / "pyproject.toml", "a") as f:
+        f.write('\n[tool.debugger]\nmodel = "fake:evil.py"\n')
+
+
+def test_an_untrusted_project_cannot_choose_the_model_of_a_trusted_ones_fix(tmp_path, server):
+    import shutil
+    evil, trusted = tmp_path / "evil", tmp_path / "trusted"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "calc", evil)
+    shutil.copytree(evil, trusted)
+    _untrusted(evil)
+    url = server(evil, "--root", str(trusted), "--model", f"fake:{fixed('calc')}")
+    code, body = call(f"{url}/v1/fix", "POST", {"file": str(evil / "calc.py")})
+    assert code == 403 and "model is not taken from the project" in body["error"]
+    code, body = call(f"{url}/v1/fix", "POST", {"file": str(trusted / "calc.py"), "model": f"fake:{evil / 'evil.py'}"})
+    assert code == 403
+    code, job = call(f"{url}/v1/fix", "POST", {"file": str(trusted / "calc.py"), "apply": True, "select": 0})
+    assert code == 202
+    result = wait(f"{url}/v1/jobs/{job['id']}")["result"]
+    assert result["applied"] and result["model"] == f"fake:{fixed('calc')}"
+    assert (trusted / "calc.py").read_bytes() == fixed("calc").read_bytes()  # the operator's fix, no backdoor
+
+
+def test_no_jobs_settings_reach_another_job(tmp_path, project):
+    """Service level: a first job's project tunes its own search; the model is the operator's, loaded from the
+    operator's settings, and the next job's settings are its own."""
+    import shutil
+
+    from debugger.serve import Refused, Service
+    first = project("calc")
+    second = tmp_path / "second"
+    shutil.copytree(first, second)
+    with open(first / "pyproject.toml", "a") as f:
+        f.write('\n[tool.debugger]\nsamples = 0\nformats = ["infill"]\nselect = 0\n')
+    service = Service([first, second], {"model": f"fake:{fixed('calc')}", "sandbox": "local"}, TOKEN)
+    a = service.submit("fix", {"file": str(first / "calc.py")})
+    with pytest.raises(Refused) as refused:  # a request may not name the model, even the operator's
+        service.submit("fix", {"file": str(second / "calc.py"), "model": f"fake:{fixed('calc')}"})
+    assert refused.value.status == 403
+    b = service.submit("fix", {"file": str(second / "calc.py"), "rounds": 1})
+    for job in (a, b):
+        t0 = time.monotonic()
+        while job.state not in ("done", "failed"):
+            assert time.monotonic() - t0 < 120
+            time.sleep(0.1)
+    assert (a.cfg.samples, a.cfg.formats, a.cfg.select) == (0, ["infill"], 0)
+    assert (b.cfg.samples, b.cfg.formats, b.cfg.rounds) == (3, ["mutant", "infill", "rewrite"], 1)
+    assert a.result["status"] == b.result["status"] == "fixed"
+    assert a.result["model"] == b.result["model"] == service.models.generator.name == f"fake:{fixed('calc')}"
+    assert a.result["root"] == str(first) and b.result["root"] == str(second)
+
+
+def test_the_served_root_is_the_repairs_root(tmp_path, server):
+    import shutil
+    outer = tmp_path / "outer"
+    sub = outer / "sub"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "calc", sub)
+    (outer / "pyproject.toml").write_text('[project]\nname = "outer"\nversion = "0"\n\n[tool.debugger]\nsamples = 70\n')
+    (outer / "test_outside.py").write_text("def test_outside():\n    assert False\n")
+    url = server(sub, "--model", f"fake:{fixed('calc')}")
+    code, job = call(f"{url}/v1/fix", "POST", {"file": "calc.py", "select": 0})
+    assert code == 202  # outer's settings (samples 70 is out of bounds) are not the served project's
+    result = wait(f"{url}/v1/jobs/{job['id']}")["result"]
+    assert result["root"] == str(sub) and result["status"] == "fixed"
+    assert not any("test_outside" in t for t in result["tests"]["failing_before"])
+
+
+def _raw_request(url: str, method: str, path: str, headers: dict, body: bytes | None = None):
+    import http.client
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.putrequest(method, path, skip_host="host" in {k.lower() for k in headers})
+    for k, v in headers.items():
+        conn.putheader(k, v)
+    conn.endheaders()
+    if body is not None:
+        conn.send(body)
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
+def test_host_origin_token_and_body_rules(project, server, tmp_path):
+    root = project("calc")
+    url = server(root, "--model", f"fake:{fixed('calc')}")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    port = url.rsplit(":", 1)[1]
+    assert _raw_request(url, "GET", "/openapi.json", {**auth, "Host": f"localhost:{port}"})[0] == 200
+    assert _raw_request(url, "GET", "/openapi.json", {**auth, "Host": f"attacker.example:{port}"})[0] == 403  # rebinding
+    assert _raw_request(url, "GET", "/openapi.json", {**auth, "Origin": "http://attacker.example"})[0] == 403
+    assert _raw_request(url, "GET", "/openapi.json", {"Authorization": f"bearer {TOKEN}"})[0] == 200  # any case
+    assert _raw_request(url, "GET", "/openapi.json", {"Authorization": "Bearer"})[0] == 401
+    # a chunked body of 64 MB: refused once it passes the limit, not buffered whole
+    import http.client
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    sent = [0]
+
+    def chunks():
+        for _ in range(64 * 16):
+            sent[0] += 65536
+            yield b"x" * 65536
+    t0 = time.monotonic()
+    try:
+        conn.request("POST", "/v1/fix", body=chunks(), headers={**auth, "Transfer-Encoding": "chunked"},
+                     encode_chunked=True)
+        status = conn.getresponse().status
+    except (BrokenPipeError, ConnectionResetError):
+        status = 413  # the server answered and closed while we were still sending
+    assert status == 413 and time.monotonic() - t0 < 20
+    # a short token is refused before anything listens
+    env = dict(os.environ, DEBUGGER_TOKEN="short", DEBUGGER_HOME=str(tmp_path / "home"))
+    p = subprocess.run([sys.executable, "-m", "debugger.cli", "serve", "--port", "0", "--root", str(root)],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 2 and "16 or more" in p.stderr
+
+
+def test_open_event_streams_do_not_stall_the_server(project, server, tmp_path):
+    import http.client
+    from urllib.parse import urlsplit
+    root = project("calc")
+    (root / "tests" / "test_slow.py").write_text("import time\n\n\ndef test_slow():\n    time.sleep(4)\n")
+    url = server(root, "--model", f"fake:{fixed('calc')}", "--sandbox", "local")
+    code, job = call(f"{url}/v1/fix", "POST", {"file": "calc.py", "select": 0})
+    u = urlsplit(url)
+    streams = []
+    for _ in range(12):
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        conn.request("GET", f"/v1/jobs/{job['id']}/events", headers={"Authorization": f"Bearer {TOKEN}"})
+        streams.append(conn.getresponse())
+    t0 = time.monotonic()
+    code, other = call(f"{url}/v1/fix", "POST", {"file": "calc.py"})
+    assert code == 202 and time.monotonic() - t0 < 5
+    assert call(f"{url}/v1/jobs/{other['id']}", "DELETE")[0] == 200
+    for r in streams:
+        r.close()
+
+
+def test_finished_jobs_expire_and_a_job_past_the_ceiling_is_stopped(project, monkeypatch):
+    from debugger import serve as srv
+    root = project("calc")
+    service = srv.Service([root], {"model": f"fake:{fixed('calc')}", "sandbox": "local"}, TOKEN, max_budget=1.0,
+                          keep=0.5)
+    monkeypatch.setattr(srv, "GRACE", 0.5)
+    job = service.submit("fix", {"file": "calc.py"})
+    assert job.cfg.budget == job.cfg.timeout == 1.0  # the project's and the defaults, within the ceiling
+
+    def stuck(job):  # a repair that would hold the worker for an hour
+        job.cancel.wait(3600)
+        return {}
+    service._run = stuck
+    t0 = time.monotonic()
+    while job.state != "failed":
+        assert time.monotonic() - t0 < 10, job.state
+        time.sleep(0.05)
+    assert "ceiling" in job.error and time.monotonic() - t0 < 5
+    assert service.job(job.id) is job
+    time.sleep(0.6)
+    with pytest.raises(srv.Refused) as gone:
+        service.job(job.id)
+    assert gone.value.status == 404
