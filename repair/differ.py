@@ -20,9 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .sandbox import Sandbox, make_sandbox, remove_copy, scratch_copy
 from .source import SourceFile
-from .testrun import PROBE_DIR, TestReport, run_tests
+from .testrun import PROBE_DIR, TestReport
 
 MAX_INPUTS = 120  # per function: the recorded calls first, then their neighbours
 
@@ -156,19 +155,15 @@ def _call_text(function: str, call: str) -> str:
     return f"{function}({', '.join(shown)})"
 
 
-def compare(src: SourceFile, candidates: dict[str, str], before: TestReport, command: str, *,
-            timeout: float, test_timeout: float, sandbox: Sandbox | None = None, call_timeout: float = 1.0,
+def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport, *, call_timeout: float = 1.0,
             record: bool = True) -> Comparison:
     """Run each candidate (id -> the whole file's text) on the recorded inputs and their neighbours, and the
     module's doctests; `record=False` (one candidate: nothing to compare it with) runs the doctests only."""
     t0 = time.monotonic()
-    sandbox = sandbox or make_sandbox()
     functions, elsewhere = changed_functions(src.text, list(candidates.values()))
     result = Comparison(functions=functions)
-    copy = scratch_copy(src.root)
-    work = copy.parent
-    try:
-        (copy / src.rel).write_bytes(src.raw)
+    with ws.copy(src) as copy:
+        work = copy.parent
         calls: dict[str, list[str]] = {}
         if functions and record:
             spans = _function_lines(src.text, functions)
@@ -177,8 +172,8 @@ def compare(src: SourceFile, candidates: dict[str, str], before: TestReport, com
             spec = {"target": str((copy / src.rel).resolve()), "functions": functions,
                     "out": str(work / "calls.jsonl"), "limit": 64}
             (work / "calls.json").write_text(json.dumps(spec))
-            run_tests(copy, command, select=tests or None, timeout=timeout, test_timeout=test_timeout, sandbox=sandbox,
-                      plugins=("debugger_calls",), extra_env={"DEBUGGER_CALLS": str(work / "calls.json")})
+            ws.tests(copy, select=tests or None, plugins=("debugger_calls",),
+                     extra_env={"DEBUGGER_CALLS": str(work / "calls.json")})
             if (work / "calls.jsonl").exists():
                 for ln in (work / "calls.jsonl").read_text(encoding="utf-8").splitlines():
                     r = json.loads(ln)
@@ -195,15 +190,13 @@ def compare(src: SourceFile, candidates: dict[str, str], before: TestReport, com
                 "candidates": runs, "calls": inputs, "call_timeout": call_timeout}
         (work / "differ.json").write_text(json.dumps(spec))
         script = PROBE_DIR / "debugger_differ.py"
-        cmd = " ".join(shlex.quote(a) for a in (_python(command), str(script), str(work / "differ.json"),
+        cmd = " ".join(shlex.quote(a) for a in (_python(ws.command), str(script), str(work / "differ.json"),
                                                   str(work / "differ.out.json")))
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED") or "0")
         budget = 30.0 + len(runs) * sum(len(v) for v in inputs.values()) * 0.05
-        sandbox.run(cmd, copy, env, min(timeout, budget))
+        ws.command_in(copy, cmd, env, budget)
         out_file = work / "differ.out.json"
         out = json.loads(out_file.read_text(encoding="utf-8")) if out_file.exists() else {}
-    finally:
-        remove_copy(copy)
     result.errors = {k: v for k, v in out.get("errors", {}).items() if k != "_again"}
     result.doctests = {k: v for k, v in out.get("doctests", {}).items() if k != "_again"}  # "_original" kept
     results = out.get("results", {})

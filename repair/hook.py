@@ -19,12 +19,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import HookError
+
 SKIP = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox", "build", "dist"}
 MARK = "# installed by debugger hook install"
-
-
-class HookError(RuntimeError):
-    pass
 
 
 def git(*args: str, cwd: Path, check: bool = True) -> str:

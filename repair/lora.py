@@ -10,11 +10,9 @@ import json
 import math
 from pathlib import Path
 
+from .errors import AdapterError
+
 PLAIN = {"peft_type": "LORA", "use_dora": False, "fan_in_fan_out": False, "bias": "none"}
-
-
-class AdapterError(ValueError):
-    pass
 
 
 def plain(cfg: dict) -> bool:

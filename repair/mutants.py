@@ -295,19 +295,17 @@ def score(base: dict, runs: list[tuple[dict, list[str], int]], failing: list[str
     return {"mutants": n, "kill": kill, "fix": fix}
 
 
-def probe(src, report, stmts: list, command: str, *, budget: float | None = None, test_timeout: float = 2.0,
-          timeout: float = 120.0, sandbox=None, per_statement: int = 6, failing_max: int = 6,
-          passing_max: int = 8, full: int | None = None) -> MutationProbe:
+def probe(ws, src, report, stmts: list, *, budget: float | None = None, test_timeout: float | None = None,
+          per_statement: int = 6, failing_max: int = 6, passing_max: int = 8, full: int | None = None) -> MutationProbe:
     """Mutate each of `stmts` (spans, best first) and rerun its tests in one pytest session in a scratch
     copy (repair/_probe/debugger_mutate.py): the failing tests, and passing ones that ran the statement.
     Mutants go round-robin over the first `full` statements (default localize.MUTANT_K), so a budget cut
     still reaches every one of them; the statements after those get their likeliest mutant only, run
     after the first two rounds (a bug ranked below the top is often undone by its first mutant).
     `budget`: seconds for the mutant loop; default the recording run's (`report.seconds`, at least one),
-    so the probe costs about one more run of the relevant tests."""
+    so the probe costs about one more run of the relevant tests. Each test under a mutant gets
+    `test_timeout` (default the workspace's probe_test_timeout: a mutant can make a loop that never ends)."""
     from .localize import MUTANT_K
-    from .sandbox import remove_copy, scratch_copy
-    from .testrun import run_tests
     t0 = time.monotonic()
     budget = max(1.0, report.seconds) if budget is None else budget
     full = MUTANT_K if full is None else full
@@ -324,22 +322,19 @@ def probe(src, report, stmts: list, command: str, *, budget: float | None = None
             order += [(s, m[0]) for s, m in per[full:] if m]
     tests = {(s.start_line, s.end_line): _tests_for(report, s.start_line, s.end_line, failing, failing_max,
                                                      passing_max) for s, _ in per}
-    copy = scratch_copy(src.root)
-    work = copy.parent
-    try:
-        (copy / src.rel).write_bytes(src.raw)
+    test_timeout = ws.probe_test_timeout if test_timeout is None else test_timeout
+    with ws.copy(src) as copy:
+        work = copy.parent
         spec = {"target": str((copy / src.rel).resolve()), "out": str(work / "mutants.jsonl"), "budget": budget,
                 "test_timeout": test_timeout,
                 "mutants": [{"id": i, "text": m.text, "tests": tests[(s.start_line, s.end_line)][0]}
                             for i, (s, m) in enumerate(order)]}
         (work / "mutants.json").write_text(json.dumps(spec))
         select = sorted({n for m in spec["mutants"] for n in m["tests"]})
-        rep = run_tests(copy, command, select=select, timeout=timeout, test_timeout=test_timeout, sandbox=sandbox,
-                        extra_env={"DEBUGGER_MUTANTS": str(work / "mutants.json")}, plugins=("debugger_mutate",))
+        rep = ws.tests(copy, select=select, test_timeout=test_timeout,
+                       extra_env={"DEBUGGER_MUTANTS": str(work / "mutants.json")}, plugins=("debugger_mutate",))
         lines = [json.loads(x) for x in (work / "mutants.jsonl").read_text().splitlines()] \
             if (work / "mutants.jsonl").exists() else []
-    finally:
-        remove_copy(copy)
     first = next((x for x in lines if x.get("id") == "base"), {})
     base = first.get("results")
     if base is None:  # the plugin never got to run the tests: say why in one line

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .errors import PackError
+
 
 @dataclass(frozen=True)
 class Pack:
@@ -47,10 +49,6 @@ PACKS: dict[str, Pack] = {
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", extra="model-1-5b"),
 }
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
-
-
-class PackError(RuntimeError):
-    """A pack is missing, incomplete or does not match its recorded hash."""
 
 
 def home() -> Path:

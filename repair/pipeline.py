@@ -1,4 +1,8 @@
-"""The repair loop as a function over the stages: test -> localize -> generate -> validate -> rank.
+"""The repair as public stage functions over one RepairContext: `context` (checks, settings, workspace,
+models) -> `baseline` (the tests, and whether the failure reproduces) -> `localize` (ranked spans, the probe's
+mutants) -> `search` (candidates generated and validated, round by round) -> `select` (the differential check
+and the choice) -> `conclude` (the result, and the write when asked). `fix` runs them in order; the other
+front-ends (`debugger localize`, the server, the editor, the hook, the Python API) call the same functions.
 
 No printing here: progress goes out through `on_event(name, payload)` and the CLI renders it.
 """
@@ -13,13 +17,15 @@ from typing import Any, Callable
 from . import prompts, writer
 from .config import FixConfig, model_label, reads_surprisal, surprisal_later
 from .generate import Candidate, Generator, ast_key, generate
-from .locate import Scorer, locate
-from .localize import Localization, localize, weights_for
-from .sandbox import make_sandbox, remove_copy, scratch_copy
+from .locate import ModelReads, Scorer, locate
+from .localize import Localization, weights_for
+from .localize import localize as localize_spans
 from .screen import screen
 from .source import Edit, InputError, SourceFile, edited_text, load
-from .testrun import TestReport, default_command, run_tests
-from .validate import Verdict, rank, validate
+from .testrun import TestReport
+from .validate import Verdict, validate
+from .validate import rank as rank_verdicts
+from .workspace import Workspace
 
 Event = Callable[[str, Any], None]
 
@@ -77,15 +83,87 @@ class _Clock:
         self.phases[self.name] = round(self.phases.get(self.name, 0.0) + time.monotonic() - self.t, 2)
 
 
-def _baseline(src: SourceFile, command: str, cfg: FixConfig) -> TestReport:
-    """The tests against `src` (the user's file, or a partial fix of it), with line recording on."""
-    copy = scratch_copy(src.root)
-    try:
-        (copy / src.rel).write_bytes(src.raw)
-        report = run_tests(copy, command, target=src.rel, timeout=cfg.timeout, test_timeout=cfg.test_timeout,
-                           sandbox=make_sandbox(cfg.sandbox))
-    finally:
-        remove_copy(copy)
+@dataclass
+class RepairContext:
+    """One repair, built once by `context` and handed to every stage: the file, its settings, the workspace
+    that runs its tests, the models, the clock and where progress goes. The stages (`baseline`, `localize`,
+    `search`, `select`, `conclude`) fill `result` as they go."""
+    src: SourceFile
+    cfg: FixConfig
+    ws: Workspace
+    models: Models
+    emit: Event
+    result: FixResult
+    t0: float = field(default_factory=time.monotonic)
+    own_models: bool = True  # the models are this repair's alone (dropped when done), not a caller's warm ones
+
+    @property
+    def deadline(self) -> float:
+        return self.t0 + self.cfg.budget
+
+    @property
+    def engine(self) -> str:
+        return self.result.engine
+
+    def clock(self, phase: str) -> _Clock:
+        """`with ctx.clock("validate"): ...` adds the block's time to that phase of the result."""
+        return _Clock(self.result.phases, phase)
+
+    def done(self, status: str, error: str | None = None) -> FixResult:
+        self.result.status, self.result.seconds = status, round(time.monotonic() - self.t0, 2)
+        if error is not None:
+            self.result.error = error
+        return self.result
+
+    def generator(self) -> Generator:
+        """The model, loaded the first time a prompt needs it (a fix the probe's mutants find loads none)."""
+        models, cfg = self.models, self.cfg
+        if models.generator is None:
+            with self.clock("load"):
+                models.generator = make_generator(models.cfg or cfg, self.emit)
+            self.emit("model", models.generator)
+        gen = models.generator
+        if gen.fim is None and "infill" in cfg.formats and cfg.strategy != "naive":
+            raise InputError(f"{gen.name} has no fill-in-the-middle tokens of a known family: run it "
+                             "with --formats mutant,rewrite")
+        self.result.model = gen.name
+        return gen
+
+    def scorer(self) -> Scorer | None:
+        """What reads the model's scores for localization (make_scorer), loaded once and kept with the models."""
+        if self.models.scorer is None:
+            self.models.scorer = make_scorer(self.models.cfg or self.cfg, self.engine, self.generator, self.emit)
+        return self.models.scorer
+
+
+def context(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False, models: Models | None = None,
+            on_event: Event | None = None, model: bool = True) -> RepairContext:
+    """The context of a repair of `path`, after every check that needs no test run: the file is a target (not a
+    test), writable and not mid-merge when it is to be written, the model known (`model=False`: a ranking that
+    reads no model). Every front-end (the command line, `debugger localize`, the server, the editor, the hook,
+    the Python API) starts here."""
+    from .models import check, pick_engine
+    src = load(path, root)
+    writer.check_target(src, apply)
+    if apply:
+        writer.check_repo_state(src)  # fail before minutes of work, not after
+    own = models is None
+    models = models if models is not None else Models()
+    if models.generator is None and model:
+        check(cfg.model)
+    ws = Workspace.of(src.root, cfg)
+    given = models.generator
+    result = FixResult(file=str(src.path), status="error", sandbox=ws.sandbox.isolation, source_sha256=src.sha256,
+                       root=str(src.root), model=given.name if given else model_label(cfg.model, cfg.adapter),
+                       engine=given.engine if given else pick_engine(cfg.engine, cfg.model))
+    return RepairContext(src, cfg, ws, models, on_event or (lambda name, payload: None), result, own_models=own)
+
+
+def run_baseline(ws: Workspace, src: SourceFile) -> TestReport:
+    """The tests against `src` (the user's file, or a partial fix of it), with line recording on; a test command
+    that is missing, collects nothing or names no such test file is an InputError."""
+    report = ws.run(src, target=src.rel)
+    command = ws.command
     if report.returncode == 127 or "command not found" in report.output[-400:]:
         raise InputError(f"test command not found: {command}")
     if report.returncode == 5 or (report.returncode == 0 and not report.tests):
@@ -98,36 +176,169 @@ def _baseline(src: SourceFile, command: str, cfg: FixConfig) -> TestReport:
     return report
 
 
-def _flaky(src: SourceFile, before: TestReport, command: str, cfg: FixConfig) -> list[str]:
+def flaky(ws: Workspace, src: SourceFile, before: TestReport) -> list[str]:
     """The failure must reproduce: failing tests run once more, alone; those that pass now are flaky.
     They are marked so, and neither repaired nor demanded of a candidate."""
     selectable = [n for n in before.failing if "::" in n]
     if not selectable:
         return []
-    copy = scratch_copy(src.root)
-    try:
-        (copy / src.rel).write_bytes(src.raw)
-        again = run_tests(copy, command, select=selectable, timeout=cfg.timeout, test_timeout=cfg.test_timeout,
-                          sandbox=make_sandbox(cfg.sandbox))
-    finally:
-        remove_copy(copy)
-    flaky = [n for n in selectable if n in again.tests and again.tests[n].outcome == "passed"]
-    for n in flaky:
+    again = ws.run(src, select=selectable)
+    gone = [n for n in selectable if n in again.tests and again.tests[n].outcome == "passed"]
+    for n in gone:
         before.tests[n].outcome = "flaky"
-    return flaky
+    return gone
 
 
-def mutation_probe(src: SourceFile, report: TestReport, command: str, cfg: FixConfig, emit: Event):
+def baseline(ctx: RepairContext) -> TestReport:
+    """Stage 1: the project's tests against the file as it is, and the failures run again to see they
+    reproduce (only where something fails)."""
+    ctx.emit("baseline_start", ctx.ws.command)
+    with ctx.clock("tests"):
+        before = run_baseline(ctx.ws, ctx.src)
+        gone = flaky(ctx.ws, ctx.src, before) if before.failing else []
+    ctx.emit("baseline", before)
+    ctx.result.tests = {"command": ctx.ws.command, "failing_before": before.failing, "passing_after": before.passing,
+                        "flaky": gone}
+    return before
+
+
+def mutation_probe(ws: Workspace, src: SourceFile, report: TestReport, emit: Event):
     """The mutation probe bound to this project, its loop held to the time of the recording run (so
     localization adds about one run of the relevant tests)."""
     from .mutants import probe
 
     def run(stmts, full=None):
         emit("mutation_start", len(stmts))
-        m = probe(src, report, stmts, command, timeout=cfg.timeout, sandbox=make_sandbox(cfg.sandbox), full=full)
+        m = probe(ws, src, report, stmts, full=full)
         emit("mutation", m)
         return m
     return run
+
+
+@dataclass
+class Located:
+    """What localization handed the search: the spans the first round tries, as the user sees them; the
+    deeper ranking later rounds go on with; the model's reads and the mutation probe's runs; and the
+    statements the user excluded (interactive steering)."""
+    shown: Localization
+    deep: Localization
+    reads: ModelReads
+    excluded: list = field(default_factory=list)
+    steered: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.shown.statements and not self.shown.functions
+
+
+def rank(ctx: RepairContext, report: TestReport, *, top_k: int, surprisal: bool, second_look: bool = False,
+         formula: str = "ochiai") -> tuple[Localization, ModelReads]:
+    """The one way a file's statements and functions are ranked, for a repair and for `debugger localize` (on
+    the command line and the server) alike: the fitted weights over the traceback, the spectra, the
+    mutation probe and, with `surprisal`, the model's reads; `second_look`: the scorer loads only where the
+    probe found no patch (locate.py)."""
+    scorer = ctx.scorer() if surprisal else None
+
+    def later() -> Scorer | None:  # the second look: the scorer loads only now (its time is "load")
+        ctx.emit("second_look", None)
+        try:
+            with ctx.clock("load"):
+                return ctx.scorer()
+        except ImportError:  # an install with llama.cpp alone (no torch): the look it cannot take
+            return None
+    return locate(ctx.src, report, scorer, overrides=ctx.cfg.weights, top_k=top_k, surprisal=surprisal,
+                  infill=None if surprisal else False, formula=formula,
+                  mutate=mutation_probe(ctx.ws, ctx.src, report, ctx.emit), later=later if second_look else None)
+
+
+def localize(ctx: RepairContext, report: TestReport,
+             steer: Callable[[Localization], Localization] | None = None) -> Located:
+    """Stage 2: rank statements and functions deep enough for every round. The model's reads as the settings
+    and the engine say (config.reads_surprisal, surprisal_later); `steer` (interactive use) may narrow the
+    spans before any candidate is made."""
+    cfg = ctx.cfg
+    if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
+        return Located(Localization([], []), Localization([], []), ModelReads())
+    surprisal = reads_surprisal(cfg, ctx.engine)
+    if surprisal and ctx.models.scorer is None:  # on transformers the scorer is the generator, clocked there
+        with ctx.clock("load" if ctx.engine != "transformers" else "localize"):
+            ctx.scorer()
+    loaded, t = ctx.result.phases.get("load", 0.0), time.monotonic()
+    deep, reads = rank(ctx, report, top_k=_depth_k(cfg), surprisal=surprisal,
+                       second_look=surprisal_later(cfg, ctx.engine))
+    took = time.monotonic() - t - (ctx.result.phases.get("load", 0.0) - loaded)  # the second look's load is "load"
+    ctx.result.phases["localize"] = round(ctx.result.phases.get("localize", 0.0) + took, 2)
+    if ctx.own_models and reads.second_look:
+        # the scorer is done once the ranking is: dropped before the generator loads, the two never
+        # share memory (a repair's peak is the larger of them, ~2.5 GB, not their sum)
+        ctx.models.scorer = None
+        import gc
+        gc.collect()
+    located = Located(_shown(deep, cfg), deep, reads)
+    ctx.emit("localized", located.shown)
+    if steer is not None:
+        ranked = list(located.shown.statements)
+        located.shown = located.deep = steer(located.shown)
+        located.steered = True
+        located.excluded = [s for s in ranked if s not in located.shown.statements]
+        if located.empty:
+            raise InputError("every suspect span was excluded: nothing left to repair")
+    ctx.result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
+                                "reason": s.reason, "kind": s.kind} for s in located.shown.spans]
+    return located
+
+
+def relocalize(ctx: RepairContext, base: SourceFile, report: TestReport) -> Localization:
+    """A later round's ranking around a partial fix (`base`, with its own test run): the traceback and spectra
+    with the first round's weights, on purpose without the probe or the model's reads. The probe's mutants
+    were offered once, in the first round, as patches of the user's file; here each round costs one run of
+    the tests already, and the partial fix has just moved the failure to where the ranking looks first."""
+    return localize_spans(base, report, weights=weights_for(ctx.cfg.weights, first_round=True), top_k=_depth_k(ctx.cfg))
+
+
+LOCALIZE_TOP = 8  # statements `debugger localize` ranks (a repair ranks deeper: top_k for each round)
+
+
+def ranking(ctx: RepairContext, *, surprisal: bool = False,
+            formula: str = "ochiai") -> tuple[TestReport, Localization | None, ModelReads | None]:
+    """`debugger localize`, on the command line and the server alike: the tests, then (where some fail) the
+    ranking; `localization_json` of the three is what both answer."""
+    report = baseline(ctx)
+    if not report.failing:
+        return report, None, None
+    loc, reads = rank(ctx, report, top_k=LOCALIZE_TOP, surprisal=surprisal, formula=formula)
+    ctx.emit("localized", loc)
+    return report, loc, reads
+
+
+def localization_json(src: SourceFile, report: TestReport, loc: Localization | None = None,
+                      reads: ModelReads | None = None) -> dict:
+    """What `debugger localize --json` prints and a server's localize job answers: one shape for both."""
+    if not report.failing:
+        return {"file": str(src.path), "failing": [], "spans": [],
+                "message": f"all {len(report.tests)} tests pass: nothing to localize"}
+    m = reads.mutation if reads is not None else None
+    return {"file": str(src.path), "failing": report.failing,
+            "spans": [{"start_line": s.start_line, "end_line": s.end_line, "kind": s.kind, "score": round(s.score, 4),
+                       "evidence": s.reason, "why": s.why} for s in loc.spans]} | (
+        {"mutation": {"mutants": m.mutants, "run": m.run, "seconds": round(m.seconds, 2), "error": m.error}}
+        if m is not None else {})
+
+
+def seeds(ctx: RepairContext, located: Located) -> list[Candidate]:
+    """The probe's mutants that made the failing tests pass, as the first candidates (where the user, steering,
+    still wants a repair)."""
+    if "mutant" not in ctx.cfg.formats:
+        return []
+    found = mutant_candidates(ctx.src, located.reads.mutation)
+    if not located.steered:
+        return found
+
+    def within(line: int, spans) -> bool:
+        return any(s.start_line <= line <= s.end_line for s in spans)
+    loc = located.shown
+    return [c for c in found if within(c.edit.start_line, loc.statements) or
+            (within(c.edit.start_line, loc.functions) and not within(c.edit.start_line, located.excluded))]
 
 
 def make_generator(cfg: FixConfig, on_event: Event) -> Generator:
@@ -225,149 +436,60 @@ class Models:
 def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False,
         models: Models | None = None, on_event: Event | None = None,
         steer: Callable[[Localization], Localization] | None = None, pick: Callable[[Any], Verdict] | None = None) -> FixResult:
-    """Repair `path`. `steer` (interactive use) may narrow the ranked spans before any candidate is made;
-    `pick` chooses among the candidates that passed instead of the ranking (choose.Choice -> its Verdict)."""
-    t0 = time.monotonic()
-    emit = on_event or (lambda name, payload: None)
-    src = load(path, root)
-    writer.check_target(src, apply)
-    if apply:
-        writer.check_repo_state(src)  # fail before minutes of work, not after
-    own = models is None  # this repair's models, not a caller's it keeps warm for the next
-    models = models if models is not None else Models()
-    if models.generator is None:
-        from .models import check
-        check(cfg.model)
-    command = cfg.test or default_command()
-    result = FixResult(file=str(src.path), status="error", model=cfg.model, sandbox=make_sandbox(cfg.sandbox).isolation,
-                       source_sha256=src.sha256, root=str(src.root))
-    emit("baseline_start", command)
-    with _Clock(result.phases, "tests"):
-        before = _baseline(src, command, cfg)
-        flaky = _flaky(src, before, command, cfg) if before.failing else []
-    emit("baseline", before)
-    result.tests = {"command": command, "failing_before": before.failing, "passing_after": before.passing,
-                    "flaky": flaky}
+    """Repair `path`: the stages in order over one context. `steer` (interactive use) may narrow the ranked
+    spans before any candidate is made; `pick` chooses among the candidates that passed instead of the ranking
+    (choose.Choice -> its Verdict)."""
+    ctx = context(path, cfg, root=root, apply=apply, models=models, on_event=on_event)
+    before = baseline(ctx)
     if not before.failing:
-        result.status = "flaky" if flaky else "already_passing"
-        if flaky:
-            result.error = (f"{len(flaky)} failing test(s) passed when run again: flaky, not patched "
-                            f"({', '.join(flaky[:3])})")
-        result.seconds = round(time.monotonic() - t0, 2)
-        return result
-
-    # The generator loads when a prompt first needs it: a fix the probe's mutants find costs no model load.
-    from .models import pick_engine
-    given = models.generator
-    result.model = given.name if given else model_label(cfg.model, cfg.adapter)
-    result.engine = given.engine if given else pick_engine(cfg.engine, cfg.model)
-
-    def load_generator() -> Generator:
-        if models.generator is None:
-            with _Clock(result.phases, "load"):
-                models.generator = make_generator(models.cfg or cfg, emit)
-            emit("model", models.generator)
-        gen = models.generator
-        if gen.fim is None and "infill" in cfg.formats and cfg.strategy != "naive":
-            raise InputError(f"{gen.name} has no fill-in-the-middle tokens of a known family: run it "
-                             "with --formats mutant,rewrite")
-        result.model = gen.name
-        return gen
-    excluded: list = []  # statements the user excluded (interactive steering)
-    if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
-        loc = deep = Localization([], [])
-        probed = None
-    else:
-        surprisal = reads_surprisal(cfg, result.engine)
-        if surprisal and models.scorer is None:  # on transformers the scorer is the generator, clocked there
-            with _Clock(result.phases, "load" if result.engine != "transformers" else "localize"):
-                models.scorer = make_scorer(models.cfg or cfg, result.engine, load_generator, emit)
-
-        def later() -> Scorer | None:  # the second look: the scorer loads only now (its time is "load")
-            emit("second_look", None)
-            if models.scorer is None:
-                try:
-                    with _Clock(result.phases, "load"):
-                        models.scorer = make_scorer(models.cfg or cfg, result.engine, load_generator, emit)
-                except ImportError:  # an install with llama.cpp alone (no torch): the look it cannot take
-                    return None
-            return models.scorer
-        loaded, t = result.phases.get("load", 0.0), time.monotonic()
-        deep, reads = locate(src, before, models.scorer if surprisal else None, overrides=cfg.weights,
-                             top_k=_depth_k(cfg), surprisal=surprisal, infill=None if surprisal else False,
-                             mutate=mutation_probe(src, before, command, cfg, emit),
-                             later=later if surprisal_later(cfg, result.engine) else None)
-        took = time.monotonic() - t - (result.phases.get("load", 0.0) - loaded)  # the second look's load is "load"
-        result.phases["localize"] = round(result.phases.get("localize", 0.0) + took, 2)
-        if own and reads.second_look:
-            # the scorer is done once the ranking is: dropped before the generator loads, the two never
-            # share memory (a repair's peak is the larger of them, ~2.5 GB, not their sum)
-            models.scorer = None
-            import gc
-            gc.collect()
-        probed = reads.mutation
-        loc = _shown(deep, cfg)
-        emit("localized", loc)
-        if steer is not None:
-            ranked = list(loc.statements)
-            loc = deep = steer(loc)
-            excluded = [s for s in ranked if s not in loc.statements]
-            if not loc.statements and not loc.functions:
-                raise InputError("every suspect span was excluded: nothing left to repair")
-    result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
-                            "reason": s.reason, "kind": s.kind} for s in loc.spans]
-    if cfg.strategy != "naive" and not loc.statements and not loc.functions:
-        result.status = "not_fixed"
-        result.error = f"the failing tests never execute {src.rel}; the bug is probably elsewhere"
-        result.seconds = round(time.monotonic() - t0, 2)
-        return result
-
-    verdicts: list[Verdict] = []
+        gone = ctx.result.tests["flaky"]
+        return ctx.done("flaky", f"{len(gone)} failing test(s) passed when run again: flaky, not patched "
+                                 f"({', '.join(gone[:3])})") if gone else ctx.done("already_passing")
+    located = localize(ctx, before, steer)
+    if cfg.strategy != "naive" and located.empty:
+        return ctx.done("not_fixed", f"the failing tests never execute {ctx.src.rel}; the bug is probably elsewhere")
     votes: dict[str, set[str]] = {}
-    seeds = mutant_candidates(src, probed) if "mutant" in cfg.formats else []
-    if steer is not None:  # the probe's mutants only where the user still wants a repair
-        def within(line: int, spans) -> bool:
-            return any(s.start_line <= line <= s.end_line for s in spans)
-        seeds = [c for c in seeds if within(c.edit.start_line, loc.statements) or
-                 (within(c.edit.start_line, loc.functions) and not within(c.edit.start_line, excluded))]
-    plausible = _search(src, before, deep, load_generator, cfg, command, result, verdicts, emit,
-                        deadline=t0 + cfg.budget, seeds=seeds, votes=votes)
-    result.candidates["plausible"] = len(plausible)
-    if plausible:
-        with _Clock(result.phases, "compare"):
-            choice, comparison = select(src, plausible, votes, before, command, cfg, emit)
-        best = pick(choice) if pick is not None else choice.winner
-        if best is not choice.winner:
-            choice.confidence["reasons"].append("you chose it over the ranking's first")
-        new = best.candidate.data
-        result.status = "fixed"
-        result.new_source = new
-        result.diff = unified_diff(src, best.candidate.text)
-        result.tests["passing_after"] = best.report.passing if best.report else []
-        result.winner = {"origin": best.candidate.origin, "round": best.candidate.round,
-                         "start_line": best.candidate.edit.start_line, "end_line": best.candidate.edit.end_line,
-                         "sources": choice.votes[id(best)]}
-        result.confidence = choice.confidence
-        result.disagreements = choice.disagreements
-        result.alternatives = [{"candidate": choice.labels[id(v)], "sources": choice.votes[id(v)],
-                                "diff": unified_diff(src, v.candidate.text)} for v in choice.alternatives]
-        result.selection.update(candidates=len(plausible), compared=len(choice.ranked), inputs=comparison.inputs,
-                                recorded=comparison.recorded, doctests=max((d.get("attempted", 0) for d in comparison.doctests.values()),
-                                             default=0),
-                                seconds=round(time.monotonic() - t0 - result.selection["first_plausible"], 2))
-        if apply:
-            writer.apply(src, new)
-            result.applied = True
-            if cfg.record:
-                record(src, best.candidate.text, before, command, result, cfg.record)
-    else:
-        result.status = "not_fixed"
-        result.error = (f"no candidate passed the tests ({result.candidates['validated']} validated)"
-                        if verdicts else "the model produced no usable edit")
-        if time.monotonic() - t0 > cfg.budget:
-            result.error += f"; the repair budget of {cfg.budget:.0f}s ran out (--budget)"
-    result.seconds = round(time.monotonic() - t0, 2)
-    return result
+    verdicts: list[Verdict] = []
+    plausible = search(ctx, before, located.deep, seeds(ctx, located), verdicts, votes)
+    ctx.result.candidates["plausible"] = len(plausible)
+    if not plausible:
+        error = (f"no candidate passed the tests ({ctx.result.candidates['validated']} validated)"
+                 if verdicts else "the model produced no usable edit")
+        if time.monotonic() > ctx.deadline:
+            error += f"; the repair budget of {cfg.budget:.0f}s ran out (--budget)"
+        return ctx.done("not_fixed", error)
+    with ctx.clock("compare"):
+        choice, comparison = select(ctx, plausible, votes, before)
+    best = pick(choice) if pick is not None else choice.winner
+    if best is not choice.winner:
+        choice.confidence["reasons"].append("you chose it over the ranking's first")
+    conclude(ctx, best, choice, comparison, before, apply)
+    return ctx.done("fixed")
+
+
+def conclude(ctx: RepairContext, best: Verdict, choice, comparison, before: TestReport, apply: bool) -> None:
+    """The chosen fix into the result (its diff, evidence, confidence, alternatives, what choosing cost), then
+    written into the file when asked (and recorded, where the user said so)."""
+    result, src = ctx.result, ctx.src
+    result.new_source = best.candidate.data
+    result.diff = unified_diff(src, best.candidate.text)
+    result.tests["passing_after"] = best.report.passing if best.report else []
+    result.winner = {"origin": best.candidate.origin, "round": best.candidate.round,
+                     "start_line": best.candidate.edit.start_line, "end_line": best.candidate.edit.end_line,
+                     "sources": choice.votes[id(best)]}
+    result.confidence = choice.confidence
+    result.disagreements = choice.disagreements
+    result.alternatives = [{"candidate": choice.labels[id(v)], "sources": choice.votes[id(v)],
+                            "diff": unified_diff(src, v.candidate.text)} for v in choice.alternatives]
+    result.selection.update(candidates=result.candidates["plausible"], compared=len(choice.ranked),
+                            inputs=comparison.inputs, recorded=comparison.recorded,
+                            doctests=max((d.get("attempted", 0) for d in comparison.doctests.values()), default=0),
+                            seconds=round(time.monotonic() - ctx.t0 - result.selection["first_plausible"], 2))
+    if apply:
+        writer.apply(src, result.new_source)
+        result.applied = True
+        if ctx.cfg.record:
+            record(src, best.candidate.text, before, ctx.ws.command, result, ctx.cfg.record)
 
 
 def mutant_candidates(src: SourceFile, probe) -> list[Candidate]:
@@ -384,84 +506,98 @@ def mutant_candidates(src: SourceFile, probe) -> list[Candidate]:
     return out
 
 
-def _search(src: SourceFile, before: TestReport, loc: Localization, load_generator: Callable[[], Generator],
-            cfg: FixConfig, command: str, result: FixResult, verdicts: list[Verdict], emit: Event, deadline: float,
-            seeds: list[Candidate] = (), votes: dict[str, set[str]] | None = None) -> list[Verdict]:
-    """Generate and validate, stage by stage and round by round; returns the plausible candidates.
+def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: list[Candidate], verdicts: list[Verdict],
+           votes: dict[str, set[str]]) -> list[Verdict]:
+    """Stage 3: generate and validate, stage by stage and round by round; returns the plausible candidates
+    (`verdicts` gets every candidate's verdict, `votes` the sources behind each candidate's code).
 
     `seeds` (the probe's undoing mutants) are validated first. Each candidate is validated as soon as it
     exists. Once one is plausible the search goes on for `cfg.select` more seconds, through the rest of the
     round's prompts, so that the choice is made among alternatives (choose.py), not by whichever came first.
     Between rounds (none passed), the candidate that fixed the most without regressions becomes the base,
-    re-tested and re-localized; when none fixed anything, the next round goes deeper (see _prompts).
+    re-tested and re-localized (`relocalize`); when none fixed anything, the next round goes deeper (see
+    _prompts).
     """
+    cfg, src, result = ctx.cfg, ctx.src, ctx.result
     base, base_report, seen = src, before, {ast_key(src.text)}
-    votes = votes if votes is not None else {}
     select_until: float | None = None
     for c in seeds:
         votes.setdefault(ast_key(c.text), set()).add("probe")  # blind edits: all of them one source
     depth = 0  # rounds in a row that left the base unchanged
     for rnd in range(cfg.rounds + 1):
-        temperature = cfg.temperature + 0.15 * rnd
-        stages = _prompts(base, loc, base_report, cfg, depth)
-        prompts_of_round = [(p, greedy, samples) for _, stage, greedy, samples in stages for p in stage
-                            if greedy or samples]
+        queue = [(p, greedy, samples) for _, stage, greedy, samples in _prompts(base, loc, base_report, cfg, depth)
+                 for p in stage if greedy or samples]
         if rnd == 0 and seeds:
-            prompts_of_round.insert(0, (None, True, 0))
-        queue = list(prompts_of_round)
+            queue.insert(0, (None, True, 0))
         while queue:
             p, greedy, samples = queue.pop(0)
-            stop = deadline if select_until is None else min(deadline, select_until)
+            stop = ctx.deadline if select_until is None else min(ctx.deadline, select_until)
             if time.monotonic() > stop:
                 break
-            if p is None:
-                cands = [c for c in seeds if ast_key(c.text) not in seen]
-                seen.update(ast_key(c.text) for c in cands)
-            else:
-                emit("prompt", p)
-                gen = load_generator()
-                with _Clock(result.phases, "generate"):
-                    cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=temperature,
-                                             greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes)
-                result.tokens += tokens
-            result.candidates["generated"] += len(cands)
+            cands = _candidates(ctx, base, p, greedy, samples, rnd, seen, votes, seeds, stop)
             for c in cands:
-                c.data = base.apply(c.edit)
-                verdict = screen(base.text, c.text, c.edit.start_line, c.edit.end_line,
-                                 len(c.edit.text.splitlines()), span=c.span, path=src.path, root=src.root)
-                if not verdict.ok:
-                    result.candidates["rejected"] += 1
-                    result.rejected.append({"origin": c.origin, "reasons": verdict.reasons})
-                    emit("rejected", (c, verdict.reasons))
+                v = _judge(ctx, base, c, before)
+                if v is None:
                     continue
-                with _Clock(result.phases, "validate"):
-                    v = validate(src, c, c.data, before, command, timeout=cfg.timeout, test_timeout=cfg.test_timeout,
-                                 sandbox=make_sandbox(cfg.sandbox))
                 verdicts.append(v)
-                result.candidates["validated"] += 1
-                emit("verdict", v)
                 if v.plausible and select_until is None:
                     select_until = time.monotonic() + cfg.select
                     queue.sort(key=lambda q, c=c: _nearness(q[0], c))  # second opinions on the same place first
-                    result.selection["first_plausible"] = round(time.monotonic() - (deadline - cfg.budget), 2)
+                    result.selection["first_plausible"] = round(time.monotonic() - ctx.t0, 2)
                     if cfg.select > 0:
-                        emit("selecting", cfg.select)
+                        ctx.emit("selecting", cfg.select)
         plausible = [v for v in verdicts if v.plausible]
-        if plausible or time.monotonic() > deadline or rnd == cfg.rounds:
+        if plausible or time.monotonic() > ctx.deadline or rnd == cfg.rounds:
             return plausible
-        promising = [v for v in rank(verdicts) if v.remaining < len(base_report.failing) and not v.regressions
-                     and v.candidate.round == rnd]
+        promising = [v for v in rank_verdicts(verdicts) if v.remaining < len(base_report.failing)
+                     and not v.regressions and v.candidate.round == rnd]
         if promising:
             step = promising[0]
             base = dataclasses.replace(src, raw=step.candidate.data, text=step.candidate.text)
-            with _Clock(result.phases, "tests"):
-                base_report = _baseline(base, command, cfg)
-            loc = localize(base, base_report, weights=weights_for(cfg.weights, first_round=True), top_k=_depth_k(cfg))
+            with ctx.clock("tests"):
+                base_report = run_baseline(ctx.ws, base)
+            loc = relocalize(ctx, base, base_report)
             depth = 0
         else:
             depth += 1
-        emit("round", (rnd + 1, promising[0] if promising else None))
+        ctx.emit("round", (rnd + 1, promising[0] if promising else None))
     return []
+
+
+def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: int, rnd: int, seen: set, votes: dict,
+                seeds: list[Candidate], stop: float) -> list[Candidate]:
+    """One prompt's new candidates (None: the probe's mutants), each new to the search, with its bytes."""
+    if p is None:
+        cands = [c for c in seeds if ast_key(c.text) not in seen]
+        seen.update(ast_key(c.text) for c in cands)
+    else:
+        ctx.emit("prompt", p)
+        gen = ctx.generator()
+        with ctx.clock("generate"):
+            cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=ctx.cfg.temperature + 0.15 * rnd,
+                                     greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes)
+        ctx.result.tokens += tokens
+    ctx.result.candidates["generated"] += len(cands)
+    for c in cands:
+        c.data = base.apply(c.edit)
+    return cands
+
+
+def _judge(ctx: RepairContext, base: SourceFile, c: Candidate, before: TestReport) -> Verdict | None:
+    """The patch screen, then the tests: the candidate's verdict, or None when the screen refused it."""
+    result = ctx.result
+    screened = screen(base.text, c.text, c.edit.start_line, c.edit.end_line, len(c.edit.text.splitlines()),
+                      span=c.span, path=ctx.src.path, root=ctx.src.root)
+    if not screened.ok:
+        result.candidates["rejected"] += 1
+        result.rejected.append({"origin": c.origin, "reasons": screened.reasons})
+        ctx.emit("rejected", (c, screened.reasons))
+        return None
+    with ctx.clock("validate"):
+        v = validate(ctx.ws, ctx.src, c, c.data, before)
+    result.candidates["validated"] += 1
+    ctx.emit("verdict", v)
+    return v
 
 
 def _nearness(p: prompts.Prompt | None, c: Candidate) -> int:
@@ -472,18 +608,17 @@ def _nearness(p: prompts.Prompt | None, c: Candidate) -> int:
     return 0 if p.kind == "infill" else 1
 
 
-def select(src: SourceFile, plausible: list[Verdict], votes: dict[str, set[str]], before: TestReport, command: str,
-           cfg: FixConfig, emit: Event):
-    """The differential check over the plausible candidates (the likeliest 8), then the choice among them."""
+def select(ctx: RepairContext, plausible: list[Verdict], votes: dict[str, set[str]], before: TestReport):
+    """Stage 4: the differential check over the plausible candidates (the likeliest 8), then the choice among
+    them (choose.py)."""
     from .choose import choose
     from .differ import compare
     shortlist = choose(plausible, votes, None).ranked[:8]
     ids = {id(v): f"c{n}" for n, v in enumerate(shortlist)}
-    emit("comparing", len(shortlist))
-    comparison = compare(src, {ids[id(v)]: v.candidate.text for v in shortlist}, before, command,
-                         timeout=cfg.timeout, test_timeout=cfg.test_timeout, sandbox=make_sandbox(cfg.sandbox),
+    ctx.emit("comparing", len(shortlist))
+    comparison = compare(ctx.ws, ctx.src, {ids[id(v)]: v.candidate.text for v in shortlist}, before,
                          record=len(shortlist) > 1)
-    emit("compared", comparison)
+    ctx.emit("compared", comparison)
     return choose(shortlist, votes, comparison, ids), comparison
 
 

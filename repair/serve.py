@@ -51,12 +51,6 @@ class Cancelled(Exception):
     """Raised into the pipeline through its event callback once the job is cancelled."""
 
 
-# What a request may set, beside "file" and "apply": the search's own knobs. Not the model, adapter,
-# engine or threads (the server's warm model), the test command, where records go, or the sandbox.
-REQUEST_KEYS = ("strategy", "samples", "temperature", "rounds", "top_k", "functions", "formats", "timeout",
-                "test_timeout", "budget", "select", "surprisal", "weights", "context_lines")
-
-
 @functools.lru_cache(maxsize=1)
 def request_model():
     """The body of POST /v1/fix and /v1/localize as a pydantic model, built from FixConfig's fields, types and
@@ -66,7 +60,7 @@ def request_model():
 
     from pydantic import ConfigDict, Field, create_model
 
-    from .config import BOUNDS, CHOICES, FixConfig, _kind
+    from .config import BOUNDS, CHOICES, REQUEST_KEYS, FixConfig, _kind
     fields: dict = {
         "file": (Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00]*$",
                                       description="a Python file under a served root")], ...),
@@ -76,10 +70,10 @@ def request_model():
                 for f in dataclasses.fields(FixConfig)}
     for name in REQUEST_KEYS:
         kind = _kind(name)
-        if name in CHOICES:
+        if name in CHOICES and kind is not list:
             t = Literal[CHOICES[name]]
         elif kind is list:
-            t = list[Literal["mutant", "infill", "rewrite"]]
+            t = list[Literal[CHOICES[name]]]
         elif kind is dict:
             t = dict[str, float]
         else:
@@ -159,13 +153,13 @@ class Service:
     def submit(self, kind: str, body) -> Job:
         from pydantic import ValidationError
 
-        from .config import MODEL_KEYS, USER_ONLY_WHY, TrustError, resolve
+        from .config import MODEL_KEYS, REQUEST_KEYS, SETTINGS, USER_ONLY_WHY, TrustError, resolve
         from .source import InputError, load
         from .writer import check_target
         if not isinstance(body, dict):
             raise Refused(400, 'the body must be a JSON object with "file": a path')
         for key in body:
-            if key not in REQUEST_KEYS and key not in ("file", "apply") and key.replace("-", "_") in _FIELDS():
+            if key not in REQUEST_KEYS and key not in ("file", "apply") and key.replace("-", "_") in SETTINGS:
                 why = ("the server's model is its operator's, fixed at start" if key in MODEL_KEYS else
                        "a request does not choose the command the server runs" if key == "test" else
                        USER_ONLY_WHY.get(key, "the server's operator sets it, for every job"))
@@ -276,36 +270,14 @@ class Service:
             from .pipeline import fix
             return fix(job.file, job.cfg, root=job.root, apply=job.apply, models=self.models,
                        on_event=on_event).to_json()
-        return localize_job(job.file, job.cfg, on_event, root=job.root)
+        return localize_job(job.file, job.cfg, on_event, root=job.root, models=self.models)
 
 
-@functools.lru_cache(maxsize=1)
-def _FIELDS() -> frozenset[str]:
-    import dataclasses
-
-    from .config import FixConfig
-    return frozenset(f.name for f in dataclasses.fields(FixConfig))
-
-
-def localize_job(file: str, cfg, on_event, root: str | None = None) -> dict:
-    """The ranked spans, as `debugger localize --json` gives them (no model read: surprisal is off here)."""
-    from .locate import locate
-    from .pipeline import _baseline, mutation_probe
-    from .source import load
-    from .testrun import default_command
-    src = load(file, root)
-    command = cfg.test or default_command()
-    on_event("baseline_start", command)
-    report = _baseline(src, command, cfg)
-    on_event("baseline", report)
-    spans = []
-    if report.failing:
-        loc, _ = locate(src, report, None, overrides=cfg.weights, top_k=cfg.top_k, surprisal=False, infill=False,
-                        mutate=mutation_probe(src, report, command, cfg, on_event))
-        on_event("localized", loc)
-        spans = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3), "reason": s.reason,
-                  "kind": s.kind} for s in loc.spans]
-    return {"file": str(src.path), "failing": report.failing, "spans": spans}
+def localize_job(file: str, cfg, on_event, root: str | None = None, models=None) -> dict:
+    """The ranked spans, exactly as `debugger localize --json` gives them (the same stages; no model read)."""
+    from .pipeline import context, localization_json, ranking
+    ctx = context(file, cfg, root=root, models=models, on_event=on_event, model=False)
+    return localization_json(ctx.src, *ranking(ctx))
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,12 +14,10 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import InputError
+
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 MAX_BYTES = 4 << 20  # larger .py files are generated code, and would swamp the model and the parser
-
-
-class InputError(ValueError):
-    """Bad input from the user: reported as one line, exit code 2, nothing touched."""
 
 
 @dataclass(frozen=True)

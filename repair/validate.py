@@ -5,13 +5,12 @@ survivors then run the whole suite.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from .generate import Candidate
-from .sandbox import Sandbox, remove_copy, scratch_copy
 from .source import SourceFile
-from .testrun import TestReport, run_tests
+from .testrun import TestReport
+from .workspace import Workspace
 
 
 @dataclass
@@ -30,43 +29,31 @@ class Verdict:
         return len(self.still_failing) + len(self.regressions)
 
 
-def write_candidate(copy_root, src: SourceFile, data: bytes) -> None:
-    path = copy_root / src.rel
-    path.write_bytes(data)
-    os.chmod(path, src.mode & 0o7777)
-
-
-def validate(src: SourceFile, candidate: Candidate, data: bytes, before: TestReport, command: str, *,
-             timeout: float, test_timeout: float, sandbox: Sandbox | None = None) -> Verdict:
+def validate(ws: Workspace, src: SourceFile, candidate: Candidate, data: bytes, before: TestReport) -> Verdict:
     """`data` is the candidate's bytes for the file, exactly what --apply would write."""
-    copy = scratch_copy(src.root)
     seconds = 0.0
-    try:
-        write_candidate(copy, src, data)
+    with ws.copy(src, data) as copy:
         failing = before.failing
         selectable = [n for n in failing if "::" in n]  # collection errors are not selectable tests
         if selectable and len(selectable) == len(failing):
             # all of them, not just up to the first failure: how many a candidate fixes is what
             # picks the one to continue from when none passes
-            first = run_tests(copy, command, select=selectable, timeout=timeout,
-                              test_timeout=test_timeout, sandbox=sandbox)
+            first = ws.tests(copy, select=selectable)
             seconds += first.seconds
             if first.failing or first.timed_out or not first.tests:
                 still = [n for n in selectable if n not in first.tests or n in first.failing]
                 return Verdict(candidate, False, [n for n in selectable if n in first.passing],
                                still, [], first, seconds)
-        full = run_tests(copy, command, timeout=timeout, test_timeout=test_timeout, sandbox=sandbox)
-        seconds += full.seconds
-        passed = set(full.passing)
-        regressions = [n for n in before.passing if n not in passed]
-        # a test that failed before and is gone now (a collection error) counts as fixed
-        still = [n for n in failing if n in full.tests and n not in passed]
-        still += [n for n in full.failing if n not in failing and n not in regressions]
-        plausible = not still and not regressions and not full.timed_out and bool(full.passing)
-        return Verdict(candidate, plausible, [n for n in failing if n not in still], still, regressions,
-                       full, seconds, True)
-    finally:
-        remove_copy(copy)
+        full = ws.tests(copy)
+    seconds += full.seconds
+    passed = set(full.passing)
+    regressions = [n for n in before.passing if n not in passed]
+    # a test that failed before and is gone now (a collection error) counts as fixed
+    still = [n for n in failing if n in full.tests and n not in passed]
+    still += [n for n in full.failing if n not in failing and n not in regressions]
+    plausible = not still and not regressions and not full.timed_out and bool(full.passing)
+    return Verdict(candidate, plausible, [n for n in failing if n not in still], still, regressions,
+                   full, seconds, True)
 
 
 def rank(verdicts: list[Verdict]) -> list[Verdict]:

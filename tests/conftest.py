@@ -49,3 +49,12 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def workspace(root: Path, command: str | None = None, timeout: float = 120, test_timeout: float = 10):
+    """A Workspace for the stages tests call directly (the probe, the differential check): the default
+    test command, the strongest sandbox here."""
+    from debugger.sandbox import make_sandbox
+    from debugger.testrun import default_command
+    from debugger.workspace import Workspace
+    return Workspace(Path(root), command or default_command(), timeout, test_timeout, make_sandbox())

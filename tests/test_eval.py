@@ -190,14 +190,14 @@ def test_localization_bench_ranks_as_localize_does_and_fits(tmp_path):
     # --extend: a saved bug whose source is unchanged is taken whole, nothing reruns; the rest are collected
     kept = {c.id: c for c in again[1:]}
     calls = []
-    real = bl._baseline
-    bl._baseline = lambda *a: calls.append(a) or real(*a)
+    real = bl.run_baseline
+    bl.run_baseline = lambda *a: calls.append(a) or real(*a)
     try:
         saved = []
         grown = bl.collect(tasks.from_examples(tmp_path / "ex2"), "test", None, lambda m: None, kept=kept,
                            on_case=saved.append)
     finally:
-        bl._baseline = real
+        bl.run_baseline = real
     assert len(calls) == 1 and [c.id for c in grown] == [c.id for c in cases]
     assert grown[1:] == again[1:] and saved == grown[:1]  # only the newly collected case is handed on
 

@@ -45,3 +45,20 @@ def test_the_architecture_page_lists_every_module_and_nothing_that_is_gone():
     assert not missing, f"docs/architecture.md does not list: {missing}"
     gone = [pat for pat in listed if not any(REPO.glob(pat.rstrip("/")))]
     assert not gone, f"docs/architecture.md lists what is not there: {gone}"
+
+
+def test_the_readmes_settings_table_is_made_from_the_declarations():
+    from debugger.config import TABLE_END, TABLE_START, settings_table
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index(TABLE_START) + len(TABLE_START):readme.index(TABLE_END)].strip()
+    assert table == settings_table(), "run: python -m debugger.config README.md"
+
+
+def test_every_setting_is_a_flag_of_fix_with_its_declared_help():
+    from debugger.cli import app
+    from debugger.config import SETTINGS, meta
+    from typer.testing import CliRunner
+    shown = CliRunner().invoke(app, ["fix", "--help"], env={"COLUMNS": "400"}).output
+    for name in (n for n in SETTINGS if meta(n)["flag"]):
+        assert "--" + name.replace("_", "-") + " " in shown, name
+        assert meta(name)["help"][:30] in " ".join(shown.split()), name

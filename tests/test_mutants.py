@@ -2,8 +2,8 @@ import ast
 
 from debugger.localize import MUTATION, localize, weights_for
 from debugger.mutants import mutants, probe, score, undoing
-from debugger.testrun import default_command
 
+from conftest import workspace
 from tests.test_localize import BRANCHY, branchy, tiny_project
 
 CODE = '''LIMIT = 3
@@ -86,7 +86,7 @@ def test_probe_finds_the_mutant_that_fixes_the_condition(tmp_path):
     src, rep = branchy(tmp_path)  # `score > 50` should be `>=`; the tests do `from m import grade`
     before = (src.root / "m.py").read_bytes()
     stmts = localize(src, rep).statements
-    m = probe(src, rep, stmts, default_command(), budget=30)
+    m = probe(workspace(src.root), src, rep, stmts, budget=30)
     assert (src.root / "m.py").read_bytes() == before  # mutants ran in a scratch copy
     assert not m.error and m.run == m.mutants > 5
     assert m.scores[(3, 3)]["fix"] == 1.0 and m.scores[(3, 3)]["kill"] == 1.0
@@ -98,7 +98,7 @@ def test_probe_finds_the_mutant_that_fixes_the_condition(tmp_path):
     assert (fix.label, fix.line, fix.new_line, fix.span) == ("line 3: > -> >=", 3, "    if score >= 50:\n", (3, 3))
     assert fix.results and all(r[0] == "passed" for r in fix.results.values())
     # no time: the unmutated run only, no scores
-    none = probe(src, rep, stmts, default_command(), budget=0)
+    none = probe(workspace(src.root), src, rep, stmts, budget=0)
     assert none.run == 0 and none.scores == {}
 
 
@@ -107,7 +107,7 @@ def test_lazy_module_attributes_are_not_touched(tmp_path):
     from tests.test_localize import BRANCHY, BRANCHY_TESTS
     lazy = "\n\nclass Lazy:\n    def __getattr__(self, name):\n        raise ImportError(name)\n\n\nmoves = Lazy()\n"
     src, rep = tiny_project(tmp_path, BRANCHY + lazy, BRANCHY_TESTS)
-    m = probe(src, rep, localize(src, rep).statements, default_command(), budget=30)
+    m = probe(workspace(src.root), src, rep, localize(src, rep).statements, budget=30)
     assert not m.error and m.run > 5 and m.scores[(3, 3)]["fix"] == 1.0
 
 
@@ -115,7 +115,7 @@ def test_a_mutant_that_hangs_is_cut_by_the_per_test_limit(tmp_path):
     src, rep = tiny_project(tmp_path, "def count(n):\n    i = 0\n    while i < n:\n        i += 2\n    return i\n",
                             "from m import count\n\ndef test_count():\n    assert count(3) == 3\n")
     stmts = [s for s in localize(src, rep).statements if s.start_line == 4]  # `-=` never ends the loop
-    m = probe(src, rep, stmts, default_command(), budget=30, test_timeout=0.5)
+    m = probe(workspace(src.root), src, rep, stmts, budget=30, test_timeout=0.5)
     assert m.run >= 2 and m.scores[(4, 4)]["kill"] == 1.0 and m.seconds < 20
 
 
@@ -180,7 +180,7 @@ def test_probe_reaches_functions_held_by_decorator_objects_and_twice_defined_nam
     src, rep = tiny_project(tmp_path, code, tests)
     assert rep.failing == ["tests/test_m.py::test_shrink"]
     stmts = [s for s in localize(src, rep).statements if s.start_line == 14]
-    m = probe(src, rep, stmts, default_command(), budget=30)
+    m = probe(workspace(src.root), src, rep, stmts, budget=30)
     assert stmts and not m.error and m.scores[(14, 14)]["fix"] == 1.0  # `+ -> -`, through the curry's partial
 
 

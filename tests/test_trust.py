@@ -13,6 +13,8 @@ from debugger.pipeline import Models, fix
 from debugger.prompts import QWEN
 from debugger.source import Edit, load
 from debugger.testrun import default_command, run_tests
+
+from conftest import workspace
 from debugger.validate import Verdict
 
 SHIPPING = ('def shipping_cost(total: float) -> float:\n'
@@ -128,7 +130,7 @@ def test_compare_reports_inputs_where_candidates_differ_and_drops_noise(tmp_path
     before = run_tests(src.root, default_command(), target=src.rel, timeout=60)
     a = code.replace("xs[0] + random.random() * 0", "max(xs)").replace("x + random.random()", "x + random.random() ")
     b = code.replace("xs[0] + random.random() * 0", "xs[0]").replace("x + random.random()", "random.random() + x")
-    cmp = compare(src, {"a": a, "b": b}, before, default_command(), timeout=60, test_timeout=5)
+    cmp = compare(workspace(src.root, timeout=60, test_timeout=5), src, {"a": a, "b": b}, before)
     assert cmp.functions == ["pick", "jitter"] and cmp.recorded == 2 and not cmp.errors
     assert cmp.classes == [["a"], ["b"]]
     assert all(d.input.startswith("pick(") for d in cmp.disagreements)  # jitter's answers are noise: dropped
@@ -143,8 +145,8 @@ def test_calls_with_objects_are_not_recorded(tmp_path):
     src = load(str(path))
     before = run_tests(src.root, default_command(), target=src.rel, timeout=60)
     fixed = code.replace(" + 1", "")
-    cmp = compare(src, {"a": fixed, "b": fixed.replace("len(x)", "x.__len__()")}, before, default_command(),
-                  timeout=60, test_timeout=5)
+    cmp = compare(workspace(src.root, timeout=60, test_timeout=5), src,
+                  {"a": fixed, "b": fixed.replace("len(x)", "x.__len__()")}, before)
     assert cmp.recorded == 0 and cmp.inputs == 0 and "no plain values" in cmp.skipped
 
 
@@ -169,7 +171,7 @@ def test_a_candidate_that_hangs_off_the_tests_path_is_cut_short(tmp_path):
     before = run_tests(src.root, default_command(), target=src.rel, timeout=60)
     loops = "def countdown(n: int) -> int:\n    while n != 0:\n        n -= 1\n    return n\n"  # never ends below 0
     plain = "def countdown(n: int) -> int:\n    return 0\n"
-    cmp = compare(src, {"a": loops, "b": plain}, before, default_command(), timeout=60, test_timeout=5)
+    cmp = compare(workspace(src.root, timeout=60, test_timeout=5), src, {"a": loops, "b": plain}, before)
     hung = [d for d in cmp.disagreements if d.results["a"] == "timeout"]
     assert hung and hung[0].results["b"] == "= 0" and cmp.classes == [["a"], ["b"]]
     assert cmp.seconds < 30
