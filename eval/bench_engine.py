@@ -52,7 +52,7 @@ def cell(model: str, engine: str, threads: int, decode: int, kind: str = "exampl
     text = prompt_text(kind)
     t0 = time.perf_counter()
     if engine == "llama":
-        from debugger.llama_generator import LlamaGenerator
+        from debugger.engines.llama import LlamaGenerator
         gen = LlamaGenerator(model, threads=threads or None, parallel=1, ctx=4096)
         load = time.perf_counter() - t0
         srv = gen._server  # the bench drives llama.cpp directly: the Generator seam has no fixed-length decode
@@ -65,7 +65,7 @@ def cell(model: str, engine: str, threads: int, decode: int, kind: str = "exampl
     else:
         import torch
 
-        from debugger.hf_generator import HFGenerator
+        from debugger.engines.hf import HFGenerator
         gen = HFGenerator(model, threads=threads or None)
         load = time.perf_counter() - t0
         ids = gen.tok(text, return_tensors="pt").input_ids

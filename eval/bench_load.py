@@ -3,7 +3,7 @@
     python eval/bench_load.py [--model qwen2.5-coder-0.5b] [--adapter PATH] [--repeat 3]
 
 Prints the median seconds to a ready generator for: the base alone, the adapter folded in by
-debugger.lora (what `debugger fix` does), and the adapter through peft (import + merge_and_unload).
+debugger.engines.lora (what `debugger fix` does), and the adapter through peft (import + merge_and_unload).
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from pathlib import Path
 CHILD = r"""
 import json, sys, time
 t0 = time.time()
-from debugger.hf_generator import HFGenerator
+from debugger.engines.hf import HFGenerator
 spec, adapter, how = sys.argv[1], sys.argv[2] or None, sys.argv[3]
 if how == "peft":
-    from debugger import lora
+    from debugger.engines import lora
     lora.merge = lambda model, adapter: False  # force the peft path
 gen = HFGenerator(spec, adapter, threads=2)
 print(json.dumps({"seconds": time.time() - t0, "peft_imported": "peft" in sys.modules}))
@@ -30,7 +30,7 @@ print(json.dumps({"seconds": time.time() - t0, "peft_imported": "peft" in sys.mo
 
 def main(argv: list[str] | None = None) -> int:
     from debugger.config import shipped_adapter
-    from debugger.packs import DEFAULT_MODEL
+    from debugger.engines.packs import DEFAULT_MODEL
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=DEFAULT_MODEL)
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no adapter: pass --adapter (none ships for {args.model})", file=sys.stderr)
         return 2
     print(f"{args.model}, adapter {adapter}, median of {args.repeat} fresh processes")
-    for label, ad, how in (("base alone", "", "ours"), ("adapter, debugger.lora", adapter, "ours"),
+    for label, ad, how in (("base alone", "", "ours"), ("adapter, debugger.engines.lora", adapter, "ours"),
                            ("adapter, peft merge", adapter, "peft")):
         runs = []
         for _ in range(args.repeat):

@@ -205,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                 if o is not None and o.src.text == c.src.text:
                     c.tokens, c.surprisal, c.surprisal_seconds, c.infill = o.tokens, o.surprisal, o.surprisal_seconds, o.infill
         if a.rescore:
-            from debugger.hf_generator import HFGenerator
-            from debugger.packs import DEFAULT_MODEL
+            from debugger.engines.hf import HFGenerator
+            from debugger.engines.packs import DEFAULT_MODEL
             gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
             for i, c in enumerate(fit_cases + cases, 1):
                 print(f"\r\033[Krescoring {i}/{len(fit_cases) + len(cases)} {c.id}", end="", file=sys.stderr, flush=True)
@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.surprisal_from:
             known = {c.id: c for split in (a.fit_split, a.split) for c in load_cases(Path(a.surprisal_from), split)}
         elif not a.no_surprisal:
-            from debugger.hf_generator import HFGenerator
-            from debugger.packs import DEFAULT_MODEL
+            from debugger.engines.hf import HFGenerator
+            from debugger.engines.packs import DEFAULT_MODEL
             gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
         say = lambda m: print(f"\r\033[K{m}", end="", file=sys.stderr, flush=True)  # noqa: E731
         records = Path(a.records)

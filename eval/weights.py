@@ -105,7 +105,7 @@ def run(tasks: list[Task], models: list[Model], out: Path, *, window: int | None
         on_row: Callable[[dict], None] | None = None) -> list[dict]:
     """Every task with a reference span, every model (one load each); returns all rows, earlier runs' included."""
     from debugger.config import FixConfig
-    from debugger.llama_generator import default_threads
+    from debugger.engines.llama import default_threads
     from debugger.pipeline import make_generator
     from debugger.provenance import provenance
 

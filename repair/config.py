@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .packs import DEFAULT_MODEL, PACKS
+from .engines import SETTINGS as ENGINE_SETTINGS
+from .engines.packs import DEFAULT_MODEL, PACKS
 from .errors import InputError, TrustError
 
 
@@ -38,7 +39,7 @@ class FixConfig:
     model: str = setting(DEFAULT_MODEL, "a pack name, a model dir or .gguf, a hub id, openai:URL#MODEL", who=USER,
                          why="a remote endpoint or model path decides where your code goes")
     engine: str = setting("auto", "auto (llama.cpp wherever it is installed and the model is a GGUF), llama or "
-                          "transformers", who=PROJECT, choices=("auto", "llama", "transformers"))
+                          "transformers", who=PROJECT, choices=ENGINE_SETTINGS)
     adapter: str | None = setting("auto", "PEFT adapter dir; auto: the repair adapter shipped for the model; none",
                                   who=USER, why="an adapter path outside the project decides which weights run")
     test: str | None = setting(None, "shell command that runs the tests, from the project root (default: pytest)",
@@ -338,17 +339,6 @@ def shipped_adapter(model: str) -> str | None:
 def adapter_label(adapter: str) -> str:
     """How a model name shows its adapter: "(shipped)" for the one inside the package, else its path."""
     return "(shipped)" if Path(adapter).resolve().is_relative_to(ADAPTERS.resolve()) else str(adapter)
-
-
-def reads_surprisal(cfg: FixConfig, engine: str) -> bool:
-    """Whether localization reads the model's surprisal: as set, else where the generating model can."""
-    return cfg.surprisal if cfg.surprisal is not None else engine == "transformers"
-
-
-def surprisal_later(cfg: FixConfig, engine: str) -> bool:
-    """Whether localization may load a scorer after all, for a second look where the mutation probe found
-    no patch (locate.py): on llama.cpp with `surprisal` unset."""
-    return cfg.surprisal is None and engine == "llama"
 
 
 def model_label(spec: str, adapter: str | None) -> str:

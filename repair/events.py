@@ -13,7 +13,7 @@ def _span(a: int, b: int) -> dict:
 def to_json(name: str, payload) -> dict:
     p = payload
     if name == "baseline_start" or name == "scorer":
-        return {"command": p} if name == "baseline_start" else {"engine": "transformers"}
+        return {"command": p} if name == "baseline_start" else {"engine": p.engine}
     if name == "baseline":
         return {"tests": len(p.tests), "failing": p.failing, "seconds": round(p.seconds, 2), "hung": p.hung}
     if name == "model_progress":

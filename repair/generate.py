@@ -20,7 +20,7 @@ class Completion:
 
 class Generator(Protocol):
     name: str  # shown to the user and recorded with results
-    engine: str  # "llama", "transformers", "openai" or "fake"
+    engine: str  # its engine's name in the registry (engines.ENGINES)
     fim: Fim | None  # the model family's fill-in-the-middle tokens; None: it cannot infill
 
     def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True,

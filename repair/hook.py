@@ -207,7 +207,7 @@ def run(cwd: Path, files: list[str] | None = None, *, budget: float = 300.0, rep
 def _suggest(snap: Path, staged: list[str], result: HookResult, t0: float, budget: float, model, test: str,
              on_event):
     from .config import resolve
-    from .packs import PackError
+    from .engines.packs import PackError
     from .pipeline import fix
     from .source import InputError
 

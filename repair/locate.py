@@ -28,7 +28,7 @@ from .testrun import TestReport
 
 
 class Scorer(Protocol):
-    """What localization reads from a model (debugger.hf_generator.HFGenerator is the one that can)."""
+    """What localization reads from a model (debugger.engines.hf.HFGenerator is the one that can)."""
 
     def line_surprisal(self, text: str, lines: list[tuple[int, int]] | None = None, max_tokens: int = 1024,
                        tokens: bool = False) -> dict | None:

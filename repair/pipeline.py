@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import prompts, writer
-from .config import FixConfig, model_label, reads_surprisal, surprisal_later
+from .config import FixConfig, model_label
+from .engines import ENGINES, Engine, make_generator, make_scorer, pick, reads_surprisal, surprisal_later
 from .generate import Candidate, Generator, ast_key, generate
 from .locate import ModelReads, Scorer, locate
 from .localize import Localization, weights_for
@@ -102,8 +103,9 @@ class RepairContext:
         return self.t0 + self.cfg.budget
 
     @property
-    def engine(self) -> str:
-        return self.result.engine
+    def engine(self) -> Engine:
+        """What runs the model: its capabilities decide the model's reads (engines.reads_surprisal)."""
+        return self.models.engine or ENGINES[self.result.engine]
 
     def clock(self, phase: str) -> _Clock:
         """`with ctx.clock("validate"): ...` adds the block's time to that phase of the result."""
@@ -142,7 +144,7 @@ def context(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool =
     test), writable and not mid-merge when it is to be written, the model known (`model=False`: a ranking that
     reads no model). Every front-end (the command line, `debugger localize`, the server, the editor, the hook,
     the Python API) starts here."""
-    from .models import check, pick_engine
+    from .engines.specs import check
     src = load(path, root)
     writer.check_target(src, apply)
     if apply:
@@ -155,7 +157,7 @@ def context(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool =
     given = models.generator
     result = FixResult(file=str(src.path), status="error", sandbox=ws.sandbox.isolation, source_sha256=src.sha256,
                        root=str(src.root), model=given.name if given else model_label(cfg.model, cfg.adapter),
-                       engine=given.engine if given else pick_engine(cfg.engine, cfg.model))
+                       engine=given.engine if given else pick(cfg.engine, cfg.model).name)
     return RepairContext(src, cfg, ws, models, on_event or (lambda name, payload: None), result, own_models=own)
 
 
@@ -254,14 +256,14 @@ def rank(ctx: RepairContext, report: TestReport, *, top_k: int, surprisal: bool,
 def localize(ctx: RepairContext, report: TestReport,
              steer: Callable[[Localization], Localization] | None = None) -> Located:
     """Stage 2: rank statements and functions deep enough for every round. The model's reads as the settings
-    and the engine say (config.reads_surprisal, surprisal_later); `steer` (interactive use) may narrow the
+    and the engine say (engines.reads_surprisal, surprisal_later); `steer` (interactive use) may narrow the
     spans before any candidate is made."""
     cfg = ctx.cfg
     if cfg.strategy == "naive":  # the peer does no localization: the whole file is the span
         return Located(Localization([], []), Localization([], []), ModelReads())
     surprisal = reads_surprisal(cfg, ctx.engine)
     if surprisal and ctx.models.scorer is None:  # on transformers the scorer is the generator, clocked there
-        with ctx.clock("load" if ctx.engine != "transformers" else "localize"):
+        with ctx.clock("localize" if ctx.engine.scores else "load"):  # a scoring engine's scorer is the generator
             ctx.scorer()
     loaded, t = ctx.result.phases.get("load", 0.0), time.monotonic()
     deep, reads = rank(ctx, report, top_k=_depth_k(cfg), surprisal=surprisal,
@@ -341,44 +343,6 @@ def seeds(ctx: RepairContext, located: Located) -> list[Candidate]:
             (within(c.edit.start_line, loc.functions) and not within(c.edit.start_line, located.excluded))]
 
 
-def make_generator(cfg: FixConfig, on_event: Event) -> Generator:
-    from .models import pick_engine
-    engine = pick_engine(cfg.engine, cfg.model)
-    if engine == "fake":
-        from .fake import FakeGenerator
-        return FakeGenerator(cfg.model[5:])
-    if engine == "openai":
-        from .openai_generator import OpenAIGenerator
-        return OpenAIGenerator(cfg.model[7:])
-    if engine == "llama":
-        from .llama_generator import LlamaGenerator
-        return LlamaGenerator(cfg.model, cfg.adapter, cfg.threads, parallel=max(1, cfg.samples),
-                              progress=_progress(on_event))
-    from .hf_generator import HFGenerator
-    return HFGenerator(cfg.model, cfg.adapter, cfg.threads, progress=_progress(on_event))
-
-
-def _progress(on_event: Event) -> Callable[[str, int, int], None]:
-    """Assembling or converting a model, as events the CLI draws as a bar."""
-    return lambda phase, done, total: on_event("model_progress", (phase, done, total))
-
-
-def make_scorer(cfg: FixConfig, engine: str, load_generator: Callable[[], Generator], on_event: Event):
-    """What reads the model's scores for localization (surprisal), or None; for the callers that want it
-    (config.reads_surprisal, or surprisal_later for the second look). On transformers that is the
-    generator itself (loaded now). The llama.cpp engine returns no log-probabilities of prompt tokens, so
-    beside it the same weights (adapter folded in) are read by transformers: localization stays the one
-    measured, at the cost of loading torch and a second copy of the weights."""
-    if engine in ("fake", "openai"):  # they score nothing
-        return None
-    if engine == "transformers":
-        return load_generator()
-    from .hf_generator import HFGenerator
-    scorer = HFGenerator(cfg.model, cfg.adapter, cfg.threads, progress=_progress(on_event))
-    on_event("scorer", scorer)
-    return scorer
-
-
 def _depth_k(cfg: FixConfig) -> int:
     """Statements to rank: `top_k` for each round, since a round that changed nothing goes deeper."""
     return cfg.top_k * (cfg.rounds + 1)
@@ -431,6 +395,7 @@ class Models:
     generator: Generator | None = None
     scorer: Scorer | None = None
     cfg: FixConfig | None = None
+    engine: Engine | None = None  # what a given generator can do (default: its engine's registry entry)
 
 
 def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False,

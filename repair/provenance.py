@@ -25,7 +25,7 @@ def engine_build() -> str | None:
         import xllamacpp
     except ImportError:
         return None
-    from .native_engine import features
+    from .engines.native import features
     info = xllamacpp.get_system_info()
     return " ".join(features(info)) or info.strip()
 

@@ -83,7 +83,7 @@ class Renderer:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
-        self._log(f"[bold]scorer[/]  transformers, for surprisal (loaded in {gen.load_seconds:.1f}s)")
+        self._log(f"[bold]scorer[/]  {gen.engine}, for surprisal (loaded in {gen.load_seconds:.1f}s)")
         self._say("localizing")
 
     def on_second_look(self, _=None) -> None:

@@ -455,10 +455,10 @@ def serve(host: str, port: int, roots: list[Path], flags: dict, token: str, anno
     import uvicorn
 
     from .config import model_label
-    from .models import pick_engine
+    from .engines import pick
     service = Service(roots, flags, token, max_budget=max_budget)
     cfg = service.cfg
-    config = uvicorn.Config(app(service, model_label(cfg.model, cfg.adapter), pick_engine(cfg.engine, cfg.model),
+    config = uvicorn.Config(app(service, model_label(cfg.model, cfg.adapter), pick(cfg.engine, cfg.model).name,
                                 allowed_hosts(host)),
                             host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)

@@ -24,7 +24,7 @@ from .writer import _sha
 
 
 def _folder() -> Path:
-    from .packs import home
+    from .engines.packs import home
     return home() / "verified"
 
 

@@ -108,7 +108,7 @@ def _sha(data: bytes) -> str:
 
 
 def undo_record(path: Path) -> Path:
-    from .packs import home
+    from .engines.packs import home
     return home() / "undo" / (_sha(str(path.resolve()).encode()) + ".json")
 
 

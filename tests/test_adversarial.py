@@ -447,7 +447,7 @@ def _tiny_tokenizer(where: Path, template: str):
 
 
 def test_malicious_chat_template_is_refused(tmp_path):
-    from debugger.hf_generator import render_chat
+    from debugger.engines.hf import render_chat
     sentinel = tmp_path / "pwned"
     evil = ("{{ cycler.__init__.__globals__.os.system('touch " + str(sentinel) + "') }}"
             "{% for m in messages %}{{ m.content }}{% endfor %}")
@@ -472,7 +472,7 @@ def test_pickle_weights_are_never_loaded(tmp_path):
 
     from transformers import Qwen2Config
 
-    from debugger.models import load_hf
+    from debugger.engines.specs import load_hf
     model_dir = tmp_path / "model"
     _tiny_tokenizer(model_dir, "{{ messages }}")
     Qwen2Config(vocab_size=8, hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2,
@@ -573,7 +573,7 @@ def test_api_key_never_goes_over_plain_http_to_another_host(project, cli):
     code, out, err, _ = cli("fix", "calc.py", "--test", MARKER_TEST, "--model", "openai:http://example.invalid/v1#m",
                             cwd=proj, env={"OPENAI_API_KEY": "sk-secret"})
     _refused_early(code, err, proj, "OPENAI_API_KEY", "plain http")
-    from debugger.openai_generator import OpenAIGenerator
+    from debugger.engines.endpoint import OpenAIGenerator
     sent = []
 
     class Capture(OpenAIGenerator):  # defence in depth: the generator itself leaves the header off
@@ -637,7 +637,7 @@ def test_project_cannot_load_weights_from_outside_it(project, cli, tmp_path):
 
 def test_an_in_project_model_is_the_projects_file_whatever_the_cwd(project, cli, tmp_path, monkeypatch):
     from debugger.config import resolve
-    from debugger.models import kind_of
+    from debugger.engines.specs import kind_of
     proj = project("calc")
     (proj / "fixed.py").write_text((FIXTURES / "calc_fixed.py").read_text())
     _settings(proj, 'model = "fake:fixed.py"\nselect = 0\n')

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from debugger import models
-from debugger.packs import PackError
+from debugger import engines
+from debugger.engines.packs import PackError
 
 pytest.importorskip("xllamacpp")
 
@@ -97,8 +97,8 @@ def _infill_prompts():
 
 
 def test_both_engines_greedy_infill_the_same_text(tiny_pair):
-    from debugger.hf_generator import HFGenerator
-    from debugger.llama_generator import LlamaGenerator
+    from debugger.engines.hf import HFGenerator
+    from debugger.engines.llama import LlamaGenerator
     hf, gguf_path = tiny_pair
     ref, fast = HFGenerator(str(hf), threads=1), LlamaGenerator(str(gguf_path), threads=1)
     assert fast.engine == "llama" and ref.engine == "transformers"
@@ -109,7 +109,7 @@ def test_both_engines_greedy_infill_the_same_text(tiny_pair):
 
 
 def test_samples_are_seeded_from_the_prompt(tiny_pair):
-    from debugger.llama_generator import LlamaGenerator
+    from debugger.engines.llama import LlamaGenerator
     gen = LlamaGenerator(str(tiny_pair[1]), threads=1)
     p = _infill_prompts()[0]
     p.max_new_tokens = 8
@@ -122,7 +122,7 @@ def test_samples_are_seeded_from_the_prompt(tiny_pair):
 def test_deadline_in_the_past_stops_decoding_at_once(tiny_pair):
     import time
 
-    from debugger.llama_generator import LlamaGenerator
+    from debugger.engines.llama import LlamaGenerator
     gen = LlamaGenerator(str(tiny_pair[1]), threads=1)
     p = _infill_prompts()[1]
     p.max_new_tokens = 200
@@ -137,8 +137,8 @@ def test_peft_adapter_converts_to_a_gguf_lora_the_engine_loads(tiny_pair, tmp_pa
     import numpy as np
     from safetensors.numpy import save_file
 
-    from debugger import gguf_lora
-    from debugger.llama_generator import LlamaGenerator
+    from debugger.engines import gguf_lora
+    from debugger.engines.llama import LlamaGenerator
     monkeypatch.setenv("DEBUGGER_HOME", str(tmp_path / "home"))
     hf, gguf_path = tiny_pair
     rng = np.random.default_rng(0)
@@ -169,8 +169,8 @@ def test_peft_adapter_converts_to_a_gguf_lora_the_engine_loads(tiny_pair, tmp_pa
 
 
 def test_non_plain_adapters_are_refused_for_the_llama_engine(tiny_pair, tmp_path):
-    from debugger import gguf_lora
-    from debugger.lora import AdapterError
+    from debugger.engines import gguf_lora
+    from debugger.engines.lora import AdapterError
     (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "use_dora": True, "r": 4,
                                                               "lora_alpha": 8}))
     (tmp_path / "adapter_model.safetensors").write_bytes(b"")
@@ -179,23 +179,28 @@ def test_non_plain_adapters_are_refused_for_the_llama_engine(tiny_pair, tmp_path
 
 
 def test_engine_choice(tmp_path, monkeypatch):
+    def pick(engine, spec):
+        return engines.pick(engine, spec).name
     f = tmp_path / "m.gguf"
     f.write_bytes(b"GGUF")
-    assert models.pick_engine("auto", "qwen2.5-coder-0.5b") == "llama"
-    assert models.pick_engine("transformers", "qwen2.5-coder-0.5b") == "transformers"
-    assert models.pick_engine("auto", str(f)) == "llama"
-    assert models.pick_engine("auto", str(tmp_path)) == "transformers"  # a model directory
-    assert models.pick_engine("llama", "fake:x.py") == "fake"
-    with pytest.raises(PackError, match="pack or a .gguf"):
-        models.pick_engine("llama", str(tmp_path))
-    with pytest.raises(PackError, match="llama engine only"):
-        models.pick_engine("transformers", str(f))
+    assert pick("auto", "qwen2.5-coder-0.5b") == "llama"
+    assert pick("transformers", "qwen2.5-coder-0.5b") == "transformers"
+    assert pick("auto", str(f)) == "llama"
+    assert pick("auto", str(tmp_path)) == "transformers"  # a model directory
+    assert pick("llama", "fake:x.py") == "fake"
+    with pytest.raises(PackError, match="llama engine does not run .* use --engine transformers"):
+        pick("llama", str(tmp_path))
+    with pytest.raises(PackError, match="transformers engine does not run .* use --engine llama"):
+        pick("transformers", str(f))
     with pytest.raises(PackError, match="unknown engine"):
-        models.pick_engine("vllm", "qwen2.5-coder-0.5b")
-    monkeypatch.setattr(models, "llama_available", lambda: False)
-    assert models.pick_engine("auto", "qwen2.5-coder-0.5b") == "transformers"
+        pick("vllm", "qwen2.5-coder-0.5b")
+    monkeypatch.setattr(engines, "llama_available", lambda: False)
+    assert pick("auto", "qwen2.5-coder-0.5b") == "transformers"
     with pytest.raises(PackError, match="pip install xllamacpp"):
-        models.pick_engine("llama", "qwen2.5-coder-0.5b")
+        pick("llama", "qwen2.5-coder-0.5b")
+    # what each can do, which the stages ask instead of names
+    assert engines.ENGINES["transformers"].scores and engines.ENGINES["llama"].scored_beside
+    assert not any(e.scores or e.scored_beside for e in (engines.ENGINES["fake"], engines.ENGINES["openai"]))
 
 
 def test_model_info_names_the_engine(cli):
@@ -217,8 +222,8 @@ def test_default_model_on_llama_with_the_shipped_adapter_matches_transformers_gr
     from debugger.data.corpus import example_bugs
     from debugger import prompts
     from debugger.config import adapter_context_lines, shipped_adapter
-    from debugger.hf_generator import HFGenerator
-    from debugger.llama_generator import LlamaGenerator
+    from debugger.engines.hf import HFGenerator
+    from debugger.engines.llama import LlamaGenerator
     ad = shipped_adapter("qwen2.5-coder-0.5b")
     window = adapter_context_lines(ad)
     ref, fast = HFGenerator("qwen2.5-coder-0.5b", ad), LlamaGenerator("qwen2.5-coder-0.5b", ad)

@@ -62,3 +62,35 @@ def test_every_setting_is_a_flag_of_fix_with_its_declared_help():
     for name in (n for n in SETTINGS if meta(n)["flag"]):
         assert "--" + name.replace("_", "-") + " " in shown, name
         assert meta(name)["help"][:30] in " ".join(shown.split()), name
+
+
+def _functions(folder: str):
+    import ast
+    for path in sorted((REPO / folder).rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield path.relative_to(REPO).as_posix(), node, tree
+
+
+def test_the_runtime_stays_readable():
+    """pipeline.fix reads as its stages; no function of the runtime takes more than 12 parameters; nothing
+    outside the engine family compares engine names (the stages ask an Engine's capability flags)."""
+    import ast
+
+    from debugger.engines import ENGINES
+    fix = next(n for p, n, _ in _functions("repair") if p == "repair/pipeline.py" and n.name == "fix")
+    assert fix.end_lineno - fix.lineno + 1 < 60
+    for path, node, _ in _functions("repair"):
+        a = node.args
+        count = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + bool(a.vararg) + bool(a.kwarg)
+        count -= bool(a.args) and a.args[0].arg in ("self", "cls")
+        assert count <= 12, f"{path}:{node.lineno} {node.name} takes {count} parameters"
+    names = set(ENGINES)
+    for path in sorted((REPO / "repair").rglob("*.py")):
+        if "engines" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                consts = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                assert not names & set(consts), f"{path.relative_to(REPO)}:{node.lineno} compares engine names"

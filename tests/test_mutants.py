@@ -289,8 +289,11 @@ def test_fix_on_llama_takes_the_second_look_only_where_the_probe_found_no_patch(
     """Through the pipeline: on llama.cpp with `surprisal` unset, a bug no mutant undoes (a wrong word)
     loads the scorer for the second look; a bug a mutant undoes (BRANCHY's `>`) loads none; and
     `surprisal = false` never does."""
+    import dataclasses
+
     from debugger.config import FixConfig
-    from debugger.fake import FakeGenerator
+    from debugger.engines import ENGINES
+    from debugger.engines.fake import FakeGenerator
     from debugger.pipeline import Models, fix
     from tests.test_localize import ScoringModel
     words = ("def grade(score):\n    label = 'unknown'\n    if score > 50:\n        label = 'pass'\n"
@@ -307,12 +310,14 @@ def test_fix_on_llama_takes_the_second_look_only_where_the_probe_found_no_patch(
             Counting.reads += 1
             return super().line_surprisal(text, lines, tokens)
 
+    # an engine that scores nothing itself but has a scorer beside it (llama.cpp's case): what decides the look
+    beside = dataclasses.replace(ENGINES["fake"], scored_beside=True)
+
     def run(path, **kw):
-        gen = FakeGenerator(fixed)
-        gen.engine = "llama"  # what decides the second look, not the fake's answers
         seen = []
         result = fix(str(path), FixConfig(model=f"fake:{fixed}", budget=60, select=0, **kw),
-                     models=Models(generator=gen, scorer=Counting("")), on_event=lambda n, p: seen.append(n))
+                     models=Models(generator=FakeGenerator(fixed), scorer=Counting(""), engine=beside),
+                     on_event=lambda n, p: seen.append(n))
         return result, seen
     result, seen = run(src.path)
     assert result.status == "fixed" and "second_look" in seen and Counting.reads == 1

@@ -1,11 +1,11 @@
-"""The llama.cpp engine built for this CPU (repair/native_engine.py): which CMake options a CPU gets, what the
+"""The llama.cpp engine built for this CPU (repair/engines/native.py): which CMake options a CPU gets, what the
 installed engine lacks, and that every way a build can fail keeps the engine that works."""
 import os
 import subprocess
 
 import pytest
 
-from debugger import native_engine as ne
+from debugger.engines import native as ne
 
 LAPTOP = "flags\t\t: fpu sse sse2 ssse3 fma cx16 sse4_1 sse4_2 avx f16c avx2 bmi1 bmi2 avx_vnni\n"
 SERVER = ("processor\t: 0\nflags\t\t: fpu sse2 avx f16c fma avx2 bmi2 avx512f avx512dq avx512cd avx512bw avx512vl "

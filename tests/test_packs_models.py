@@ -3,8 +3,9 @@ import sys
 
 import pytest
 
-from debugger import models, packs
-from debugger.packs import Pack, PackError
+from debugger.engines import packs
+from debugger.engines import specs as models
+from debugger.engines.packs import Pack, PackError
 
 
 @pytest.fixture

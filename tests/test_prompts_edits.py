@@ -36,7 +36,7 @@ def test_each_model_family_gets_its_own_fim_tokens_and_a_model_without_any_is_re
 
     from debugger import pipeline
     from debugger.config import resolve
-    from debugger.fake import FakeGenerator
+    from debugger.engines.fake import FakeGenerator
     from debugger.source import InputError
     from tests.test_localize import branchy
     src, _ = branchy(tmp_path)

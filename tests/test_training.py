@@ -79,7 +79,7 @@ def test_training_writes_adapter_curves_and_provenance_then_resumes(tiny, tmp_pa
 
 def test_adapter_loads_into_the_generator_and_sets_the_window(tiny, tmp_path):
     from debugger.config import resolve
-    from debugger.hf_generator import HFGenerator
+    from debugger.engines.hf import HFGenerator
     from debugger.prompts import infill
     from debugger.training.train import train
     data = tmp_path / "bugs.jsonl"
@@ -100,7 +100,7 @@ def test_lora_merge_without_peft_matches_peft(tiny, tmp_path, rslora):
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from debugger import lora
+    from debugger.engines import lora
     torch.manual_seed(0)
     cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], use_rslora=rslora,
                      init_lora_weights=False)  # random B: a zero delta would make any merge look right
@@ -120,7 +120,7 @@ def test_lora_merge_refuses_what_it_cannot_fold(tiny, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from debugger import lora
+    from debugger.engines import lora
     get_peft_model(AutoModelForCausalLM.from_pretrained(tiny),
                    LoraConfig(r=2, target_modules=["q_proj"], use_dora=True)).save_pretrained(tmp_path / "dora")
     model = AutoModelForCausalLM.from_pretrained(tiny)
@@ -164,7 +164,7 @@ def test_heldout_configs_differ_only_in_the_adapter(tmp_path):
 
 def test_the_shipped_adapter_is_the_default_for_its_model(tmp_path):
     from debugger.config import resolve, shipped_adapter
-    from debugger.packs import DEFAULT_MODEL
+    from debugger.engines.packs import DEFAULT_MODEL
     shipped = Path(shipped_adapter(DEFAULT_MODEL))
     assert {"adapter_config.json", "adapter_model.safetensors", "debugger_train.json"} <= {p.name for p in shipped.iterdir()}
     for overrides in ({}, {"adapter": "auto"}):  # no flag: the shipped adapter
@@ -176,7 +176,7 @@ def test_the_shipped_adapter_is_the_default_for_its_model(tmp_path):
 
 
 def test_line_surprisal_reads_the_ranges_that_fit_its_budget(tiny):
-    from debugger.hf_generator import HFGenerator
+    from debugger.engines.hf import HFGenerator
     gen = HFGenerator(str(tiny))
     text = _records()[0].buggy * 6  # the same function six times: 30+ lines
     n = len(text.splitlines())
@@ -193,7 +193,7 @@ def test_line_surprisal_reads_the_ranges_that_fit_its_budget(tiny):
 
 
 def test_infill_nll_scores_each_middle_between_its_prefix_and_suffix(tiny):
-    from debugger.hf_generator import HFGenerator
+    from debugger.engines.hf import HFGenerator
     gen = HFGenerator(str(tiny))
     pieces = [("def add0(a, b):\n", "    return a - b\n", "\n\ndef keep(x):\n    return x\n"),
               ("", "def keep(x):\n", "    return x\n")]

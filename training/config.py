@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from debugger.packs import DEFAULT_MODEL
+from debugger.engines.packs import DEFAULT_MODEL
 
 
 @dataclass

@@ -39,7 +39,7 @@ def records(path: str | Path, split: str, limit: int | None = None) -> list[BugR
 def prompt_text(example: dict, tok) -> str:
     if "prompt" in example:
         return example["prompt"]
-    from debugger.hf_generator import render_chat
+    from debugger.engines.hf import render_chat
     return render_chat(tok, example["messages"])
 
 

@@ -47,7 +47,7 @@ def load_base(spec: str, bf16: bool, threads: int | None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from debugger.models import prepare
+    from debugger.engines.specs import prepare
     where = prepare(spec)
     if threads:
         torch.set_num_threads(threads)

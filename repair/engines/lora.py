@@ -10,7 +10,7 @@ import json
 import math
 from pathlib import Path
 
-from .errors import AdapterError
+from ..errors import AdapterError
 
 PLAIN = {"peft_type": "LORA", "use_dora": False, "fan_in_fan_out": False, "bias": "none"}
 

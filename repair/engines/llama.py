@@ -21,7 +21,7 @@ import time
 import zlib
 
 from .gguf_header import read_header
-from .prompts import Prompt, fim_for_vocab, fim_text, refuse_infill
+from ..prompts import Prompt, fim_for_vocab, fim_text, refuse_infill
 
 STOPS = ["<|endoftext|>", "<|im_end|>"]  # and the model family's end-of-middle tokens
 END = "<|endoftext|>"  # appended when the model ended the text itself, as the transformers engine shows it
@@ -43,8 +43,8 @@ class LlamaGenerator:
                  ctx: int = 32768, progress=None):
         import xllamacpp as xlc
 
-        from .config import model_label
-        from .models import gguf_file
+        from ..config import model_label
+        from .specs import gguf_file
         from .packs import PackError
         t0 = time.time()
         path = gguf_file(spec, progress)
@@ -75,7 +75,7 @@ class LlamaGenerator:
     def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True,
                  deadline: float | None = None):
         """The greedy completion (if asked) followed by `samples` sampled ones, seeded from the prompt."""
-        from .generate import Completion
+        from ..generate import Completion
 
         out: list[Completion] = []
         if greedy:
@@ -87,7 +87,7 @@ class LlamaGenerator:
         return out
 
     def _run(self, prompt: Prompt, n: int, temperature: float, seed: int, deadline: float | None):
-        from .edits import infill_done
+        from ..edits import infill_done
 
         stops = list(dict.fromkeys(STOPS + list(self.fim.stops if self.fim else ())))
         body = {"max_tokens": prompt.max_new_tokens, "temperature": temperature, "stream": True,

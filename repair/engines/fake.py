@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import spans
-from .generate import Completion
-from .prompts import QWEN, Prompt
+from .. import spans
+from ..generate import Completion
+from ..prompts import QWEN, Prompt
 
 
 class FakeGenerator:

@@ -48,48 +48,19 @@ def kind_of(spec: str) -> str:
                     "directory, a hub id, openai:URL#MODEL or fake:FILE")
 
 
-ENGINES = ("auto", "llama", "transformers")
-
-
-def llama_available() -> bool:
-    import importlib.util
-    return importlib.util.find_spec("xllamacpp") is not None
-
-
-def pick_engine(engine: str, spec: str) -> str:
-    """The engine that runs `spec`: "llama" (llama.cpp, GGUF as shipped) or "transformers" (the reference
-    and training backend); "fake" and "openai" models are their own engine. `auto` takes llama wherever
-    the wheel is installed and the model is a GGUF (a pack or a .gguf file)."""
-    if engine not in ENGINES:
-        raise PackError(f"unknown engine {engine!r}: use auto, llama or transformers")
-    kind = kind_of(spec)
-    if kind in ("fake", "openai"):
-        return kind
-    if engine == "auto":
-        return "llama" if kind in ("pack", "gguf") and llama_available() else "transformers"
-    if engine == "llama":
-        if kind not in ("pack", "gguf"):
-            raise PackError(f"the llama engine runs a pack or a .gguf file, not {spec!r}: use --engine transformers")
-        if not llama_available():
-            raise PackError("the llama engine is not installed: pip install xllamacpp (or --engine transformers)")
-    elif kind == "gguf":
-        raise PackError(f"{spec}: a .gguf file runs on the llama engine only (--engine llama)")
-    return engine
-
-
 def cache_dir(pack: Pack) -> Path:
     return home() / "models" / pack.name
 
 
-def status(spec: str, engine: str = "transformers") -> ModelStatus:
-    """`cached`: ready for `engine` without more work (the GGUF assembled, or the safetensors converted)."""
+def status(spec: str, weights: str = "safetensors") -> ModelStatus:
+    """`cached`: ready as `weights` (an engine's: "gguf" assembled, or "safetensors" converted) without more work."""
     kind = kind_of(spec)
     if kind != "pack":
         return ModelStatus(spec, kind, True, kind in ("dir", "gguf"), spec, "")
     pack = PACKS[spec]
     hf = cache_dir(pack) / "hf"
-    where = cache_dir(pack) / "model.gguf" if engine == "llama" else hf
-    cached = where.is_file() if engine == "llama" else (hf / "debugger.json").is_file()
+    where = cache_dir(pack) / "model.gguf" if weights == "gguf" else hf
+    cached = where.is_file() if weights == "gguf" else (hf / "debugger.json").is_file()
     try:
         find_parts(pack)
         installed, detail = True, f"{pack.parts} parts installed"
@@ -214,3 +185,8 @@ def load_hf(spec: str, threads: int | None = None, progress: Progress | None = N
     model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, use_safetensors=True, **kw).to(device)
     model.eval()
     return model, tok
+
+
+def weights_for(spec: str, engine, progress: Progress | None = None) -> Path:
+    """The weights of `spec` on disk as `engine` (engines.Engine) loads them: the GGUF, or the safetensors copy."""
+    return gguf_file(spec, progress) if engine.weights == "gguf" else prepare(spec, progress)

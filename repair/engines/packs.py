@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import PackError
+from ..errors import PackError
 
 
 @dataclass(frozen=True)

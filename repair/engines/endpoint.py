@@ -12,10 +12,10 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from .generate import Completion
-from .config import loopback
-from .prompts import Prompt, fim_for_name, fim_text, refuse_infill
-from .source import InputError
+from ..generate import Completion
+from ..config import loopback
+from ..prompts import Prompt, fim_for_name, fim_text, refuse_infill
+from ..source import InputError
 
 
 class OpenAIGenerator:

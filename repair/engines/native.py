@@ -1,5 +1,5 @@
 """Build the llama.cpp engine (xllamacpp) for this machine's CPU, when the prebuilt wheel leaves its
-vector instructions unused. setup.sh runs it: `python -m debugger.native_engine`.
+vector instructions unused. setup.sh runs it: `python -m debugger.engines.native`.
 
 Why: the xllamacpp wheel on PyPI is compiled for AVX2, the most any x86-64 CPU of the last decade has. On
 a CPU with AVX-512 the same weights prefill about 1.6x faster when llama.cpp is compiled for it (0.5B pack,
@@ -101,7 +101,7 @@ def smoke(model: str | None) -> str | None:
     else why (one line)."""
     if model is None:
         return None
-    code = ("import sys\nfrom debugger.llama_generator import LlamaGenerator\nfrom debugger.prompts import infill\n"
+    code = ("import sys\nfrom debugger.engines.llama import LlamaGenerator\nfrom debugger.prompts import infill\n"
             "g = LlamaGenerator(sys.argv[1], parallel=1, ctx=2048)\n"
             "p = infill('def add(a, b):\\n    return a - b\\n', 2, 2)\np.max_new_tokens = 1\n"
             "g.complete(p, 0, 0.0)\n")
@@ -169,12 +169,12 @@ def main() -> int:
     if importlib.util.find_spec("xllamacpp") is None:
         print("llama.cpp engine: not installed (pip install xllamacpp); nothing to build")
         return 0
-    from .models import status
+    from .specs import status
     from .packs import DEFAULT_MODEL
     model = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_MODEL
-    if not status(model, "llama").cached:  # nothing to check a build with: keep the wheel, say how to build later
+    if not status(model, "gguf").cached:  # nothing to check a build with: keep the wheel, say how to build later
         print(f"llama.cpp engine: not built ({model} is not pulled yet; run `debugger model pull`, then "
-              "`python -m debugger.native_engine`)")
+              "`python -m debugger.engines.native`)")
         return 0
     print(ensure(model).detail)
     return 0

@@ -10,7 +10,7 @@ import dataclasses
 import time
 import zlib
 
-from .prompts import Prompt, fim_text, refuse_infill
+from ..prompts import Prompt, fim_text, refuse_infill
 
 STOP_TOKENS = ("<|endoftext|>", "<|im_end|>")  # and the model family's end-of-middle tokens
 
@@ -19,8 +19,8 @@ class HFGenerator:
     engine = "transformers"
 
     def __init__(self, spec: str, adapter: str | None = None, threads: int | None = None, progress=None):
-        from .config import model_label
-        from .models import load_hf
+        from ..config import model_label
+        from .specs import load_hf
 
         t0 = time.time()
         self.model, self.tok = load_hf(spec, threads=threads, progress=progress)
@@ -31,7 +31,7 @@ class HFGenerator:
                 self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload()
         self.name = model_label(spec, adapter)
         self.load_seconds = time.time() - t0
-        from .prompts import fim_for_vocab
+        from ..prompts import fim_for_vocab
         self.fim = fim_for_vocab(self.tok.get_vocab())
         ids = [self.tok.convert_tokens_to_ids(t) for t in STOP_TOKENS + (self.fim.stops if self.fim else ())]
         self.stop_ids = [i for i in ids if isinstance(i, int) and i >= 0 and i != self.tok.unk_token_id]
@@ -50,8 +50,8 @@ class HFGenerator:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
-        from .edits import infill_done
-        from .generate import Completion
+        from ..edits import infill_done
+        from ..generate import Completion
 
         ids = self._ids(prompt)
         tok, stop_ids = self.tok, set(self.stop_ids)
@@ -101,7 +101,7 @@ class HFGenerator:
         return out
 
     def _completion(self, row, plen: int, greedy: bool):
-        from .generate import Completion
+        from ..generate import Completion
 
         new = row[plen:].tolist()
         n = 0
@@ -174,7 +174,7 @@ class HFGenerator:
         of windows of unequal length costs more than the windows one by one."""
         import torch
 
-        from .prompts import QWEN
+        from ..prompts import QWEN
 
         out = []
         for prefix, middle, suffix in pieces:
