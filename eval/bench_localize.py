@@ -7,7 +7,7 @@
 
 Bugs are the bundled examples plus the records of `--split` (the held-out projects by default). For
 each, one run of the visible tests records per-test lines (the same run `debugger fix` makes) and the
-model's reads as debugger.locate makes them: the surprisal pass, then the infill pass over the statements
+model's reads as debugger.localization.passes makes them: the surprisal pass, then the infill pass over the statements
 the runtime's first-round weights rank first; with `--mutation`, the mutation probe over them too
 (`debugger fix` makes either only when the weights use it). A hit at k: one of the first k statements
 ranked contains the changed lines of the reference fix (for an inserted line, the statement before or
@@ -33,8 +33,8 @@ from pathlib import Path
 
 
 from debugger.config import FixConfig  # noqa: E402
-from debugger.locate import locate  # noqa: E402
-from debugger.localize import HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION, localize, weights_for  # noqa: E402
+from debugger.localization.passes import locate  # noqa: E402
+from debugger.localization.ranking import HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION, localize, weights_for  # noqa: E402
 from debugger.pipeline import run_baseline  # noqa: E402
 from debugger.source import load  # noqa: E402
 from debugger.workspace import Workspace  # noqa: E402
@@ -84,7 +84,7 @@ def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept
 
 
 def model_reads(src, report, gen, infill: bool = True) -> tuple[dict | None, dict | None, float]:
-    """The model's reads as debugger.locate makes them, the infill pass too unless `infill` is False (the
+    """The model's reads as debugger.localization.passes makes them, the infill pass too unless `infill` is False (the
     runtime's weights pick the statements it scores): per-line token NLLs, infill scores, seconds."""
     if gen is None:
         return None, None, 0.0
@@ -95,7 +95,7 @@ def model_reads(src, report, gen, infill: bool = True) -> tuple[dict | None, dic
 def mutation_reads(src, report, tokens, command: str, seconds: float):
     """The mutation probe as `debugger fix` makes it: over the top MUTANT_TAIL statements of the first
     ranking by the runtime's weights, its loop held to the recording run's time (`seconds`)."""
-    from debugger.mutants import probe
+    from debugger.localization.mutants import probe
     loc = localize(src, report, surprisal=tokens, weights=weights_for(first_round=True), top_k=MUTANT_TAIL)
     ws = Workspace.of(src.root, FixConfig(test=command, timeout=300))
     return probe(ws, src, report, loc.statements[:MUTANT_TAIL], budget=max(1.0, seconds))
@@ -184,13 +184,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="With --reuse: redo the mutation probe of the saved bugs of these projects ('all': every "
                          "one) from OUT/tasks (after a change to the probe).")
     ap.add_argument("--keep-weights", action="store_true",
-                    help="Take the runtime's first-round weights as they are (repair/localize_weights.json) and "
+                    help="Take the runtime's first-round weights as they are (repair/localization/weights.json) and "
                          "fit only the second-round features on top.")
     ap.add_argument("--cv", action="store_true",
                     help="Leave-one-project-out cross-validate the two mutation fits on the fit split and take the "
                          "better (top-3, then top-1) as the final weights.")
     ap.add_argument("--save-weights", action="store_true",
-                    help="Write the fitted weights to repair/localize_weights.json (the runtime's defaults).")
+                    help="Write the fitted weights to repair/localization/weights.json (the runtime's defaults).")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "report.md").write_text(report)
     chart(table, out / "hits.png")
     if a.save_weights:
-        from debugger.localize import WEIGHTS_FILE
+        from debugger.localization.ranking import WEIGHTS_FILE
         from debugger.provenance import provenance
         kept = {}
         if a.keep_weights and WEIGHTS_FILE.exists():  # the first round came from an earlier fit: say which

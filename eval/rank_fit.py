@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from debugger.localize import FEATURES, HAND_SET, INFILL, MUTATION, WEIGHTS_FILE, suspects, weights_for
+from debugger.localization.ranking import FEATURES, HAND_SET, INFILL, MUTATION, WEIGHTS_FILE, suspects, weights_for
 
 from debugger.eval.tasks import fix_targets, holds
 

@@ -288,7 +288,7 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
         cfg.context_lines = adapter_context_lines(cfg.adapter)
     if cfg.model.startswith("openai:"):
         check_endpoint(cfg.model[7:])
-    from .localize import weights_for
+    from .localization.ranking import weights_for
     try:
         weights_for(cfg.weights)
     except ValueError as e:

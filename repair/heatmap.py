@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 
-from .localize import Localization
+from .localization.ranking import Localization
 from .source import SourceFile
 
 

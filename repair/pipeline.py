@@ -18,9 +18,9 @@ from . import prompts, writer
 from .config import FixConfig, model_label
 from .engines import ENGINES, Engine, make_generator, make_scorer, pick, reads_surprisal, surprisal_later
 from .generate import Candidate, Generator, ast_key, generate
-from .locate import ModelReads, Scorer, locate
-from .localize import Localization, weights_for
-from .localize import localize as localize_spans
+from .localization.passes import ModelReads, Scorer, locate
+from .localization.ranking import Localization, weights_for
+from .localization.ranking import localize as localize_spans
 from .screen import screen
 from .source import Edit, InputError, SourceFile, edited_text, load
 from .testrun import TestReport
@@ -207,7 +207,7 @@ def baseline(ctx: RepairContext) -> TestReport:
 def mutation_probe(ws: Workspace, src: SourceFile, report: TestReport, emit: Event):
     """The mutation probe bound to this project, its loop held to the time of the recording run (so
     localization adds about one run of the relevant tests)."""
-    from .mutants import probe
+    from .localization.mutants import probe
 
     def run(stmts, full=None):
         emit("mutation_start", len(stmts))
@@ -238,7 +238,7 @@ def rank(ctx: RepairContext, report: TestReport, *, top_k: int, surprisal: bool,
     """The one way a file's statements and functions are ranked, for a repair and for `debugger localize` (on
     the command line and the server) alike: the fitted weights over the traceback, the spectra, the
     mutation probe and, with `surprisal`, the model's reads; `second_look`: the scorer loads only where the
-    probe found no patch (locate.py)."""
+    probe found no patch (localization/passes.py)."""
     scorer = ctx.scorer() if surprisal else None
 
     def later() -> Scorer | None:  # the second look: the scorer loads only now (its time is "load")
@@ -460,7 +460,7 @@ def conclude(ctx: RepairContext, best: Verdict, choice, comparison, before: Test
 def mutant_candidates(src: SourceFile, probe) -> list[Candidate]:
     """The localization probe's mutants that fixed every failing test they ran, as candidates: validated
     (all the tests, like any other) before the model is asked for anything."""
-    from .mutants import undoing
+    from .localization.mutants import undoing
     if probe is None:
         return []
     out = []

@@ -174,7 +174,7 @@ def test_localization_bench_ranks_as_localize_does_and_fits(tmp_path):
     """The bench's fast matrix ranking must agree with localize() itself, its fit must not do worse on
     the cases it was fitted on than the weights it starts from, and its cases cache must round-trip."""
     from debugger.eval import bench_localize as bl
-    from debugger.localize import HAND_SET, localize
+    from debugger.localization.ranking import HAND_SET, localize
     cases = bl.collect(tasks.from_examples(tmp_path / "ex"), "test", None, lambda m: None)
     assert len(cases) >= 6 and all(c.report.failing for c in cases)
     weights = {"spectrum": 0.7, "branch": 0.3, "traceback": 1.0, "type_return": 0.2, "syntax": 10}
@@ -211,7 +211,7 @@ def synthetic_bugs(monkeypatch, count: int, width: int, seed: int, mark: str, de
     import numpy as np
 
     from debugger.eval import rank_fit
-    from debugger.localize import FEATURES
+    from debugger.localization.ranking import FEATURES
     rng = np.random.default_rng(seed)
     fake = {}
     for i in range(count):
@@ -233,7 +233,7 @@ def test_localization_fit_learns_the_feature_that_marks_the_bug(monkeypatch):
     """Synthetic bugs where only `branch` tells the buggy statement apart (spectrum ties, and a
     misleading type prior): the fitted ranker must put it first where the hand-set weights do not."""
     from debugger.eval import bench_localize as bl
-    from debugger.localize import HAND_SET
+    from debugger.localization.ranking import HAND_SET
     cases = synthetic_bugs(monkeypatch, 40, 8, 0, "branch", "type_return", lambda rng, n: rng.integers(0, 2, n), True)
     assert bl.rates(cases, HAND_SET, "ochiai")["top1"] < 0.5
     fitted = bl.fit(cases, surprisal=False, steps=400)
@@ -246,7 +246,7 @@ def test_localization_second_round_fits_only_its_own_features(monkeypatch, free,
     must keep those weights as they are and learn only their own, here the only feature that tells the
     bug apart."""
     from debugger.eval import bench_localize as bl
-    from debugger import localize
+    from debugger.localization import ranking as localize
     own = getattr(localize, free)
     cases = synthetic_bugs(monkeypatch, 30, 6, 1, mark, "recent", lambda rng, n: rng.random(n), False)
     first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}
@@ -263,7 +263,7 @@ def test_localization_refit_beside_the_probe_unlearns_what_it_makes_redundant(mo
     joint fit lowers it and ranks every bug first, where keeping it leaves some behind."""
     from debugger.eval import bench_localize as bl
     from debugger.eval.rank_fit import first_round
-    from debugger.localize import MUTATION
+    from debugger.localization.ranking import MUTATION
     cases = synthetic_bugs(monkeypatch, 30, 6, 2, "mutant_fix", "recent", lambda rng, n: rng.random(n) * 3, False)
     first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}
     kept = bl.fit(cases, surprisal=True, steps=40, second=first, free=MUTATION)
@@ -278,7 +278,7 @@ def test_cross_validation_holds_each_project_back_and_picks_the_fitting_that_gen
     chosen; the runtime's weights are scored apart on the projects their own fit never saw."""
     from debugger.eval import rank_fit
     from debugger.eval.rank_fit import first_round
-    from debugger.localize import MUTATION
+    from debugger.localization.ranking import MUTATION
     cases = synthetic_bugs(monkeypatch, 36, 6, 3, "mutant_fix", "recent", lambda rng, n: rng.random(n) * 3, False,
                            projects=3)
     first = {"spectrum": 1.0, "recent": 2.0, "syntax": 10.0}

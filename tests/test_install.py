@@ -16,7 +16,7 @@ def test_the_wheel_installs_one_import_name_beside_a_package_named_data(tmp_path
     assert {n.split("/")[0] for n in names} == {"debugger", wheel.name.split("-py")[0] + ".dist-info"}
     for inside in ("debugger/cli.py", "debugger/data/schema.py", "debugger/eval/runner.py",
                    "debugger/eval/configs/default.toml", "debugger/training/train.py",
-                   "debugger/localize_weights.json", "debugger/_probe/debugger_probe.py"):
+                   "debugger/localization/weights.json", "debugger/_probe/debugger_probe.py"):
         assert inside in names, inside
     site, theirs = tmp_path / "site", tmp_path / "theirs"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],

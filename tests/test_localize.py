@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from debugger.localize import localize
+from debugger.localization.ranking import localize
 from debugger.sandbox import remove_copy, scratch_copy
 from debugger.source import load
 from debugger.testrun import default_command, run_tests
@@ -49,7 +49,7 @@ def test_traceback_frames_rank_first(tmp_path):
 
 
 def test_evidence_in_words_follows_the_contributions():
-    from debugger.evidence import words
+    from debugger.localization.evidence import words
     feats = {"traceback": 1.0, "spectrum": 0.71, "mutant_fix": 1.0, "type_return": 1.0, "surprisal": 2.0}
     parts = {"traceback": 2.0, "spectrum": 0.5, "mutant_fix": 3.0, "type_return": 9.0, "surprisal": -1.0}
     assert words(feats, parts) == ["a one-token change here (a probe mutant) makes the failing tests pass",
@@ -140,7 +140,7 @@ def test_branch_spectrum_lifts_the_condition(tmp_path):
 
 def test_feature_weights_are_fitted_and_overridable(tmp_path):
     from debugger.config import resolve
-    from debugger.localize import FEATURES, INFILL, MUTATION, WEIGHTS_FILE, weights_for
+    from debugger.localization.ranking import FEATURES, INFILL, MUTATION, WEIGHTS_FILE, weights_for
     from debugger.source import InputError
     fitted = json.loads(WEIGHTS_FILE.read_text())
     assert set(fitted["weights"]) <= set(FEATURES) and fitted["fitted_on"]["bugs"] > 0
@@ -160,7 +160,7 @@ def test_feature_weights_are_fitted_and_overridable(tmp_path):
 
 
 def test_suspect_ranges_are_the_failing_tests_functions_best_first(project):
-    from debugger.localize import suspect_ranges
+    from debugger.localization.ranking import suspect_ranges
     root = project("calc")
     src = load(root / "calc.py")
     rep = baseline(src)
@@ -172,7 +172,7 @@ def test_suspect_ranges_are_the_failing_tests_functions_best_first(project):
 def test_a_statement_surprisal_did_not_read_is_not_ranked_last(tmp_path):
     # a big file's surprisal reads only its likeliest functions: the statements it left out get the
     # median of those it read, so the model's silence neither lifts nor buries them
-    from debugger.localize import suspects
+    from debugger.localization.ranking import suspects
     src, rep = branchy(tmp_path)
     read = {3: [4.0], 6: [1.0], 7: [2.0]}
     cands = {c.span.start_line: c.features for c in suspects(src, rep, read)[0]}
@@ -186,7 +186,7 @@ def test_a_statement_surprisal_did_not_read_is_not_ranked_last(tmp_path):
 
 
 def test_infill_pieces_cut_each_statement_out_of_its_function():
-    from debugger.localize import INFILL_AFTER, INFILL_BEFORE, ScoredSpan, infill_pieces
+    from debugger.localization.ranking import INFILL_AFTER, INFILL_BEFORE, ScoredSpan, infill_pieces
     body = "".join(f"    x{i} = {i}\n" for i in range(1, 100))
     text = "import os\n\n\ndef f():\n" + body + "\n\ndef g():\n    return 1\n"
     lines = text.splitlines(keepends=True)
@@ -216,8 +216,8 @@ class ScoringModel:
 
 
 def test_locate_rescores_the_first_rankings_top_with_the_infill_pass(tmp_path):
-    from debugger.locate import locate
-    from debugger.localize import INFILL, INFILL_K, weights_for
+    from debugger.localization.passes import locate
+    from debugger.localization.ranking import INFILL, INFILL_K, weights_for
     src, rep = branchy(tmp_path)
     first = localize(src, rep)
     # the statement the infill pass finds odd is not the first ranking's top

@@ -1,7 +1,7 @@
 import ast
 
-from debugger.localize import MUTATION, localize, weights_for
-from debugger.mutants import mutants, probe, score, undoing
+from debugger.localization.ranking import MUTATION, localize, weights_for
+from debugger.localization.mutants import mutants, probe, score, undoing
 
 from conftest import workspace
 from tests.test_localize import BRANCHY, branchy, tiny_project
@@ -120,13 +120,13 @@ def test_a_mutant_that_hangs_is_cut_by_the_per_test_limit(tmp_path):
 
 
 def test_locate_runs_the_probe_only_when_weighted(tmp_path):
-    from debugger.locate import locate
+    from debugger.localization.passes import locate
     src, rep = branchy(tmp_path)
     asked = []
 
     def fake_probe(stmts):
         asked.append([s.start_line for s in stmts])
-        from debugger.mutants import MutationProbe
+        from debugger.localization.mutants import MutationProbe
         return MutationProbe({(s.start_line, s.end_line): {"mutants": 1, "kill": 0.0, "fix": float(s.start_line == 2)}
                               for s in stmts}, len(stmts), len(stmts))
     loc, reads = locate(src, rep, None, weights=weights_for({"mutant_fix": 100.0}), mutate=fake_probe)
@@ -230,8 +230,8 @@ def test_a_probe_that_found_no_patch_gets_a_second_look_with_a_scorer_loaded_the
     """On llama.cpp (no Scorer while localizing) a probe that found no patch loads the scorer: its surprisal
     redoes the first ranking, the probe reads only the statements that rose into its reach, and the final
     ranking sees both probes. A probe that found a patch loads nothing."""
-    import debugger.locate as locate_mod
-    from debugger.mutants import Mutant, MutationProbe
+    import debugger.localization.passes as locate_mod
+    from debugger.localization.mutants import Mutant, MutationProbe
     from tests.test_localize import ScoringModel
     monkeypatch.setattr(locate_mod, "MUTANT_K", 2)  # BRANCHY has 5 statements: leave some out of reach
     monkeypatch.setattr(locate_mod, "MUTANT_TAIL", 3)
@@ -276,7 +276,7 @@ def test_a_probe_that_found_no_patch_gets_a_second_look_with_a_scorer_loaded_the
 
 
 def test_merged_probes_keep_the_best_score_of_each_statement():
-    from debugger.mutants import MutationProbe, merged
+    from debugger.localization.mutants import MutationProbe, merged
     a = MutationProbe({(1, 1): {"mutants": 2, "kill": 0.5, "fix": 0.0}}, 4, 3, 1.0, trace=["x"], base={"t": 1})
     b = MutationProbe({(1, 1): {"mutants": 1, "kill": 0.1, "fix": 1.0}, (2, 2): {"mutants": 1, "kill": 0, "fix": 0}},
                       2, 2, 0.5, "cut", trace=["y"], base={"t": 2})

@@ -106,7 +106,7 @@ def test_failure_text_is_bounded():
 
 def test_greedy_infills_hide_the_cut_lines_with_or_without_an_adapter(tmp_path):
     from debugger.config import FixConfig
-    from debugger.localize import Localization, ScoredSpan
+    from debugger.localization.ranking import Localization, ScoredSpan
     from debugger.pipeline import _prompts
     from debugger.source import load
     from debugger.testrun import TestCase, TestReport
@@ -123,7 +123,7 @@ def test_greedy_infills_hide_the_cut_lines_with_or_without_an_adapter(tmp_path):
 
 def test_a_round_that_changed_nothing_goes_deeper_instead_of_repeating_its_greedy_passes(tmp_path):
     from debugger.config import FixConfig
-    from debugger.localize import Localization, ScoredSpan
+    from debugger.localization.ranking import Localization, ScoredSpan
     from debugger.pipeline import _prompts
     from debugger.source import load
     from debugger.testrun import TestCase, TestReport

@@ -119,5 +119,5 @@ def reads_surprisal(cfg, engine: Engine) -> bool:
 
 def surprisal_later(cfg, engine: Engine) -> bool:
     """Whether localization may load a scorer after all, for a second look where the mutation probe found
-    no patch (locate.py): beside an engine that scores nothing itself, with `surprisal` unset."""
+    no patch (localization/passes.py): beside an engine that scores nothing itself, with `surprisal` unset."""
     return cfg.surprisal is None and engine.scored_beside

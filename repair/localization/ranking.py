@@ -2,7 +2,7 @@
 
 Every statement some evidence points at gets a feature vector; its score is a weighted sum. The
 weights are not guessed: `eval/bench_localize.py --save-weights` fits them on bug records of training
-projects (listwise: the buggy statement should come first) and writes `localize_weights.json` beside
+projects (listwise: the buggy statement should come first) and writes `weights.json` beside
 this module with the figures they reached; `[tool.debugger] weights` overrides any of them by name.
 
 Evidence:
@@ -18,7 +18,7 @@ Evidence:
                fill-in-the-middle answer between the lines around it (it reads what follows, which the
                left-to-right surprisal cannot): its mean token NLL, and how far its tokens fall below the
                model's own top token, as ranks among those scored. The rest keep their first-round score.
-  mutation     optional, for the first ranking's top statements only (repair/mutants.py): each mutated a
+  mutation     optional, for the first ranking's top statements only (localization/mutants.py): each mutated a
                few ways and its tests rerun; kill = Metallaxis (a mutant that changes the failing tests'
                outcome and few passing ones marks its statement), fix = a mutant made failing tests pass
                and broke none of the passing ones run. Same second-round rule as infill.
@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import spans as sp
+from .. import spans as sp
 from .evidence import words
-from .source import SourceFile
-from .testrun import TestReport
+from ..source import SourceFile
+from ..testrun import TestReport
 
-WEIGHTS_FILE = Path(__file__).with_name("localize_weights.json")
+WEIGHTS_FILE = Path(__file__).with_name("weights.json")
 TYPES = {"return": {"return_statement"}, "condition": {"if_statement", "elif_clause", "while_statement",
                                                           "assert_statement"},
          "loop": {"for_statement"}, "assign": {"assignment", "augmented_assignment"}, "call": {"call"},
@@ -317,7 +317,7 @@ def suspects(src: SourceFile, report: TestReport, surprisal: dict | None = None,
     """Every statement some strong evidence points at, with its features, and the per-line evidence.
     `surprisal`: line -> mean token NLL, or line -> every token's NLL (then the peak counts too).
     `infill`: what `infill_nll` gave for the statements of `infill_pieces` (see `_infill`).
-    `mutants`: (start, end) -> the mutation probe's scores (see debugger.mutants.score)."""
+    `mutants`: (start, end) -> the mutation probe's scores (see debugger.localization.mutants.score)."""
     sig = _signals(src, report, surprisal, formula)
     stmts, funcs = sp.statements(src.text), sp.functions(src.text)
     test_words = [_words(n.split("::", 1)[-1]) for n in report.failing]

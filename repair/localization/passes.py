@@ -4,7 +4,7 @@
   1. surprisal: the suspect functions read left to right, one pass (skipped over the token budget);
   2. infill: the first ranking's top INFILL_K statements, each cut out and scored as the answer between
      the lines around it (a short pass per statement).
-and a `mutate` callable (debugger.mutants.probe bound to the project) one more test run:
+and a `mutate` callable (debugger.localization.mutants.probe bound to the project) one more test run:
   3. mutation: the first ranking's top MUTANT_K statements mutated (down to MUTANT_TAIL, the likeliest
      mutant only), their tests rerun.
 After 2 or 3 the ranking is redone with their scores. Each runs only when the weights use it. The fake
@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from .localize import (INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION, Localization, infill_pieces, localize,
+from .ranking import (INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION, Localization, infill_pieces, localize,
                        suspect_ranges, weights_for)
-from .source import SourceFile
-from .testrun import TestReport
+from ..source import SourceFile
+from ..testrun import TestReport
 
 
 class Scorer(Protocol):
@@ -46,7 +46,7 @@ class ModelReads:
     suspects: int = 0  # suspect functions, and how many of them the surprisal pass read
     read: int = 0
     seconds: float = 0.0
-    mutation: object = None  # debugger.mutants.MutationProbe, when the probe ran (both probes' runs merged)
+    mutation: object = None  # debugger.localization.mutants.MutationProbe, when the probe ran (both probes' runs merged)
     second_look: bool = False  # the scorer was loaded after a probe that found no patch (see `later`)
 
 

@@ -305,7 +305,7 @@ def probe(ws, src, report, stmts: list, *, budget: float | None = None, test_tim
     `budget`: seconds for the mutant loop; default the recording run's (`report.seconds`, at least one),
     so the probe costs about one more run of the relevant tests. Each test under a mutant gets
     `test_timeout` (default the workspace's probe_test_timeout: a mutant can make a loop that never ends)."""
-    from .localize import MUTANT_K
+    from .ranking import MUTANT_K
     t0 = time.monotonic()
     budget = max(1.0, report.seconds) if budget is None else budget
     full = MUTANT_K if full is None else full
