@@ -77,8 +77,8 @@ def cell(model: str, engine: str, threads: int, decode: int, kind: str = "exampl
                                    min_new_tokens=n, pad_token_id=0)
             return time.perf_counter() - t, ids.shape[1]
     first, prompt_n = run(1)
-    warm = min(run(1)[0], run(1)[0])
-    longer = run(decode + 1)[0]
+    warm = min(run(1)[0] for _ in range(3))  # the least disturbed of three, both ways: a difference of two noisy
+    longer = min(run(decode + 1)[0] for _ in range(3))  # times is noise twice
     return {"model": model, "engine": engine, "threads": threads, "load_s": round(load, 2),
             "prompt_tokens": prompt_n, "prefill_first_tok_s": round(prompt_n / first, 1),
             "prefill_tok_s": round(prompt_n / warm, 1), "decoded": decode,

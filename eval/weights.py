@@ -135,7 +135,7 @@ def run(tasks: list[Task], models: list[Model], out: Path, *, window: int | None
             if m.label not in gens:
                 # nothing runs beside a generation here (the tests run after it), so decoding takes every core
                 gens[m.label] = make_generator(FixConfig(model=m.spec, adapter=m.adapter, threads=threads or cores,
-                                                         samples=0), lambda name, payload: None)
+                                                         samples=0), lambda event: None)
             row = _row(t, m, gens[m.label], judge, failures[t.id], window)
             with results.open("a") as f:
                 f.write(json.dumps(redact_obj(row)) + "\n")  # patches quote the task's source

@@ -409,7 +409,8 @@ def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
     from .engines.specs import weights_for
     from .render import Renderer
     r = Renderer(err)
-    progress = lambda phase, done, total: r.event("model_progress", (phase, done, total))  # noqa: E731
+    from .events import ModelProgress
+    progress = lambda phase, done, total: r.event(ModelProgress(phase, done, total))  # noqa: E731
     try:
         chosen = [e for e in ENGINES.values() if e.settable] if engine == "all" else [pick(engine, model)]
         engines = [e.name for e in chosen]

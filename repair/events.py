@@ -1,48 +1,175 @@
-"""The pipeline's progress events as small JSON objects: what `debugger serve` streams to its clients.
-
-The pipeline emits (name, payload) with live objects (a TestReport, a Verdict); a client needs a few plain
-fields of each. Unknown events pass through with their name only.
-"""
+"""The repair's progress as typed events: the stages emit them, the terminal draws them (`render.py`, a method
+`on_<name>` per kind), `debugger serve` streams each one's `to_json()` and `debugger lsp` reports it. An event
+holds the live objects a renderer needs (a TestReport, a Verdict); `to_json()` is the few plain fields a client
+gets."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+
+@dataclass
+class Event:
+    name: ClassVar[str] = "event"
+
+    def to_json(self) -> dict:
+        return {}
+
+
+Emit = Callable[[Event], None]
 
 
 def _span(a: int, b: int) -> dict:
     return {"start_line": a, "end_line": b}
 
 
-def to_json(name: str, payload) -> dict:
-    p = payload
-    if name == "baseline_start" or name == "scorer":
-        return {"command": p} if name == "baseline_start" else {"engine": p.engine}
-    if name == "baseline":
+@dataclass
+class BaselineStarted(Event):
+    command: str
+    name: ClassVar[str] = "baseline_start"
+
+    def to_json(self) -> dict:
+        return {"command": self.command}
+
+
+@dataclass
+class Baseline(Event):
+    report: Any  # testrun.TestReport
+    name: ClassVar[str] = "baseline"
+
+    def to_json(self) -> dict:
+        p = self.report
         return {"tests": len(p.tests), "failing": p.failing, "seconds": round(p.seconds, 2), "hung": p.hung}
-    if name == "model_progress":
-        phase, done, total = p
-        return {"phase": phase, "done": done, "total": total}
-    if name == "model":
-        return {"model": p.name, "engine": p.engine}
-    if name == "localized":
+
+
+@dataclass
+class ModelProgress(Event):
+    phase: str  # assemble | convert
+    done: int
+    total: int
+    name: ClassVar[str] = "model_progress"
+
+    def to_json(self) -> dict:
+        return {"phase": self.phase, "done": self.done, "total": self.total}
+
+
+@dataclass
+class ModelLoaded(Event):
+    generator: Any  # generate.Generator
+    name: ClassVar[str] = "model"
+
+    def to_json(self) -> dict:
+        return {"model": self.generator.name, "engine": self.generator.engine}
+
+
+@dataclass
+class ScorerLoaded(Event):
+    scorer: Any  # localization.passes.Scorer, on the engine that reads scores
+    name: ClassVar[str] = "scorer"
+
+    def to_json(self) -> dict:
+        return {"engine": self.scorer.engine}
+
+
+@dataclass
+class SecondLook(Event):
+    name: ClassVar[str] = "second_look"
+
+
+@dataclass
+class Localized(Event):
+    loc: Any  # localization.ranking.Localization
+    name: ClassVar[str] = "localized"
+
+    def to_json(self) -> dict:
         return {"statements": [_span(s.start_line, s.end_line) | {"score": round(s.score, 3), "why": s.why}
-                               for s in p.statements[:8]],
-                "functions": [{"name": f.name} | _span(f.start_line, f.end_line) for f in p.functions[:3]]}
-    if name in ("mutation_start", "comparing"):
-        return {"count": p}
-    if name == "mutation":
+                               for s in self.loc.statements[:8]],
+                "functions": [{"name": f.name} | _span(f.start_line, f.end_line) for f in self.loc.functions[:3]]}
+
+
+@dataclass
+class MutationStarted(Event):
+    count: int  # statements mutated
+    name: ClassVar[str] = "mutation_start"
+
+    def to_json(self) -> dict:
+        return {"count": self.count}
+
+
+@dataclass
+class Mutation(Event):
+    probe: Any  # localization.mutants.MutationProbe
+    name: ClassVar[str] = "mutation"
+
+    def to_json(self) -> dict:
+        p = self.probe
         return {"run": p.run, "mutants": p.mutants, "seconds": round(p.seconds, 2), "error": p.error}
-    if name == "prompt":
-        return {"kind": p.kind} | _span(p.start_line, p.end_line)
-    if name == "verdict":
-        return {"origin": p.candidate.origin, "plausible": p.plausible, "remaining": p.remaining,
-                "seconds": round(p.seconds, 2)}
-    if name == "rejected":
-        cand, reasons = p
-        return {"origin": cand.origin, "reasons": reasons}
-    if name == "round":
-        rnd, step = p
-        return {"round": rnd, "from": step.candidate.origin if step else None}
-    if name == "selecting":
-        return {"seconds": p}
-    if name == "compared":
-        return {"inputs": p.inputs, "behaviours": len(p.classes), "disagreements": len(p.disagreements),
-                "seconds": p.seconds}
-    return {}
+
+
+@dataclass
+class Prompted(Event):
+    prompt: Any  # prompts.Prompt
+    name: ClassVar[str] = "prompt"
+
+    def to_json(self) -> dict:
+        return {"kind": self.prompt.kind} | _span(self.prompt.start_line, self.prompt.end_line)
+
+
+@dataclass
+class Judged(Event):
+    verdict: Any  # validate.Verdict
+    name: ClassVar[str] = "verdict"
+
+    def to_json(self) -> dict:
+        v = self.verdict
+        return {"origin": v.candidate.origin, "plausible": v.plausible, "remaining": v.remaining,
+                "seconds": round(v.seconds, 2)}
+
+
+@dataclass
+class Rejected(Event):
+    candidate: Any  # generate.Candidate
+    reasons: list[str]
+    name: ClassVar[str] = "rejected"
+
+    def to_json(self) -> dict:
+        return {"origin": self.candidate.origin, "reasons": self.reasons}
+
+
+@dataclass
+class Round(Event):
+    number: int
+    step: Any  # the Verdict the round goes on from, or None (it samples wider)
+    name: ClassVar[str] = "round"
+
+    def to_json(self) -> dict:
+        return {"round": self.number, "from": self.step.candidate.origin if self.step else None}
+
+
+@dataclass
+class Selecting(Event):
+    seconds: float
+    name: ClassVar[str] = "selecting"
+
+    def to_json(self) -> dict:
+        return {"seconds": self.seconds}
+
+
+@dataclass
+class Comparing(Event):
+    count: int
+    name: ClassVar[str] = "comparing"
+
+    def to_json(self) -> dict:
+        return {"count": self.count}
+
+
+@dataclass
+class Compared(Event):
+    comparison: Any  # differ.Comparison
+    name: ClassVar[str] = "compared"
+
+    def to_json(self) -> dict:
+        c = self.comparison
+        return {"inputs": c.inputs, "behaviours": len(c.classes), "disagreements": len(c.disagreements),
+                "seconds": c.seconds}

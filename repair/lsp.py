@@ -134,11 +134,10 @@ def fix(ls, uri: str) -> dict:
                     title="debugger: fixing " + path.name, cancellable=False))
                 progress = True
 
-            def on_event(name, payload):
-                from .events import to_json
+            def on_event(event):
                 if progress:
                     ls.work_done_progress.report(token, types.WorkDoneProgressReport(
-                        message=f"{name} {json.dumps(to_json(name, payload))}"[:200]))
+                        message=f"{event.name} {json.dumps(event.to_json())}"[:200]))
             result = run_fix(str(path), cfg, root=str(root), models=state["models"], on_event=on_event)
             answer = result.to_json()
             if progress:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from . import events as ev
 from . import prompts, writer
 from .config import FixConfig, model_label
 from .engines import ENGINES, Engine, make_generator, make_scorer, pick, reads_surprisal, surprisal_later
@@ -28,7 +29,7 @@ from .validate import Verdict, validate
 from .validate import rank as rank_verdicts
 from .workspace import Workspace
 
-Event = Callable[[str, Any], None]
+Event = ev.Emit  # where the stages' progress goes (events.py)
 
 
 @dataclass
@@ -123,7 +124,7 @@ class RepairContext:
         if models.generator is None:
             with self.clock("load"):
                 models.generator = make_generator(models.cfg or cfg, self.emit)
-            self.emit("model", models.generator)
+            self.emit(ev.ModelLoaded(models.generator))
         gen = models.generator
         if gen.fim is None and "infill" in cfg.formats and cfg.strategy != "naive":
             raise InputError(f"{gen.name} has no fill-in-the-middle tokens of a known family: run it "
@@ -158,7 +159,7 @@ def context(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool =
     result = FixResult(file=str(src.path), status="error", sandbox=ws.sandbox.isolation, source_sha256=src.sha256,
                        root=str(src.root), model=given.name if given else model_label(cfg.model, cfg.adapter),
                        engine=given.engine if given else pick(cfg.engine, cfg.model).name)
-    return RepairContext(src, cfg, ws, models, on_event or (lambda name, payload: None), result, own_models=own)
+    return RepairContext(src, cfg, ws, models, on_event or (lambda event: None), result, own_models=own)
 
 
 def run_baseline(ws: Workspace, src: SourceFile) -> TestReport:
@@ -194,11 +195,11 @@ def flaky(ws: Workspace, src: SourceFile, before: TestReport) -> list[str]:
 def baseline(ctx: RepairContext) -> TestReport:
     """Stage 1: the project's tests against the file as it is, and the failures run again to see they
     reproduce (only where something fails)."""
-    ctx.emit("baseline_start", ctx.ws.command)
+    ctx.emit(ev.BaselineStarted(ctx.ws.command))
     with ctx.clock("tests"):
         before = run_baseline(ctx.ws, ctx.src)
         gone = flaky(ctx.ws, ctx.src, before) if before.failing else []
-    ctx.emit("baseline", before)
+    ctx.emit(ev.Baseline(before))
     ctx.result.tests = {"command": ctx.ws.command, "failing_before": before.failing, "passing_after": before.passing,
                         "flaky": gone}
     return before
@@ -210,9 +211,9 @@ def mutation_probe(ws: Workspace, src: SourceFile, report: TestReport, emit: Eve
     from .localization.mutants import probe
 
     def run(stmts, full=None):
-        emit("mutation_start", len(stmts))
+        emit(ev.MutationStarted(len(stmts)))
         m = probe(ws, src, report, stmts, full=full)
-        emit("mutation", m)
+        emit(ev.Mutation(m))
         return m
     return run
 
@@ -242,7 +243,7 @@ def rank(ctx: RepairContext, report: TestReport, *, top_k: int, surprisal: bool,
     scorer = ctx.scorer() if surprisal else None
 
     def later() -> Scorer | None:  # the second look: the scorer loads only now (its time is "load")
-        ctx.emit("second_look", None)
+        ctx.emit(ev.SecondLook())
         try:
             with ctx.clock("load"):
                 return ctx.scorer()
@@ -277,7 +278,7 @@ def localize(ctx: RepairContext, report: TestReport,
         import gc
         gc.collect()
     located = Located(_shown(deep, cfg), deep, reads)
-    ctx.emit("localized", located.shown)
+    ctx.emit(ev.Localized(located.shown))
     if steer is not None:
         ranked = list(located.shown.statements)
         located.shown = located.deep = steer(located.shown)
@@ -309,7 +310,7 @@ def ranking(ctx: RepairContext, *, surprisal: bool = False,
     if not report.failing:
         return report, None, None
     loc, reads = rank(ctx, report, top_k=LOCALIZE_TOP, surprisal=surprisal, formula=formula)
-    ctx.emit("localized", loc)
+    ctx.emit(ev.Localized(loc))
     return report, loc, reads
 
 
@@ -510,7 +511,7 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
                     queue.sort(key=lambda q, c=c: _nearness(q[0], c))  # second opinions on the same place first
                     result.selection["first_plausible"] = round(time.monotonic() - ctx.t0, 2)
                     if cfg.select > 0:
-                        ctx.emit("selecting", cfg.select)
+                        ctx.emit(ev.Selecting(cfg.select))
         plausible = [v for v in verdicts if v.plausible]
         if plausible or time.monotonic() > ctx.deadline or rnd == cfg.rounds:
             return plausible
@@ -525,7 +526,7 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
             depth = 0
         else:
             depth += 1
-        ctx.emit("round", (rnd + 1, promising[0] if promising else None))
+        ctx.emit(ev.Round(rnd + 1, promising[0] if promising else None))
     return []
 
 
@@ -536,7 +537,7 @@ def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: 
         cands = [c for c in seeds if ast_key(c.text) not in seen]
         seen.update(ast_key(c.text) for c in cands)
     else:
-        ctx.emit("prompt", p)
+        ctx.emit(ev.Prompted(p))
         gen = ctx.generator()
         with ctx.clock("generate"):
             cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=ctx.cfg.temperature + 0.15 * rnd,
@@ -556,12 +557,12 @@ def _judge(ctx: RepairContext, base: SourceFile, c: Candidate, before: TestRepor
     if not screened.ok:
         result.candidates["rejected"] += 1
         result.rejected.append({"origin": c.origin, "reasons": screened.reasons})
-        ctx.emit("rejected", (c, screened.reasons))
+        ctx.emit(ev.Rejected(c, screened.reasons))
         return None
     with ctx.clock("validate"):
         v = validate(ctx.ws, ctx.src, c, c.data, before)
     result.candidates["validated"] += 1
-    ctx.emit("verdict", v)
+    ctx.emit(ev.Judged(v))
     return v
 
 
@@ -580,10 +581,10 @@ def select(ctx: RepairContext, plausible: list[Verdict], votes: dict[str, set[st
     from .differ import compare
     shortlist = choose(plausible, votes, None).ranked[:8]
     ids = {id(v): f"c{n}" for n, v in enumerate(shortlist)}
-    ctx.emit("comparing", len(shortlist))
+    ctx.emit(ev.Comparing(len(shortlist)))
     comparison = compare(ctx.ws, ctx.src, {ids[id(v)]: v.candidate.text for v in shortlist}, before,
                          record=len(shortlist) > 1)
-    ctx.emit("compared", comparison)
+    ctx.emit(ev.Compared(comparison))
     return choose(shortlist, votes, comparison, ids), comparison
 
 

@@ -38,23 +38,26 @@ class Renderer:
             self.bar.stop()
             self.bar = None
 
-    def event(self, name: str, payload) -> None:
-        getattr(self, f"on_{name}", lambda p: None)(payload)
+    def event(self, event) -> None:
+        """Draw one of the stages' events (events.py), by its kind."""
+        getattr(self, f"on_{event.name}", lambda e: None)(event)
 
-    def on_baseline_start(self, command: str) -> None:
+    def on_baseline_start(self, e) -> None:
+        command = e.command
         self._say(f"running the tests: {command}")
 
-    def on_baseline(self, report) -> None:
+    def on_baseline(self, e) -> None:
+        report = e.report
         n, f = len(report.tests), len(report.failing)
         hung = f" (hung: {escape(report.hung)})" if report.hung else ""
         self._log(f"[bold]tests[/]   {n} run, {f} failing in {report.seconds:.1f}s{hung}")
         if f:
             self._say("localizing")
 
-    def on_model_progress(self, payload) -> None:
+    def on_model_progress(self, e) -> None:
         if self.quiet:
             return
-        phase, done, total = payload
+        phase, done, total = e.phase, e.done, e.total
         if self.status is not None:
             self.status.stop()
             self.status = None
@@ -70,7 +73,8 @@ class Renderer:
             self.phase = phase
         self.bar.update(self.task, completed=done)
 
-    def on_model(self, gen) -> None:
+    def on_model(self, e) -> None:
+        gen = e.generator
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
@@ -79,55 +83,64 @@ class Renderer:
         self._log(f"[bold]model[/]   {escape(gen.name)}{engine}" + (f" (loaded in {secs:.1f}s)" if secs is not None else ""))
         self._say("generating")
 
-    def on_scorer(self, gen) -> None:
+    def on_scorer(self, e) -> None:
+        gen = e.scorer
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
         self._log(f"[bold]scorer[/]  {gen.engine}, for surprisal (loaded in {gen.load_seconds:.1f}s)")
         self._say("localizing")
 
-    def on_second_look(self, _=None) -> None:
+    def on_second_look(self, e=None) -> None:
         self._log("[bold]probe[/]   no mutant fixed the tests: a second look with the model's surprisal")
 
-    def on_localized(self, loc) -> None:
+    def on_localized(self, e) -> None:
+        loc = e.loc
         top = ", ".join(f"{s.start_line}" + (f"-{s.end_line}" if s.end_line != s.start_line else "")
                         for s in loc.statements[:5])
         funcs = escape(", ".join(f.name or f"{f.start_line}-{f.end_line}" for f in loc.functions[:3]))
         self._log(f"[bold]suspect[/] lines {top or '-'}; functions {funcs or '-'}")
 
-    def on_mutation_start(self, n: int) -> None:
+    def on_mutation_start(self, e) -> None:
+        n = e.count
         self._say(f"mutating the top {n} statements and rerunning their tests")
 
-    def on_mutation(self, m) -> None:
+    def on_mutation(self, e) -> None:
+        m = e.probe
         note = f" [yellow]({escape(m.error)})[/]" if m.error else ""
         self._log(f"[bold]mutants[/] {m.run} of {m.mutants} run in {m.seconds:.1f}s{note}")
 
-    def on_prompt(self, p) -> None:
+    def on_prompt(self, e) -> None:
+        p = e.prompt
         where = f"line {p.start_line}" if p.start_line == p.end_line else f"lines {p.start_line}-{p.end_line}"
         self._say(f"{p.kind}: generating a patch for {where}")
 
-    def on_verdict(self, v) -> None:
+    def on_verdict(self, e) -> None:
+        v = e.verdict
         mark = "[green]pass[/]" if v.plausible else f"[red]{v.remaining} failing[/]"
         self._log(f"  candidate {v.candidate.origin:<26} {mark}  ({v.seconds:.1f}s tests)")
 
-    def on_rejected(self, payload) -> None:
-        cand, reasons = payload
+    def on_rejected(self, e) -> None:
+        cand, reasons = e.candidate, e.reasons
         self._log(f"  candidate {escape(cand.origin):<26} [magenta]refused[/]  ({escape('; '.join(reasons))})")
 
-    def on_selecting(self, seconds: float) -> None:
+    def on_selecting(self, e) -> None:
+        seconds = e.seconds
         self._say(f"a candidate passes; looking {seconds:.0f}s more for alternatives")
 
-    def on_comparing(self, n: int) -> None:
+    def on_comparing(self, e) -> None:
+        n = e.count
         self._say(f"comparing {n} passing candidate(s) beyond the tests" if n > 1 else "running the doctests")
 
-    def on_compared(self, cmp) -> None:
+    def on_compared(self, e) -> None:
+        cmp = e.comparison
         if cmp.inputs:
             verdict = "disagree on " + str(len(cmp.disagreements)) + "+" if cmp.disagreements else "agree on all"
             self._log(f"[bold]compare[/] {len(cmp.classes)} behaviour(s) among the passing candidates; they {verdict} "
                       f"of {cmp.inputs} inputs ({cmp.seconds:.1f}s)")
 
-    def on_round(self, payload) -> None:
-        rnd, step = payload
+    def on_round(self, e) -> None:
+        rnd, step = e.number, e.step
         how = f"continuing from {step.candidate.origin}" if step else "sampling wider"
         self._log(f"[bold]round {rnd}[/] no candidate passed; {how}")
 

@@ -260,12 +260,10 @@ class Service:
             self._end(job, state)
 
     def _run(self, job: Job) -> dict:
-        from .events import to_json
-
-        def on_event(name, payload):
+        def on_event(event):
             if job.cancel.is_set():
                 raise Cancelled()
-            self._event(job, name, to_json(name, payload))
+            self._event(job, event.name, event.to_json())
         if job.kind == "fix":
             from .pipeline import fix
             return fix(job.file, job.cfg, root=job.root, apply=job.apply, models=self.models,

@@ -245,10 +245,10 @@ def test_bench_engine_times_both_engines_alike(tiny_pair, tmp_path):
     of tokens, and each figure comes from a measured run (first prefill, warm prefill, decode by difference)."""
     from debugger.eval.bench_engine import cell
     hf, gguf_path = tiny_pair
-    rows = [cell(str(gguf_path), "llama", 1, 4), cell(str(hf), "transformers", 1, 4)]
+    rows = [cell(str(gguf_path), "llama", 1, 32), cell(str(hf), "transformers", 1, 32)]  # enough to outlast the noise
     assert rows[0]["prompt_tokens"] == rows[1]["prompt_tokens"] > 100
     for r in rows:
-        assert r["decoded"] == 4 and r["load_s"] > 0 and r["peak_rss_mb"] > 0
+        assert r["decoded"] == 32 and r["load_s"] > 0 and r["peak_rss_mb"] > 0
         assert 0 < r["prefill_first_tok_s"] and 0 < r["prefill_tok_s"] and 0 < r["decode_tok_s"] < 1e6, r
     assert rows[0]["build"] in ("AVX2", "AVX-512") and rows[1]["build"] == ""  # what llama.cpp was compiled for
     from debugger.eval.bench_engine import report

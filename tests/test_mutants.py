@@ -317,7 +317,7 @@ def test_fix_on_llama_takes_the_second_look_only_where_the_probe_found_no_patch(
         seen = []
         result = fix(str(path), FixConfig(model=f"fake:{fixed}", budget=60, select=0, **kw),
                      models=Models(generator=FakeGenerator(fixed), scorer=Counting(""), engine=beside),
-                     on_event=lambda n, p: seen.append(n))
+                     on_event=lambda e: seen.append(e.name))
         return result, seen
     result, seen = run(src.path)
     assert result.status == "fixed" and "second_look" in seen and Counting.reads == 1

@@ -12,12 +12,13 @@ from typing import Any, Callable
 
 from ..errors import PackError
 
-Event = Callable[[str, Any], None]
+Event = Callable[[Any], None]  # events.Emit
 
 
 def _progress(on_event: Event) -> Callable[[str, int, int], None]:
     """Assembling or converting a model, as events the CLI draws as a bar."""
-    return lambda phase, done, total: on_event("model_progress", (phase, done, total))
+    from ..events import ModelProgress
+    return lambda phase, done, total: on_event(ModelProgress(phase, done, total))
 
 
 def _llama(cfg, on_event: Event):
@@ -108,7 +109,8 @@ def make_scorer(cfg, engine: Engine, load_generator: Callable[[], Any], on_event
     if not engine.scored_beside:
         return None
     scorer = _transformers(cfg, on_event)
-    on_event("scorer", scorer)
+    from ..events import ScorerLoaded
+    on_event(ScorerLoaded(scorer))
     return scorer
 
 
