@@ -15,6 +15,14 @@ collect_ignore = ["fixtures"]  # tiny buggy projects: their tests are meant to f
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items):
+    """The tiers: `pytest` runs everything (CI does); `pytest -m "not integration"` is the everyday tier, under three
+    minutes on 2 cores: whole repairs, servers, training and eval runs are `integration`, and so is every `slow` one."""
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(autouse=True)
 def _no_user_config(tmp_path_factory, monkeypatch):
     """The developer's own ~/.config/debugger/config.toml must not change what a test sees."""

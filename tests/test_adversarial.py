@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
+from fakes import Scripted
 from debugger.config import FixConfig
-from debugger.generate import Completion
 from debugger.pipeline import Models, fix
-from debugger.prompts import QWEN
 from debugger.sandbox import Limits, LocalSandbox, isolation, make_sandbox
 from debugger.screen import screen
 from debugger.source import InputError
@@ -33,22 +32,9 @@ ISOLATED = pytest.mark.skipif(isolation() != "bwrap" and not os.environ.get("DEB
                               reason="needs bubblewrap (CI installs it and sets DEBUGGER_REQUIRE_ISOLATION)")
 
 
-class Scripted:
+def scripted(*attacks: str, on_call=None) -> Scripted:
     """Answers an infill of line 2 with each attack, then the real fix; anything else with the original."""
-    name = "scripted"
-    engine = "fake"
-    fim = QWEN
-
-    def __init__(self, *attacks: str, on_call=None):
-        self.answers = [*attacks, GOOD]
-        self.on_call = on_call
-
-    def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
-        if self.on_call:
-            self.on_call(prompt)
-        if prompt.kind == "infill" and prompt.start_line == 2 and greedy:
-            return [Completion(a + "<|endoftext|>", 5, i == 0) for i, a in enumerate(self.answers)]
-        return [Completion(prompt.original + "<|endoftext|>", 1, True)]
+    return Scripted(2, [*attacks, GOOD], on_call=on_call)
 
 
 def make(tmp_path: Path, source: str | bytes = BUGGY, tests: str = TESTS, name: str = "calc.py") -> Path:
@@ -70,7 +56,7 @@ def cfg(**kw) -> FixConfig:
 def attack(tmp_path, *candidates, **kw):
     target = make(tmp_path)
     before = target.read_bytes()
-    result = fix(str(target), cfg(**kw), models=Models(generator=Scripted(*candidates)))
+    result = fix(str(target), cfg(**kw), models=Models(generator=scripted(*candidates)))
     assert target.read_bytes() == before
     assert result.status == "fixed", result
     assert "+    return a + b" in result.diff
@@ -78,6 +64,7 @@ def attack(tmp_path, *candidates, **kw):
 
 
 # -- candidates that game the tests: refused before they run ----------------------------------------------
+@pytest.mark.integration
 @pytest.mark.parametrize("bad, reason", [
     ("    import sys; sys.exit(0)\n", "calls sys.exit"),
     ("    import os; os._exit(0)\n", "calls os._exit"),
@@ -118,35 +105,41 @@ def test_what_the_original_already_did_is_not_held_against_a_candidate(tmp_path)
 
 
 # -- candidates that attack the machine: they run, in the sandbox, and die there ---------------------------
+@pytest.mark.integration
 def test_hanging_candidate(tmp_path):
     result = attack(tmp_path, "    while True:\n        pass\n")
     assert result.candidates["validated"] == 2
 
 
+@pytest.mark.integration
 def test_hang_in_a_fixture(tmp_path):
     tests = ("import pytest\nfrom calc import add, mul\n\n\n@pytest.fixture\ndef five():\n    return add(2, 3)\n\n\n"
              "def test_add(five):\n    assert five == 5\n\n\ndef test_mul():\n    assert mul(3, 4) == 12\n")
     target = make(tmp_path, tests=tests)
     t0 = time.monotonic()
-    result = fix(str(target), cfg(), models=Models(generator=Scripted("    while True:\n        a += 0\n")))
+    result = fix(str(target), cfg(), models=Models(generator=scripted("    while True:\n        a += 0\n")))
     assert result.status == "fixed" and time.monotonic() - t0 < 60
     assert target.read_text() == BUGGY
 
 
+@pytest.mark.integration
 def test_memory_bomb_candidate(tmp_path):
     attack(tmp_path, "    return len(bytearray(1 << 40)) + a + b\n")
 
 
+@pytest.mark.integration
 def test_huge_output_candidate(tmp_path):
     t0 = time.monotonic()
     attack(tmp_path, "    print('x' * (500 << 20)); return a - b\n")
     assert time.monotonic() - t0 < 90
 
 
+@pytest.mark.integration
 def test_non_utf8_output_candidate(tmp_path):
     attack(tmp_path, "    __import__('sys').stdout.buffer.write(b'\\xff\\xfe\\x00'); return a - b\n")
 
 
+@pytest.mark.integration
 def test_concurrent_edit_race_keeps_the_users_bytes(tmp_path):
     target = make(tmp_path)
     mine = BUGGY.replace("def mul", "# the user's own edit\ndef mul").encode()
@@ -155,7 +148,7 @@ def test_concurrent_edit_race_keeps_the_users_bytes(tmp_path):
         target.write_bytes(mine)
 
     with pytest.raises(InputError, match="changed on disk"):
-        fix(str(target), cfg(), apply=True, models=Models(generator=Scripted(on_call=user_edits)))
+        fix(str(target), cfg(), apply=True, models=Models(generator=scripted(on_call=user_edits)))
     assert target.read_bytes() == mine
 
 
@@ -165,7 +158,7 @@ def test_flaky_failure_is_reported_not_patched(tmp_path):
              f"    marker = pathlib.Path({str(marker)!r})\n"
              "    first = not marker.exists()\n    marker.touch()\n    assert not first\n")
     target = make(tmp_path, source="def add(a, b):\n    return a + b\n", tests=tests)
-    result = fix(str(target), cfg(sandbox="local"), models=Models(generator=Scripted()))
+    result = fix(str(target), cfg(sandbox="local"), models=Models(generator=scripted()))
     assert result.status == "flaky" and result.exit_code == 1
     assert result.tests["flaky"] == ["tests/test_calc.py::test_flaky"] and not result.diff
 
@@ -241,6 +234,7 @@ def test_outside_the_copy_is_read_only(tmp_path):
         victim.unlink()
 
 
+@pytest.mark.integration
 @ISOLATED
 def test_grandchild_that_leaves_the_session_dies_with_the_run(tmp_path):
     marker = tmp_path / "work" / "alive"
@@ -253,6 +247,7 @@ def test_grandchild_that_leaves_the_session_dies_with_the_run(tmp_path):
 
 
 # -- the user's file ----------------------------------------------------------------------------------------
+@pytest.mark.integration
 @pytest.mark.parametrize("source", [
     BUGGY.replace("\n", "\r\n").encode(),
     b"\xef\xbb\xbf" + BUGGY.encode(),
@@ -264,12 +259,7 @@ def test_apply_is_byte_exact_outside_the_edit(tmp_path, source):
     os.chmod(target, 0o751)
     shift = 2 if b"cp1252" in source else 0
 
-    class Shifted(Scripted):
-        def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
-            hit = prompt.kind == "infill" and prompt.start_line == 2 + shift
-            return [Completion((GOOD if hit else prompt.original) + "<|endoftext|>", 1, True)]
-
-    result = fix(str(target), cfg(), apply=True, models=Models(generator=Shifted()))
+    result = fix(str(target), cfg(), apply=True, models=Models(generator=Scripted(2 + shift, [GOOD])))  # the encoding line moves it
     assert result.applied
     assert target.read_bytes() == source.replace(b"a - b", b"a + b")
     assert target.stat().st_mode & 0o7777 == 0o751
@@ -282,7 +272,7 @@ def test_symlink_leading_outside_the_project_is_refused(tmp_path):
     link = target.parent / "linked.py"
     link.symlink_to(outside)
     with pytest.raises(InputError, match="symlink leading outside"):
-        fix(str(link), cfg(), apply=True, models=Models(generator=Scripted()))
+        fix(str(link), cfg(), apply=True, models=Models(generator=scripted()))
     assert outside.read_text() == BUGGY
 
 
@@ -294,16 +284,17 @@ def test_tests_and_config_are_never_the_target(tmp_path, name):
         path.write_text("import pytest\n")
     before = path.read_bytes()
     with pytest.raises(InputError, match="test or configuration file"):
-        fix(str(path), cfg(), models=Models(generator=Scripted()))
+        fix(str(path), cfg(), models=Models(generator=scripted()))
     assert path.read_bytes() == before
 
 
+@pytest.mark.integration
 def test_ambiguous_identical_lines_only_the_localized_one_changes(tmp_path):
     source = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
     tests = "from calc import add, sub\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_sub():\n" \
             "    assert sub(3, 2) == 1\n"
     target = make(tmp_path, source, tests)
-    result = fix(str(target), cfg(), apply=True, models=Models(generator=Scripted()))
+    result = fix(str(target), cfg(), apply=True, models=Models(generator=scripted()))
     assert result.applied and target.read_text() == source.replace("a - b", "a + b", 1)
 
 
@@ -315,7 +306,7 @@ def test_ambiguous_identical_lines_only_the_localized_one_changes(tmp_path):
 def test_binary_empty_and_huge_inputs(tmp_path, data, message):
     target = make(tmp_path, data)
     with pytest.raises(InputError, match=message):
-        fix(str(target), cfg(), models=Models(generator=Scripted()))
+        fix(str(target), cfg(), models=Models(generator=scripted()))
     assert target.read_bytes() == data
 
 
@@ -324,30 +315,32 @@ def test_merge_in_progress_refuses_to_write(tmp_path):
     (target.parent / ".git").mkdir()
     (target.parent / ".git" / "MERGE_HEAD").write_text("0" * 40 + "\n")
     with pytest.raises(InputError, match="a merge is in progress"):
-        fix(str(target), cfg(), apply=True, models=Models(generator=Scripted()))
+        fix(str(target), cfg(), apply=True, models=Models(generator=scripted()))
     assert target.read_text() == BUGGY
 
 
+@pytest.mark.integration
 def test_undo_restores_exact_bytes_only_if_untouched(tmp_path, monkeypatch, cli):
     monkeypatch.setenv("DEBUGGER_HOME", str(tmp_path / "home"))
     source = BUGGY.replace("\n", "\r\n").encode()
     target = make(tmp_path, source)
-    assert fix(str(target), cfg(), apply=True, models=Models(generator=Scripted())).applied
+    assert fix(str(target), cfg(), apply=True, models=Models(generator=scripted())).applied
     code, out, err, data = cli("undo", str(target), "--json", env={"DEBUGGER_HOME": str(tmp_path / "home")})
     assert code == 0 and data["status"] == "restored" and target.read_bytes() == source
     code, _, _, data = cli("undo", str(target), "--json", env={"DEBUGGER_HOME": str(tmp_path / "home")})
     assert code == 2 and "nothing to undo" in data["error"]
-    assert fix(str(target), cfg(), apply=True, models=Models(generator=Scripted())).applied
+    assert fix(str(target), cfg(), apply=True, models=Models(generator=scripted())).applied
     target.write_bytes(target.read_bytes() + b"# mine\r\n")
     mine = target.read_bytes()
     code, _, _, data = cli("undo", str(target), "--json", env={"DEBUGGER_HOME": str(tmp_path / "home")})
     assert code == 2 and "changed since" in data["error"] and target.read_bytes() == mine
 
 
+@pytest.mark.integration
 def test_undo_keeps_a_read_only_file_and_its_mode(tmp_path, monkeypatch, cli):
     monkeypatch.setenv("DEBUGGER_HOME", str(tmp_path / "home"))
     target = make(tmp_path)
-    assert fix(str(target), cfg(), apply=True, models=Models(generator=Scripted())).applied
+    assert fix(str(target), cfg(), apply=True, models=Models(generator=scripted())).applied
     fixed_bytes = target.read_bytes()
     target.chmod(0o444)  # the user made it read-only after the fix
     code, _, err, _ = cli("undo", str(target), env={"DEBUGGER_HOME": str(tmp_path / "home")})
@@ -358,6 +351,7 @@ def test_undo_keeps_a_read_only_file_and_its_mode(tmp_path, monkeypatch, cli):
     assert code == 0 and target.read_text() == BUGGY and target.stat().st_mode & 0o777 == 0o640
 
 
+@pytest.mark.integration
 def test_apply_refuses_a_fix_verified_against_other_tests_and_unreadable_records(project, cli, tmp_path):
     home = {"DEBUGGER_HOME": str(tmp_path / "home")}
     proj = project("calc")
@@ -467,6 +461,7 @@ class _Evil:
         return (open, (self.path, "w"))
 
 
+@pytest.mark.integration
 def test_pickle_weights_are_never_loaded(tmp_path):
     import pickle
 
@@ -607,6 +602,7 @@ def test_project_cannot_choose_a_file_to_write(project, cli, tmp_path):
     assert bashrc.read_text() == "# mine\n"
 
 
+@pytest.mark.integration
 def test_project_cannot_switch_the_sandbox_off_but_the_user_can(project, cli, tmp_path):
     proj = project("calc")
     _settings(proj, 'sandbox = "local"\n')
@@ -635,6 +631,7 @@ def test_project_cannot_load_weights_from_outside_it(project, cli, tmp_path):
     _refused_early(code, err, proj, "model")
 
 
+@pytest.mark.integration
 def test_an_in_project_model_is_the_projects_file_whatever_the_cwd(project, cli, tmp_path, monkeypatch):
     from debugger.config import resolve
     from debugger.engines.specs import kind_of
@@ -758,6 +755,7 @@ def test_localize_checks_its_arguments_first_and_says_when_nothing_fails(project
     assert code == 0 and "pass" in out and "nothing to localize" in out, (out, err)
 
 
+@pytest.mark.integration
 def test_eval_takes_task_ids_that_group_tasks(tmp_path):
     from debugger.eval import runner, tasks
     from conftest import fixed as fixed_file

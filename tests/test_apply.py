@@ -3,6 +3,7 @@ bytes it was not validated against."""
 import os
 import stat
 import sys
+import pytest
 
 from conftest import fixed
 
@@ -11,6 +12,7 @@ def fake(name):
     return f"fake:{fixed(name)}"
 
 
+@pytest.mark.integration
 def test_apply_writes_the_reviewed_fix_exactly_without_repairing_again(project, cli, tmp_path):
     env = {"DEBUGGER_HOME": str(tmp_path / "home")}
     root = project("calc")
@@ -31,6 +33,7 @@ def test_apply_writes_the_reviewed_fix_exactly_without_repairing_again(project, 
     assert code == 0 and path.read_bytes() == before
 
 
+@pytest.mark.integration
 def test_apply_refuses_a_file_that_changed_or_another_test_command(project, cli, tmp_path):
     env = {"DEBUGGER_HOME": str(tmp_path / "home")}
     root = project("calc")

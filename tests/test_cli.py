@@ -15,6 +15,7 @@ def fake(name):
     return f"fake:{fixed(name)}"
 
 
+@pytest.mark.integration
 def test_fix_shows_a_verified_diff_and_leaves_the_file_alone(project, cli):
     root = project("calc")
     before = (root / "calc.py").read_bytes()
@@ -31,6 +32,7 @@ def test_fix_shows_a_verified_diff_and_leaves_the_file_alone(project, cli):
     assert not list(root.rglob("__pycache__")) and not (root / ".pytest_cache").exists()
 
 
+@pytest.mark.integration
 def test_human_output(project, cli):
     root = project("calc")
     code, out, err, _ = cli("fix", "calc.py", "--model", fake("calc"), cwd=root)
@@ -39,6 +41,7 @@ def test_human_output(project, cli):
     assert "tests" in err and "candidate" in err
 
 
+@pytest.mark.integration
 def test_apply_writes_crlf_and_mode_exactly(project, cli):
     root = project("calc")
     path = root / "calc.py"
@@ -51,6 +54,7 @@ def test_apply_writes_crlf_and_mode_exactly(project, cli):
     assert [p.name for p in root.iterdir() if "debugger" in p.name] == []  # no temp files left
 
 
+@pytest.mark.integration
 def test_record_keeps_the_accepted_fix_as_a_bug_record(project, cli, tmp_path):
     from debugger.data.schema import read_jsonl
     root = project("calc")
@@ -114,6 +118,7 @@ def test_missing_test_command_and_no_tests(project, cli):
     assert code == 2 and "no tests collected" in err
 
 
+@pytest.mark.integration
 def test_custom_test_command(project, cli):
     root = project("calc")
     code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json",
@@ -122,6 +127,7 @@ def test_custom_test_command(project, cli):
     assert data["tests"]["command"].endswith("tests/test_calc.py -q")
 
 
+@pytest.mark.integration
 def test_helper_bug_the_traceback_never_shows(project, cli):
     root = project("helper")
     code, _, err, data = cli("fix", "names.py", "--model", fake("helper"), "--json", cwd=root)
@@ -148,18 +154,21 @@ def fix_variant(project, cli, old, new, *flags, timeout=300):
     return err, data
 
 
+@pytest.mark.integration
 def test_hanging_test_costs_its_timeout(project, cli):
     err, data = fix_variant(project, cli, "    return a + b\n\n\ndef square", "    while True:\n        pass\n\n\ndef square",
                             "--test-timeout", "2", timeout=120)
     assert "timed out" in err or data["seconds"] < 60
 
 
+@pytest.mark.integration
 def test_feedback_round_fixes_two_bugs(project, cli):
     _, data = fix_variant(project, cli, "def square(x):\n    return mul(x, x)", "def square(x):\n    return mul(x, x) + 1")
     assert data["winner"]["round"] == 1
     assert "+    return a * b" in data["diff"] and "+    return mul(x, x)\n" in data["diff"]
 
 
+@pytest.mark.integration
 def test_pyproject_settings_and_cli_precedence(project, cli):
     root = project("calc")
     with open(root / "pyproject.toml", "a") as f:
@@ -187,6 +196,7 @@ def test_help_does_not_import_torch_and_a_repair_imports_no_tooling():
     assert loaded("hook", "--help")[0] == "[]"
 
 
+@pytest.mark.integration
 def test_python_api(project):
     from debugger import Debugger
     root = project("calc")
@@ -196,6 +206,7 @@ def test_python_api(project):
     assert set(result.to_json()) >= KEYS
 
 
+@pytest.mark.integration
 def test_python_api_loads_the_model_once(project, monkeypatch):
     from debugger import Debugger, pipeline
     made = []

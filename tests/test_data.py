@@ -10,6 +10,8 @@ from debugger.data import format as fmt
 from debugger.data import importers, mutations, schema, synth
 from debugger.redact import redact
 
+pytestmark = pytest.mark.integration  # whole runs: training, eval, data builds (see conftest)
+
 CODE = textwrap.dedent('''\
     def stats(items, limit=10):
         """Docstring is never mutated."""

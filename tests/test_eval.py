@@ -6,6 +6,8 @@ import pytest
 from conftest import FIXTURES, fixed, run_cli
 from debugger.eval import report, runner, tasks
 
+pytestmark = pytest.mark.integration  # whole runs: training, eval, data builds (see conftest)
+
 
 @pytest.fixture
 def bench(tmp_path):

@@ -11,6 +11,8 @@ import pytest
 from debugger.data.history import HistoryStats, mine
 from debugger.data.schema import read_jsonl
 
+pytestmark = pytest.mark.integration  # whole runs: training, eval, data builds (see conftest)
+
 CALC = ("def add(a, b):\n    return a + b\n\n\n"
         "def clamp(x, lo, hi):\n    return max(lo, min(x, lo))\n")
 TESTS = "from calc import add, clamp\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"

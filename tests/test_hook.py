@@ -49,6 +49,7 @@ def test_clean_commit_passes_without_a_model(repo):
     assert code == 0 and "pass" in out
 
 
+@pytest.mark.integration
 def test_broken_staged_content_suggests_and_keeps_unstaged_hunks(repo):
     good = fixed("calc").read_text()
     broken = good.replace("return a * b", "return a + b")
@@ -68,6 +69,7 @@ def test_broken_staged_content_suggests_and_keeps_unstaged_hunks(repo):
     assert (repo / "calc.py").read_text() == worktree
 
 
+@pytest.mark.integration
 def test_syntax_error_blocks_in_check_mode(repo):
     (repo / "calc.py").write_text(fixed("calc").read_text().replace("def add(a, b):", "def add(a, b)"))
     git(repo, "add", "calc.py")
@@ -84,6 +86,7 @@ def test_budget_is_reported(repo):
     assert code == 0 and "budget" in out
 
 
+@pytest.mark.integration
 def test_install_uninstall_round_trips_an_existing_hook(repo):
     hooks = repo / ".git" / "hooks"
     hooks.mkdir(exist_ok=True)
@@ -121,6 +124,7 @@ def test_outside_a_repo(tmp_path):
     assert code == 2 and "not inside a git repository" in err
 
 
+@pytest.mark.integration
 def test_pre_commit_try_repo(repo):
     """The hooks as the pre-commit framework installs and runs them, from this repository."""
     pre_commit = shutil.which("pre-commit") or os.path.join(os.path.dirname(sys.executable), "pre-commit")

@@ -3,11 +3,13 @@ shadows (or is shadowed by) another distribution's generic top-level package."""
 import subprocess
 import sys
 import zipfile
+import pytest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.integration
 def test_the_wheel_installs_one_import_name_beside_a_package_named_data(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path / "dist"), str(REPO)], check=True, capture_output=True, cwd=tmp_path)

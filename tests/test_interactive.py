@@ -7,6 +7,7 @@ import select
 import subprocess
 import sys
 import time
+import pytest
 
 from conftest import fixed
 
@@ -44,6 +45,7 @@ def drive(args: list[str], cwd, answers: dict[str, list[str]], timeout: float = 
     return p.wait(timeout=30), seen
 
 
+@pytest.mark.integration
 def test_pick_a_span_choose_and_apply(project):
     root = project("calc")
     code, seen = drive(["fix", "calc.py", "--interactive", "--model", f"fake:{fixed('calc')}"], root,
@@ -54,6 +56,7 @@ def test_pick_a_span_choose_and_apply(project):
     assert (root / "calc.py").read_bytes() == fixed("calc").read_bytes()
 
 
+@pytest.mark.integration
 def test_excluding_the_buggy_span_finds_nothing_and_quitting_writes_nothing(project):
     root = project("calc")
     before = (root / "calc.py").read_bytes()

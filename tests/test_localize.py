@@ -3,17 +3,9 @@ import json
 import pytest
 
 from debugger.localization.ranking import localize
-from debugger.sandbox import remove_copy, scratch_copy
 from debugger.source import load
-from debugger.testrun import default_command, run_tests
 
-
-def baseline(src):
-    copy = scratch_copy(src.root)
-    try:
-        return run_tests(copy, default_command(), target=src.rel)
-    finally:
-        remove_copy(copy)
+from fakes import ScoringModel, baseline, branchy, tiny_project
 
 
 def test_spectrum_points_at_the_buggy_function(project):
@@ -74,6 +66,7 @@ def test_dstar_formula_agrees_on_the_top_line(project):
     assert localize(src, rep, formula="dstar").statements[0].start_line == 6
 
 
+@pytest.mark.integration
 def test_localize_cli_json_and_html(project, cli, tmp_path):
     root = project("calc")
     page = tmp_path / "loc.html"
@@ -89,40 +82,6 @@ def test_localize_cli_json_and_html(project, cli, tmp_path):
     assert code == 0 and "suspicious spans" in out and "████████" in out
     code, _, err, _ = cli("localize", "nope.py", cwd=root)
     assert code == 2 and "no such file" in err
-
-
-BRANCHY = '''def grade(score):
-    label = "unknown"
-    if score > 50:
-        label = "pass"
-    else:
-        label = "fail"
-    return label
-'''
-BRANCHY_TESTS = '''from m import grade
-
-def test_high():
-    assert grade(90) == "pass"
-
-def test_edge():
-    assert grade(50) == "pass"
-'''
-
-
-def tiny_project(tmp_path, code: str, tests: str):
-    """A project of m.py and tests/test_m.py: its source file and its baseline run."""
-    root = tmp_path / "p"
-    (root / "tests").mkdir(parents=True)
-    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
-    (root / "m.py").write_text(code)
-    (root / "tests" / "test_m.py").write_text(tests)
-    src = load(root / "m.py")
-    return src, baseline(src)
-
-
-def branchy(tmp_path):
-    """The BRANCHY project, its source file and its baseline run."""
-    return tiny_project(tmp_path, BRANCHY, BRANCHY_TESTS)
 
 
 def test_branch_spectrum_lifts_the_condition(tmp_path):
@@ -198,21 +157,6 @@ def test_infill_pieces_cut_each_statement_out_of_its_function():
     assert b2 == "".join(lines[60 - 1 - INFILL_BEFORE:59]) and m2 == "    x56 = 56\n"
     # g's own lines only: nothing of f leaks into its window
     assert (b3, m3, a3) == ("def g():\n", "    return 1\n", "")
-
-
-class ScoringModel:
-    """Reads like a model: a fixed surprisal, and an infill pass whose regret is high on one line."""
-    name = "scoring"
-
-    def __init__(self, odd_line: str):
-        self.odd, self.pieces = odd_line, []
-
-    def line_surprisal(self, text, lines, tokens=False):
-        return {ln: [1.0] for lo, hi in lines for ln in range(lo, hi + 1) if text.splitlines()[ln - 1].strip()}
-
-    def infill_nll(self, pieces):
-        self.pieces = pieces
-        return [[(5.0, 0.5)] if m.strip() == self.odd else [(1.0, 1.0)] for _b, m, _a in pieces]
 
 
 def test_locate_rescores_the_first_rankings_top_with_the_infill_pass(tmp_path):

@@ -135,6 +135,7 @@ def _apply(text: str, change: dict) -> str:
     return text
 
 
+@pytest.mark.integration
 def test_fix_with_debugger_code_action_returns_a_versioned_edit_of_the_changed_lines(project, clients):
     root = project("calc")
     path = root / "calc.py"
@@ -170,6 +171,7 @@ def test_fix_with_debugger_code_action_returns_a_versioned_edit_of_the_changed_l
 SLOW_TEST = "import time\n\n\ndef test_takes_a_while():\n    time.sleep(1.5)\n"
 
 
+@pytest.mark.integration
 def test_what_the_user_types_during_the_repair_is_never_overwritten(project, clients):
     root = project("calc")
     (root / "tests" / "test_slow.py").write_text(SLOW_TEST)
@@ -195,6 +197,7 @@ def test_what_the_user_types_during_the_repair_is_never_overwritten(project, cli
     c.close()
 
 
+@pytest.mark.integration
 def test_files_are_compared_in_their_own_encoding(tmp_path, clients):
     root = tmp_path / "enc"
     (root / "tests").mkdir(parents=True)
@@ -219,6 +222,7 @@ def test_files_are_compared_in_their_own_encoding(tmp_path, clients):
     c.close()
 
 
+@pytest.mark.integration
 def test_a_project_cannot_choose_the_model_for_the_next_workspace(tmp_path, project, clients):
     """Two workspaces: the untrusted one names a model inside itself; the trusted one is then repaired with the
     operator's model, and its edit is the operator's fix."""

@@ -1,10 +1,11 @@
 import ast
+import pytest
 
 from debugger.localization.ranking import MUTATION, localize, weights_for
 from debugger.localization.mutants import mutants, probe, score, undoing
 
 from conftest import workspace
-from tests.test_localize import BRANCHY, branchy, tiny_project
+from fakes import BRANCHY, branchy, tiny_project
 
 CODE = '''LIMIT = 3
 
@@ -104,13 +105,14 @@ def test_probe_finds_the_mutant_that_fixes_the_condition(tmp_path):
 
 def test_lazy_module_attributes_are_not_touched(tmp_path):
     """six-style lazy attributes import on first touch: finding the functions must not touch them."""
-    from tests.test_localize import BRANCHY, BRANCHY_TESTS
+    from fakes import BRANCHY, BRANCHY_TESTS
     lazy = "\n\nclass Lazy:\n    def __getattr__(self, name):\n        raise ImportError(name)\n\n\nmoves = Lazy()\n"
     src, rep = tiny_project(tmp_path, BRANCHY + lazy, BRANCHY_TESTS)
     m = probe(workspace(src.root), src, rep, localize(src, rep).statements, budget=30)
     assert not m.error and m.run > 5 and m.scores[(3, 3)]["fix"] == 1.0
 
 
+@pytest.mark.integration
 def test_a_mutant_that_hangs_is_cut_by_the_per_test_limit(tmp_path):
     src, rep = tiny_project(tmp_path, "def count(n):\n    i = 0\n    while i < n:\n        i += 2\n    return i\n",
                             "from m import count\n\ndef test_count():\n    assert count(3) == 3\n")
@@ -142,6 +144,7 @@ def test_locate_runs_the_probe_only_when_weighted(tmp_path):
     assert not asked and reads.mutation is None
 
 
+@pytest.mark.integration
 def test_localize_cli_runs_the_probe_when_the_settings_weight_it(tmp_path, cli):
     src, _ = branchy(tmp_path)
     (src.root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n\n'
@@ -184,6 +187,7 @@ def test_probe_reaches_functions_held_by_decorator_objects_and_twice_defined_nam
     assert stmts and not m.error and m.scores[(14, 14)]["fix"] == 1.0  # `+ -> -`, through the curry's partial
 
 
+@pytest.mark.integration
 def test_fix_validates_the_probes_undoing_mutant_before_asking_the_model(tmp_path, cli):
     """A probe mutant that fixed the failing tests is a candidate like any other: validated on every
     test, and applied byte-exact (CRLF kept). The "model" here only ever echoes the buggy file."""
@@ -203,6 +207,7 @@ def test_fix_validates_the_probes_undoing_mutant_before_asking_the_model(tmp_pat
     assert (code, data["status"]) == (1, "not_fixed")
 
 
+@pytest.mark.integration
 def test_a_fix_the_probe_finds_loads_no_model(tmp_path, monkeypatch):
     """The generator loads when a prompt first needs it: here the probe's mutant fixes the bug and no time is
     given to look for alternatives (--select 0), so no model is made, yet the result still names the model
@@ -232,7 +237,7 @@ def test_a_probe_that_found_no_patch_gets_a_second_look_with_a_scorer_loaded_the
     ranking sees both probes. A probe that found a patch loads nothing."""
     import debugger.localization.passes as locate_mod
     from debugger.localization.mutants import Mutant, MutationProbe
-    from tests.test_localize import ScoringModel
+    from fakes import ScoringModel
     monkeypatch.setattr(locate_mod, "MUTANT_K", 2)  # BRANCHY has 5 statements: leave some out of reach
     monkeypatch.setattr(locate_mod, "MUTANT_TAIL", 3)
     src, rep = branchy(tmp_path)
@@ -285,6 +290,7 @@ def test_merged_probes_keep_the_best_score_of_each_statement():
     assert (m.mutants, m.run, m.seconds, m.error, m.trace, m.base) == (6, 5, 1.5, "cut", ["x", "y"], {"t": 1})
 
 
+@pytest.mark.integration
 def test_fix_on_llama_takes_the_second_look_only_where_the_probe_found_no_patch(tmp_path):
     """Through the pipeline: on llama.cpp with `surprisal` unset, a bug no mutant undoes (a wrong word)
     loads the scorer for the second look; a bug a mutant undoes (BRANCHY's `>`) loads none; and
@@ -295,7 +301,7 @@ def test_fix_on_llama_takes_the_second_look_only_where_the_probe_found_no_patch(
     from debugger.engines import ENGINES
     from debugger.engines.fake import FakeGenerator
     from debugger.pipeline import Models, fix
-    from tests.test_localize import ScoringModel
+    from fakes import ScoringModel
     words = ("def grade(score):\n    label = 'unknown'\n    if score > 50:\n        label = 'pass'\n"
              "    else:\n        label = 'fial'\n    return label\n")
     src, _ = tiny_project(tmp_path, words, "from m import grade\n\ndef test_low():\n    assert grade(3) == 'fail'\n\n"

@@ -1,3 +1,5 @@
+import pytest
+
 from debugger import edits, prompts
 
 CODE = "import math\n\n\nclass C:\n    def area(self, r):\n        x = r * r\n        return math.pi * x\n"
@@ -17,6 +19,7 @@ def test_infill_hint_carries_the_failure_as_comments():
     assert prompts.infill(CODE, 6, 6).text.count("x = r * r") == 0  # unhinted: the cut lines stay unseen
 
 
+@pytest.mark.integration
 def test_each_model_family_gets_its_own_fim_tokens_and_a_model_without_any_is_refused(tmp_path, monkeypatch):
     hinted = prompts.infill(CODE, 6, 6, failure="- t::test\n  assert 1 == 2")
     assert prompts.fim_text(hinted, prompts.QWEN) == hinted.text  # the packs', the adapter's, training's
@@ -38,7 +41,7 @@ def test_each_model_family_gets_its_own_fim_tokens_and_a_model_without_any_is_re
     from debugger.config import resolve
     from debugger.engines.fake import FakeGenerator
     from debugger.source import InputError
-    from tests.test_localize import branchy
+    from fakes import branchy
     src, _ = branchy(tmp_path)
 
     def no_fim(cfg, emit):

@@ -1,9 +1,11 @@
 import os
 import time
+import pytest
 
 from debugger.sandbox import LocalSandbox, remove_copy, scratch_copy
 
 
+@pytest.mark.integration
 def test_timeout_kills_grandchildren(tmp_path):
     marker = tmp_path / "alive"
     # the shell starts a background grandchild that would touch `marker` after 3 s

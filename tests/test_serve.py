@@ -78,6 +78,7 @@ def wait(url: str, states=("done", "failed", "cancelled"), timeout: float = 120)
     raise AssertionError(f"job still {job['state']}")
 
 
+@pytest.mark.integration
 def test_fix_over_http_streams_progress_and_keeps_the_model_warm(project, server):
     root = project("calc")
     before = (root / "calc.py").read_bytes()
@@ -147,6 +148,7 @@ HANG = ("import os, time\nfrom calc import add\n\n\ndef test_hangs():\n"
         "    open(os.environ['PIDFILE'], 'w').write(str(os.getpid()))\n    time.sleep(120)\n    assert add(1, 1) == 3\n")
 
 
+@pytest.mark.integration
 def test_cancel_kills_the_running_tests_and_a_full_queue_says_so(project, server, tmp_path, monkeypatch):
     root = project("calc")
     (root / "tests" / "test_hang.py").write_text(HANG)
@@ -201,6 +203,7 @@ def _untrusted(root: Path) -> None:
         f.write('\n[tool.debugger]\nmodel = "fake:evil.py"\n')
 
 
+@pytest.mark.integration
 def test_an_untrusted_project_cannot_choose_the_model_of_a_trusted_ones_fix(tmp_path, server):
     import shutil
     evil, trusted = tmp_path / "evil", tmp_path / "trusted"
@@ -219,6 +222,7 @@ def test_an_untrusted_project_cannot_choose_the_model_of_a_trusted_ones_fix(tmp_
     assert (trusted / "calc.py").read_bytes() == fixed("calc").read_bytes()  # the operator's fix, no backdoor
 
 
+@pytest.mark.integration
 def test_no_jobs_settings_reach_another_job(tmp_path, project):
     """Service level: a first job's project tunes its own search; the model is the operator's, loaded from the
     operator's settings, and the next job's settings are its own."""
@@ -248,6 +252,7 @@ def test_no_jobs_settings_reach_another_job(tmp_path, project):
     assert a.result["root"] == str(first) and b.result["root"] == str(second)
 
 
+@pytest.mark.integration
 def test_the_served_root_is_the_repairs_root(tmp_path, server):
     import shutil
     outer = tmp_path / "outer"

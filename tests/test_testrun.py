@@ -1,4 +1,5 @@
 import textwrap
+import pytest
 
 from debugger.sandbox import remove_copy, scratch_copy
 from debugger.testrun import default_command, run_tests
@@ -62,6 +63,7 @@ def test_frames_inside_the_target(tmp_path):
     assert "KeyError" in t.message
 
 
+@pytest.mark.integration
 def test_hanging_test_fails_with_timeout_and_frames(tmp_path):
     code = "def spin():\n    while True:\n        pass\n"
     tests = "from mod import spin\n\ndef test_a():\n    spin()\n\ndef test_b():\n    spin()\n\ndef test_c():\n    pass\n"
@@ -74,6 +76,7 @@ def test_hanging_test_fails_with_timeout_and_frames(tmp_path):
     assert rep.seconds < 15
 
 
+@pytest.mark.integration
 def test_suite_timeout_kills_a_test_that_ignores_signals(tmp_path):
     code = "import signal, time\n\ndef stubborn():\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    time.sleep(120)\n"
     tests = "from mod import stubborn\n\ndef test_s():\n    stubborn()\n"

@@ -10,6 +10,8 @@ import pytest
 from debugger.data.schema import BugRecord, span_between, write_jsonl
 from debugger.training.config import make
 
+pytestmark = pytest.mark.integration  # whole runs: training, eval, data builds (see conftest)
+
 SPECIAL = ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from debugger.eval import tasks
 
+pytestmark = pytest.mark.integration  # whole runs: training, eval, data builds (see conftest)
+
 TRAPS = Path(__file__).resolve().parents[1] / "eval" / "traps"
 BENCH = tasks.load_bench(TRAPS)
 

@@ -3,18 +3,19 @@ checks, and the confidence the tool reports. Candidates come from a scripted gen
 from __future__ import annotations
 
 import sys
+import pytest
 from pathlib import Path
 
 from debugger.choose import choose
 from debugger.config import FixConfig
 from debugger.differ import Comparison, changed_functions, compare, float_params, neighbours
-from debugger.generate import Candidate, Completion
+from debugger.generate import Candidate
 from debugger.pipeline import Models, fix
-from debugger.prompts import QWEN
 from debugger.source import Edit, load
 from debugger.testrun import default_command, run_tests
 
 from conftest import workspace
+from fakes import Scripted
 from debugger.validate import Verdict
 
 SHIPPING = ('def shipping_cost(total: float) -> float:\n'
@@ -39,20 +40,9 @@ def project(tmp_path: Path, code: str, tests: str) -> Path:
     return root / "shop.py"
 
 
-class Answers:
+def answers(line: int, plain: list[str], hinted: list[str] = ()) -> Scripted:
     """Infill answers by span and by prompt: the plain (greedy) prompt and the one that shows the failure."""
-    name = "scripted"
-    engine = "fake"
-    fim = QWEN
-
-    def __init__(self, line: int, plain: list[str], hinted: list[str] = ()):
-        self.line, self.plain, self.hinted = line, plain, list(hinted)
-
-    def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
-        if prompt.kind == "infill" and prompt.start_line == self.line:
-            answers = self.hinted if prompt.head else self.plain
-            return [Completion(a + "<|endoftext|>", 4, i == 0) for i, a in enumerate(answers)]
-        return [Completion(prompt.original + "<|endoftext|>", 1, True)]
+    return Scripted(line, plain, list(hinted))
 
 
 def cfg(**kw) -> FixConfig:
@@ -78,11 +68,12 @@ def test_changed_functions_names_what_the_candidates_touch():
     assert changed_functions("def f(:\n", ["def f():\n    pass\n"]) == ([], True)
 
 
+@pytest.mark.integration
 def test_tests_allow_two_fixes_and_the_user_is_told(tmp_path):
     """`>= 50` (the model and a probe mutant) and `> 49` (another probe mutant) both pass the tests; they
     differ on 49.5, a neighbour of the recorded 50 (the parameter is a float). Both are reported."""
     path = project(tmp_path, SHIPPING, SHIPPING_TESTS)
-    res = fix(str(path), cfg(), models=Models(generator=Answers(3, ["    if total >= 50:\n"])))
+    res = fix(str(path), cfg(), models=Models(generator=answers(3, ["    if total >= 50:\n"])))
     assert res.status == "fixed" and "+    if total >= 50:" in res.diff
     assert res.confidence["level"] == "low", res.confidence
     assert any("more than one fix" in r for r in res.confidence["reasons"])
@@ -92,29 +83,31 @@ def test_tests_allow_two_fixes_and_the_user_is_told(tmp_path):
     assert res.selection["candidates"] == 2 and res.selection["recorded"] >= 3 and res.selection["seconds"] >= 0
     assert res.winner["sources"] == 2  # the probe and the model's prompt
     # no time to look further (--select 0): the model is not asked; what passed (both mutants) is still compared
-    res = fix(str(path), cfg(select=0.0), models=Models(generator=Answers(3, ["    if total >= 50:\n"])))
+    res = fix(str(path), cfg(select=0.0), models=Models(generator=answers(3, ["    if total >= 50:\n"])))
     assert res.status == "fixed" and res.tokens == 0 and res.candidates["plausible"] == 2
     assert res.confidence["level"] == "low" and len(res.alternatives) == 1
 
 
+@pytest.mark.integration
 def test_two_programs_that_agree_from_two_prompts_are_high_confidence(tmp_path):
     path = project(tmp_path, AREA, AREA_TESTS)
-    gen = Answers(5, ["    return w * h\n"], ["    return h * w\n"])
+    gen = answers(5, ["    return w * h\n"], ["    return h * w\n"])
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
     assert res.status == "fixed" and res.confidence["level"] == "high", res.confidence
     assert res.alternatives == [] and res.disagreements == [] and res.selection["inputs"] > 5
     assert any("2 different programs agree" in r for r in res.confidence["reasons"])
     assert any("doctest" in r for r in res.confidence["reasons"])
     # the same text from one prompt's samples is one source: medium
-    gen = Answers(5, ["    return w * h\n", "    return w * h\n"])
+    gen = answers(5, ["    return w * h\n", "    return w * h\n"])
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
     assert res.status == "fixed" and res.confidence["level"] == "medium", res.confidence
 
 
+@pytest.mark.integration
 def test_a_candidate_that_breaks_a_doctest_loses(tmp_path):
     """Both pass the project's test (area(3, 4) == 12); only `w * h` keeps the docstring's example."""
     path = project(tmp_path, AREA, AREA_TESTS)
-    gen = Answers(5, ["    return w * h if w != 2 else 0\n"], ["    return w * h\n"])
+    gen = answers(5, ["    return w * h if w != 2 else 0\n"], ["    return w * h\n"])
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
     assert res.status == "fixed" and "+    return w * h\n" in res.diff, res.diff
     assert res.alternatives and res.confidence["level"] == "low"
@@ -163,6 +156,7 @@ def test_choose_without_a_comparison_ranks_by_sources():
     assert c.winner is b and c.votes[id(b)] == 2 and c.confidence["level"] != "high"  # nothing executed agrees
 
 
+@pytest.mark.integration
 def test_a_candidate_that_hangs_off_the_tests_path_is_cut_short(tmp_path):
     code = "def countdown(n: int) -> int:\n    return n + 1\n"
     tests = "from shop import countdown\n\n\ndef test_countdown():\n    assert countdown(3) == 0\n"
@@ -177,15 +171,17 @@ def test_a_candidate_that_hangs_off_the_tests_path_is_cut_short(tmp_path):
     assert cmp.seconds < 30
 
 
+@pytest.mark.integration
 def test_a_doctest_that_fails_everywhere_is_not_held_against_the_fix(tmp_path):
     stale = AREA + '\n\ndef other():\n    """>>> other()\n    2\n    """\n    return 1\n'  # out of date, bug or not
     path = project(tmp_path, stale, AREA_TESTS)
-    gen = Answers(5, ["    return w * h\n"], ["    return h * w\n"])
+    gen = answers(5, ["    return w * h\n"], ["    return h * w\n"])
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
     assert res.status == "fixed" and res.confidence["level"] == "high", res.confidence
     assert any("fail with every version, the original too" in r for r in res.confidence["reasons"])
 
 
+@pytest.mark.integration
 def test_a_second_round_tries_the_statements_below_the_first_rounds(tmp_path):
     """Nothing in round 0 fixes a test, so the base stays: round 1 infills the next top_k statements
     instead of asking the same greedy questions again."""
@@ -193,9 +189,9 @@ def test_a_second_round_tries_the_statements_below_the_first_rounds(tmp_path):
                    "    return total\n", "from shop import price\n\n\ndef test_price():\n    assert price(2, 3) == 9\n")
     fixes = {2: "    total = qty * unit + 1\n", 3: "    fee = 3\n", 4: "    total = total + fee + 1\n",
              5: "    return total + 1\n"}
-    ranked = fix(str(path), cfg(formats=["infill"], top_k=3, select=0.0), models=Models(generator=Answers(0, [])))
+    ranked = fix(str(path), cfg(formats=["infill"], top_k=3, select=0.0), models=Models(generator=answers(0, [])))
     second = [s["start_line"] for s in ranked.localization if s["kind"] != "function"][1]
-    gen = Answers(second, [fixes[second]])
+    gen = answers(second, [fixes[second]])
     assert fix(str(path), cfg(formats=["infill"], top_k=1, select=0.0), models=Models(generator=gen)).status == "not_fixed"
     res = fix(str(path), cfg(formats=["infill"], top_k=1, rounds=1, select=0.0), models=Models(generator=gen))
     assert res.status == "fixed" and res.winner["round"] == 1 and res.winner["start_line"] == second
