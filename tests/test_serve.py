@@ -363,3 +363,17 @@ def test_finished_jobs_expire_and_a_job_past_the_ceiling_is_stopped(project, mon
     with pytest.raises(srv.Refused) as gone:
         service.job(job.id)
     assert gone.value.status == 404
+
+
+@pytest.mark.integration
+def test_the_server_localizes_exactly_as_the_command_line_does(project, server, cli):
+    """One localize path: the same stages answer `debugger localize --json` and a server's localize job."""
+    root = project("calc")
+    with open(root / "pyproject.toml", "a") as f:  # no probe: its loop is held to a measured time, so it may vary
+        f.write("\n[tool.debugger]\nweights = {mutant_fix = 0, mutant_kill = 0}\n")
+    code, _, err, by_cli = cli("localize", "calc.py", "--json", cwd=root)
+    assert code == 0 and by_cli["spans"], err
+    url = server(root, "--model", f"fake:{fixed('calc')}")
+    code, job = call(f"{url}/v1/localize", "POST", {"file": "calc.py"})
+    by_server = wait(f"{url}/v1/jobs/{job['id']}")["result"]
+    assert by_server == by_cli
