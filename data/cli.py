@@ -107,8 +107,9 @@ def history_cmd(repo: str = typer.Argument(..., help="A git repository whose his
                 max_lines: int = typer.Option(20, "--max-lines", min=1, help="Skip fixes changing more lines."),
                 test_timeout: float = typer.Option(30.0, "--test-timeout", min=0.1),
                 tasks: Optional[str] = typer.Option(None, "--tasks", help="Also write each bug as a `debugger eval` "
-                                                                          "task into this directory (the whole suite "
-                                                                          "as its hidden judge).")) -> None:
+                                                                          "task into this directory (the failing tests "
+                                                                          "visible, the fix's whole test modules its "
+                                                                          "hidden judge).")) -> None:
     """Records from a project's own history: commits that changed one source file with its tests, kept
     when those tests fail without the change and pass with it."""
     import subprocess

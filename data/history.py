@@ -94,7 +94,8 @@ def mine(repo: Path, *, rev: str = "HEAD", limit: int | None = None, command: st
          on_progress: Callable[[int, int], None] | None = None) -> Iterator[BugRecord]:
     """Records from the commits of `rev` (newest first, at most `limit`). `command`: the pytest command
     the changed test files are appended to (default: pytest on this interpreter). `seen`: commits already
-    recorded (a rerun skips them). `tasks`: also write each kept bug there as a `debugger eval` task."""
+    recorded (a rerun skips them). `tasks`: also write each kept bug there as a `debugger eval` task (its
+    visible test the failing tests, its hidden judge the fix's whole test modules; see _judge)."""
     repo = Path(repo).resolve()
     _git(repo, "rev-parse", "--git-dir")  # not a repository: CalledProcessError before any work
     stats = stats if stats is not None else HistoryStats(name or repo.name)
@@ -134,8 +135,7 @@ def mine(repo: Path, *, rev: str = "HEAD", limit: int | None = None, command: st
                         provenance=json.dumps({"generator": "data history", "commit": commit, "parent": parents[0],
                                                "subject": subject[:200], "tests": tests}))
         task = tasks / f"{stats.project}-{rec.id}" if tasks else None
-        verdict = _judge(repo, commit, rel, buggy, run, base if task else None, task, [start, end], timeout,
-                         test_timeout)
+        verdict = _judge(repo, commit, rel, buggy, run, base, task, [start, end], timeout, test_timeout)
         if isinstance(verdict, str):
             stats.skipped[verdict] += 1
             continue
@@ -147,11 +147,13 @@ def mine(repo: Path, *, rev: str = "HEAD", limit: int | None = None, command: st
         on_progress(len(todo), len(todo))
 
 
-def _judge(repo: Path, commit: str, rel: str, buggy: str, command: str, suite: str | None, task: Path | None,
+def _judge(repo: Path, commit: str, rel: str, buggy: str, command: str, base: str, task: Path | None,
            fix_lines: list[int], timeout: float, test_timeout: float) -> tuple[list[str], str] | str:
-    """(failing tests, failure) when the tests catch the bug; otherwise why not. With `task`, the buggy
-    project is also written there as a `debugger eval` task (eval/tasks.py): `command` is what the tool
-    sees, and `suite` (the whole suite) its hidden judge when it passes on the fix (else none)."""
+    """(failing tests, failure) when the tests catch the bug; otherwise why not. `command` runs the test modules
+    the fix changed: they must all pass on the fix, and some of their tests fail without it. With `task`, the
+    buggy project is also written there as a `debugger eval` task (eval/tasks.py): the tool sees the failing
+    tests alone (`base` with their ids, as a user names the test that fails), and the fix's whole test modules
+    (`command`) are its hidden judge, which a wrong fix that passes the failing tests can still fail."""
     tmp = Path(tempfile.mkdtemp(prefix="debugger-history-"))
     try:
         work = tmp / "p"
@@ -159,7 +161,6 @@ def _judge(repo: Path, commit: str, rel: str, buggy: str, command: str, suite: s
         after = run_tests(work, command, timeout=timeout, test_timeout=test_timeout)
         if not after.passing:
             return "tests do not pass on the fix"
-        judge = suite if suite and run_tests(work, suite, timeout=timeout, test_timeout=test_timeout).ok else None
         (work / rel).write_text(buggy, encoding="utf-8")
         before = run_tests(work, command, timeout=timeout, test_timeout=test_timeout)
         failing = [t for t in after.passing if t in before.failing]
@@ -169,11 +170,16 @@ def _judge(repo: Path, commit: str, rel: str, buggy: str, command: str, suite: s
         if regressions:
             return "the fix breaks tests that passed"
         if task is not None:
+            if not after.ok:
+                return "the fix's test modules do not all pass on it"
+            visible = f"{base} {' '.join(shlex.quote(t) for t in failing if '::' in t)}"
+            if not all("::" in t for t in failing):  # a module that cannot import without the fix: the modules
+                visible = command
             shutil.rmtree(task, ignore_errors=True)
             shutil.copytree(work, task / "task")
             (task / "task.json").write_text(json.dumps({
-                "id": task.name, "file": rel, "test": command, "bug_kind": "history", "fix_lines": fix_lines,
-                **({"judge": judge} if judge else {})}, indent=2) + "\n")
+                "id": task.name, "file": rel, "test": visible, "judge": command, "bug_kind": "history",
+                "fix_lines": fix_lines}, indent=2) + "\n")
         return failing, failure_text(before)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

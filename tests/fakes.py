@@ -2,6 +2,7 @@
 baseline test runs. (The deterministic reference-file model is `fake:FILE`, debugger/engines/fake.py.)"""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from debugger.generate import Completion
@@ -88,3 +89,25 @@ def tiny_project(tmp_path: Path, code: str, tests: str):
 def branchy(tmp_path: Path):
     """The BRANCHY project, its source file and its baseline run."""
     return tiny_project(tmp_path, BRANCHY, BRANCHY_TESTS)
+
+
+# -- a git history: a clamp with the wrong bound, fixed by a commit that came with its test --------------------
+CALC = ("def add(a, b):\n    return a + b\n\n\n"
+        "def clamp(x, lo, hi):\n    return max(lo, min(x, lo))\n")
+TESTS = "from calc import add, clamp\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+CLAMP_TEST = "\n\ndef test_clamp():\n    assert clamp(5, 0, 10) == 5\n    assert clamp(12, 0, 10) == 10\n"
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "PATH": "/usr/bin:/bin", "HOME": str(repo)}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+
+
+def commit(repo: Path, message: str, files: dict[str, str]) -> str:
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+    return git(repo, "rev-parse", "HEAD").strip()

@@ -2,37 +2,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from debugger.data.history import HistoryStats, mine
 from debugger.data.schema import read_jsonl
 
+from fakes import CALC, CLAMP_TEST, TESTS, commit, git
+
 pytestmark = pytest.mark.integration  # whole runs: training, eval, data builds (see conftest)
-
-CALC = ("def add(a, b):\n    return a + b\n\n\n"
-        "def clamp(x, lo, hi):\n    return max(lo, min(x, lo))\n")
-TESTS = "from calc import add, clamp\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
-CLAMP_TEST = "\n\ndef test_clamp():\n    assert clamp(5, 0, 10) == 5\n    assert clamp(12, 0, 10) == 10\n"
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           "PATH": "/usr/bin:/bin", "HOME": str(repo)}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
-
-
-def commit(repo: Path, message: str, files: dict[str, str]) -> str:
-    for rel, text in files.items():
-        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-        (repo / rel).write_text(text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
-    return git(repo, "rev-parse", "HEAD").strip()
-
 
 @pytest.fixture
 def repo(tmp_path):
@@ -95,14 +74,15 @@ def test_the_command_appends_records_skips_what_it_has_and_refuses_bad_input(rep
     assert code == 2 and "not a git repository" in stderr
 
 
-def test_history_bugs_become_eval_tasks_with_the_whole_suite_as_judge(repo, tmp_path):
+def test_history_bugs_become_eval_tasks_the_failing_test_visible_the_fixs_modules_the_judge(repo, tmp_path):
     from debugger.eval.tasks import load_task
     from debugger.testrun import run_tests
     r, shas = repo
     command = f"{sys.executable} -m pytest -q"
     [rec] = mine(r, command=command, tasks=tmp_path / "bench")
     task = load_task(tmp_path / "bench" / f"calc-{rec.id}")
-    assert (task.file, task.fix_lines, task.judge, task.bug_kind) == ("calc.py", [6, 6], command, "history")
+    assert (task.file, task.fix_lines, task.bug_kind) == ("calc.py", [6, 6], "history")
+    assert task.test == f"{command} tests/test_calc.py::test_clamp" and task.judge == f"{command} tests/test_calc.py"
     assert (task.project / "calc.py").read_text() == rec.buggy and (task.project / "tests" / "test_mul.py").exists() is False
     assert run_tests(task.project, task.test).failing == ["tests/test_calc.py::test_clamp"]
     (task.project / "calc.py").write_text(rec.fixed)
