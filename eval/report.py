@@ -67,6 +67,42 @@ def trust(fixed: list[dict]) -> dict:
             "selection_median_seconds": statistics.median(sel) if sel else None}
 
 
+def source(row: dict) -> str:
+    """Where a claimed fix came from: a probe mutant (no model), an infill, a rewrite, or any of them in a
+    feedback round (after a first round that passed nothing)."""
+    winner = row.get("winner") or {}
+    if winner.get("round"):
+        return "feedback round"
+    origin = winner.get("origin") or ""
+    return "probe mutant" if origin.startswith("mutant") else origin.split(" ")[0] or "unknown"
+
+
+def by_source(rows: list[dict]) -> dict[str, dict[str, dict]]:
+    """Per config and source: fixes claimed (the visible tests pass) and correct (the hidden judge passes)."""
+    out: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        if r.get("fixed"):
+            cell = out.setdefault(r["config"], {}).setdefault(source(r), {"claimed": 0, "correct": 0})
+            cell["claimed"] += 1
+            cell["correct"] += bool(r.get("correct"))
+    return out
+
+
+def by_confidence(rows: list[dict]) -> dict[str, dict[str, dict]]:
+    """Per config and confidence level: fixes claimed, how many correct, and so the level's precision."""
+    out: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        if r.get("fixed") and r.get("correct") is not None:
+            cell = out.setdefault(r["config"], {}).setdefault(r.get("confidence") or "none",
+                                                               {"claimed": 0, "correct": 0})
+            cell["claimed"] += 1
+            cell["correct"] += bool(r.get("correct"))
+    for levels in out.values():
+        for cell in levels.values():
+            cell["precision"] = cell["correct"] / cell["claimed"]
+    return out
+
+
 def by_kind(rows: list[dict]) -> dict[str, dict[str, float]]:
     kinds: dict[str, dict[str, list[bool]]] = {}
     for r in rows:
@@ -155,6 +191,10 @@ def charts(rows: list[dict], summary: dict[str, dict], out: Path) -> list[str]:
     return files
 
 
+SOURCES = ("probe mutant", "infill", "rewrite", "naive", "feedback round")
+LEVELS = ("high", "medium", "low")
+
+
 def _fmt(v, pct=False):
     if v is None:
         return "–"
@@ -189,6 +229,16 @@ def write(run_dir: Path) -> tuple[Path, Path]:
     if rat:
         md += ["", "**debugger vs naive** (ratios, same model, same tasks): "
                + ", ".join(f"{k} ×{v}" for k, v in rat.items() if v is not None)]
+    sources, levels = by_source(rows), by_confidence(rows)
+    if sources:
+        md += ["", "## Fixes by source", "", "Correct of claimed (a claim: the visible tests pass).", "",
+               "| config | " + " | ".join(SOURCES) + " |", "|---|" + "---|" * len(SOURCES)]
+        md += [f"| {c} | " + " | ".join(f"{s.get(k, {}).get('correct', 0)}/{s.get(k, {}).get('claimed', 0)}"
+                                       for k in SOURCES) + " |" for c, s in sources.items()]
+    if levels:
+        md += ["", "## Claims by confidence", "", "| config | " + " | ".join(LEVELS) + " |", "|---|" + "---|" * len(LEVELS)]
+        md += [f"| {c} | " + " | ".join(f"{v['correct']}/{v['claimed']} ({v['precision'] * 100:.0f}%)" if (v := s.get(k))
+                                       else "–" for k in LEVELS) + " |" for c, s in levels.items()]
     md += ["", "## Per task", "", "| task | kind | " + " | ".join(summary) + " |", "|---|---|" + "---|" * len(summary)]
     tasks = dict.fromkeys(r["task"] for r in rows)
     for t in tasks:
@@ -210,8 +260,8 @@ def write(run_dir: Path) -> tuple[Path, Path]:
     md_path.write_text("\n".join(md))
     html_path = run_dir / "report.html"
     html_path.write_text(_html(table, head, rat, imgs, prov, run_dir.name))
-    (run_dir / "summary.json").write_text(json.dumps({"summary": summary, "ratios": rat, "by_kind": by_kind(rows)},
-                                                     indent=2))
+    (run_dir / "summary.json").write_text(json.dumps({"summary": summary, "ratios": rat, "by_kind": by_kind(rows),
+                                                      "by_source": sources, "by_confidence": levels}, indent=2))
     return md_path, html_path
 
 

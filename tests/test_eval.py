@@ -86,7 +86,8 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     rows = [
         {"task": "a", "config": "default", "bug_kind": "op", "status": "fixed", "fixed": True, "correct": True,
          "seconds": 10.0, "tokens": 20, "generated": 2, "validated": 2, "loc_rank": 1, "regressions": 0,
-         "peak_rss_mb": 900, "localized": True, "confidence": "high", "selection_seconds": 4.0},
+         "peak_rss_mb": 900, "localized": True, "confidence": "high", "selection_seconds": 4.0,
+         "winner": {"origin": "mutant line 3: > -> >=", "round": 0}},
         {"task": "b", "config": "default", "bug_kind": "hang", "status": "not_fixed", "fixed": False,
          "correct": False, "seconds": 30.0, "tokens": 200, "generated": 9, "validated": 9, "loc_rank": 4,
          "regressions": 0, "peak_rss_mb": 950, "localized": True},
@@ -95,7 +96,7 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
          "peak_rss_mb": 1000},
         {"task": "b", "config": "naive", "bug_kind": "hang", "status": "fixed", "fixed": True, "correct": False,
          "seconds": 120.0, "tokens": 1000, "generated": 3, "validated": 3, "loc_rank": None, "regressions": 0,
-         "peak_rss_mb": 1000, "confidence": "low", "alternatives": 1},
+         "peak_rss_mb": 1000, "confidence": "low", "alternatives": 1, "winner": {"origin": "naive greedy", "round": 0}},
     ]
     (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (run_dir / "provenance.json").write_text(json.dumps({"git_sha": "0123456789abcdef", "machine": {"cores": 2},
@@ -108,8 +109,14 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     assert (s["default"]["high"], s["default"]["high_correct"], s["default"]["selection_median_seconds"]) == (1, 1, 4.0)
     assert (s["naive"]["wrong"], s["naive"]["wrong_flagged"], s["naive"]["high"]) == (1, 1, 0)  # low: flagged
     assert report.ratios(s)["median_seconds"] == round(20 / 105, 2)
+    assert report.by_source(rows) == {"default": {"probe mutant": {"claimed": 1, "correct": 1}},
+                                      "naive": {"naive": {"claimed": 1, "correct": 0}}}
+    assert report.by_confidence(rows)["naive"] == {"low": {"claimed": 1, "correct": 0, "precision": 0.0}}
+    assert report.source({"winner": {"origin": "infill greedy @3-3", "round": 2}}) == "feedback round"
     md, page = report.write(run_dir)
     text = md.read_text()
+    assert "| default | 1/1 | 0/0 | 0/0 | 0/0 | 0/0 |" in text  # fixes by source: the probe's mutant
+    assert "| naive | – | – | 0/1 (0%) |" in text  # claims by confidence
     assert "| default | 2 | 50% | 50% | 100% |" in text and "![fix_rate.png](fix_rate.png)" in text
     for png in ("fix_rate.png", "by_kind.png", "time.png", "tokens.png", "hit_at_k.png"):
         assert (run_dir / png).stat().st_size > 1000
