@@ -49,6 +49,7 @@ def test_outcomes_frames_and_lines(tmp_path):
     assert rep.passing == ["tests/test_mod.py::test_dec"]
     inc = rep.tests["tests/test_mod.py::test_inc"]
     assert "assert 3 == 2" in inc.message
+    # the module ran at import too, but its `def` lines say nothing of a bug: each test's own lines
     assert inc.lines == [3, 4] and rep.tests["tests/test_mod.py::test_dec"].lines == [8]
     # control flow too: entered at 3, on to 4, out (0 = frame entry, -1 = exit)
     assert inc.arcs == [(0, 3), (3, 4), (4, -1)]
@@ -152,3 +153,41 @@ def test_node_ids_of_tests_parametrized_from_a_set_are_the_same_in_every_run(tmp
     root = make(tmp_path, CODE, tests)
     runs = [list(run(root).tests) for _ in range(3)]
     assert len(runs[0]) == 8 and runs[0] == runs[1] == runs[2]
+
+
+def test_lines_run_at_import_count_as_run_by_every_test(tmp_path):
+    """A table or constant built when the module is imported: the failing test reads it and runs no line of the
+    file itself, yet it ran at import, while pytest collected the test module."""
+    root = tmp_path / "p"
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    (root / "m.py").write_text("def double(x):\n    return 2 * x\n\n\nLIMIT = double(4)\n\n\nclass K:\n"
+                               "    SIZE = LIMIT + 1\n")
+    (root / "tests" / "test_m.py").write_text("from m import LIMIT, double\n\n\ndef test_limit():\n"
+                                              "    assert LIMIT == 10\n\n\ndef test_double():\n    assert double(1) == 2\n")
+    copy = scratch_copy(root)
+    try:
+        rep = run_tests(copy, default_command(), target="m.py")
+    finally:
+        remove_copy(copy)
+    limit, dbl = rep.tests["tests/test_m.py::test_limit"], rep.tests["tests/test_m.py::test_double"]
+    assert limit.outcome == "failed" and {2, 5, 9} <= set(limit.lines)  # at import: the call and the class body
+    assert not {1, 8} & set(limit.lines)  # but not the `def` and `class` lines: every one of them runs at import
+    assert set(limit.lines) <= set(dbl.lines) and limit.recent == []  # nothing of it ran during the test itself
+
+
+@pytest.mark.integration
+def test_a_bug_that_runs_at_import_is_repaired(tmp_path):
+    """Before, such a repair stopped at once: "the failing tests never execute m.py"."""
+    from debugger.config import FixConfig
+    from debugger.pipeline import fix
+    root = tmp_path / "p"
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    buggy = "def double(x):\n    return 2 * x\n\n\nLIMIT = double(4)\n"
+    (root / "m.py").write_text(buggy)
+    (root / "tests" / "test_m.py").write_text("from m import LIMIT\n\n\ndef test_limit():\n    assert LIMIT == 10\n")
+    fixed = tmp_path / "fixed.py"
+    fixed.write_text(buggy.replace("double(4)", "double(5)"))
+    result = fix(str(root / "m.py"), FixConfig(model=f"fake:{fixed}", select=0, budget=120, formats=["infill"]))
+    assert result.status == "fixed" and "+LIMIT = double(5)" in result.diff, result.error

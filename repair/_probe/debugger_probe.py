@@ -2,7 +2,9 @@
 
 Standard library and pytest only, so it imports in any environment that runs pytest. Driven by:
   DEBUGGER_PROBE_OUT      JSON-lines file: one record per test (outcome, frames, lines run in the target)
-  DEBUGGER_TARGET         absolute path of the file under repair; lines executed in it are recorded
+  DEBUGGER_TARGET         absolute path of the file under repair; lines executed in it are recorded, per test,
+                          and while the test modules are imported and collected (module-level code, class
+                          bodies, decorators, tables built at import): those count as run by every test
   DEBUGGER_TARGET_DIR     absolute directory: lines executed in every file under it are recorded
   DEBUGGER_SELECT         file of node ids, in order: every other test is deselected
   DEBUGGER_EXITFIRST      "1": stop at the first failure
@@ -35,6 +37,7 @@ _hang = None
 _RECENT = 50
 _STDLIB = os.path.dirname(os.__file__)
 _PYTEST = os.sep + "_pytest" + os.sep
+_imported = {"lines": set(), "arcs": set()}  # the target's lines run before the first test: imports, collection
 
 
 def _called_by_pytest(frame):
@@ -83,6 +86,40 @@ def _global(frame, event, arg):
     if _TARGET_DIR and name.startswith(_TARGET_DIR) and "site-packages" not in name:
         return _dir_local
     return None
+
+
+def _trace_imports():
+    """From the moment pytest loads this plugin (before the conftests and the test modules are imported) until
+    collection ends, the target's lines are recorded as run at import."""
+    if _TARGET:
+        threading.settrace(_global)
+        sys.settrace(_global)
+
+
+_trace_imports()
+
+
+def _headers():
+    """The `def` and `class` lines of the target: at import every one of them runs, which says nothing of where
+    a bug is (decorators, default values on lines of their own and class bodies do: they stay)."""
+    import ast
+    try:
+        with open(_TARGET, "rb") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    return {n.lineno for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def pytest_collection_finish(session):
+    if _TARGET:
+        sys.settrace(None)
+        threading.settrace(None)
+        noise = _headers()
+        _imported["lines"] = set(_lines) - noise
+        _imported["arcs"] = {a for a in _arcs if not noise & set(a)}
+        _lines.clear()
+        _arcs.clear()
 
 
 class TestTimeout(Exception):
@@ -183,8 +220,8 @@ def pytest_runtest_protocol(item, nextitem):
             signal.setitimer(signal.ITIMER_REAL, 0)
             faulthandler.cancel_dump_traceback_later()
         rec = item._debugger
-        rec["lines"] = sorted(_lines) if _TARGET else []
-        rec["arcs"] = sorted(_arcs) if _TARGET else []
+        rec["lines"] = sorted(set(_lines) | _imported["lines"]) if _TARGET else []
+        rec["arcs"] = sorted(_arcs | _imported["arcs"]) if _TARGET else []
         if _TARGET and rec["outcome"] in ("failed", "error"):
             rec["recent"] = sorted(_lines, key=_lines.get)[-_RECENT:]  # oldest first
         if _TARGET_DIR:

@@ -146,8 +146,8 @@ def _spectrum(report: TestReport, formula: str = "ochiai") -> dict[int, float]:
 
 
 def suspect_ranges(src: SourceFile, report: TestReport) -> list[tuple[int, int]]:
-    """The lines worth a surprisal pass, most suspicious first: every function the failing tests ran
-    or raised in (a module-level line stands alone), ordered by its best line spectrum, the traceback's
+    """The lines worth a surprisal pass, most suspicious first: every function whose body the failing tests
+    ran or raised in (a module-level line stands alone), ordered by its best line spectrum, the traceback's
     first. Empty when the failing tests never reach the file. The model reads as many as its token
     budget holds, so a big file still gets its likeliest functions scored."""
     lines = {ln for n in report.failing for ln in report.tests[n].lines}
@@ -160,6 +160,8 @@ def suspect_ranges(src: SourceFile, report: TestReport) -> list[tuple[int, int]]
     best: dict[tuple[int, int], float] = {}
     for ln in lines:
         f = sp.function_at(funcs, ln)
+        if f is not None and ln == f.start_line and ln not in raised:
+            continue  # its `def` line ran (at import, as every function's does), not its body
         key = (f.start_line, f.end_line) if f is not None else (ln, ln)
         best[key] = max(best.get(key, 0.0), spectrum.get(ln, 0.0) + (2.0 if ln in raised else 0.0))
     merged: list[tuple[int, int]] = []
