@@ -8,7 +8,10 @@ are one source); then the model's candidates before
 a probe mutant (the model read the function's names and docstring, a mutant did not); then the smaller diff.
 Confidence is high only when that evidence agrees and was shown by running code: two or more sources
 behind the fix, and either a second, different program that answers the same on every input compared or a
-doctest example that passes; no plausible candidate behaving otherwise; no doctest broken.
+doctest example that passes; no plausible candidate behaving otherwise; no doctest broken; nothing in the
+edit that reads like a trap (suspicion.py: a dropped raise or return, a deleted statement, a negated
+condition, a special case of the tests' own values, a docstring or comment edited). A suspect fix ranks below
+an equally supported one that is not, and with one source behind it is low.
 """
 from __future__ import annotations
 
@@ -62,8 +65,8 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
         return [t for t in d.get("failed", []) if t in passing]
 
     def key(v: Verdict):
-        return (len(broken(v)), bool(cmp.errors.get(ids.get(id(v), ""))), -behind[id(v)], _origin_rank(v),
-                v.candidate.changed, v.candidate.tokens)
+        return (len(broken(v)), bool(cmp.errors.get(ids.get(id(v), ""))), -behind[id(v)], bool(v.candidate.suspicions),
+                _origin_rank(v), v.candidate.changed, v.candidate.tokens)
     ranked = sorted(plausible, key=key)
     labels = {id(v): f"#{n} {v.candidate.origin}" for n, v in enumerate(ranked, 1)}
     winner = ranked[0]
@@ -110,4 +113,7 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
     if level == "high" and not executed:
         level = "medium"
         reasons.append("no second program or doctest confirms the behaviour")
+    if winner.candidate.suspicions:  # passes, but reads like a trap: never high; alone, low
+        level = "low" if n_votes < 2 else ("medium" if level == "high" else level)
+        reasons.append(f"{'; '.join(winner.candidate.suspicions)}: read the diff before you trust it")
     return Choice(winner, ranked, labels, behind, {"level": level, "reasons": reasons}, disagreements, alternatives)

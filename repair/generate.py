@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ast
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from . import edits
@@ -40,6 +40,7 @@ class Candidate:
     changed: int = 0  # lines added plus lines removed against the file it was generated from
     data: bytes = b""  # the file's bytes with this edit, exactly as validated and as --apply writes
     span: tuple[int, int] | None = None  # the lines the prompt offered for editing
+    suspicions: list[str] = field(default_factory=list)  # what reads like a trap in its edit (suspicion.py)
 
 
 def ast_key(text: str) -> str:

@@ -559,6 +559,9 @@ def _judge(ctx: RepairContext, base: SourceFile, c: Candidate, before: TestRepor
         result.rejected.append({"origin": c.origin, "reasons": screened.reasons})
         ctx.emit(ev.Rejected(c, screened.reasons))
         return None
+    from .suspicion import suspicions, literals_of
+    c.suspicions = suspicions(base.text, c.text, c.edit.start_line, c.edit.end_line, len(c.edit.text.splitlines()),
+                              literals_of([before.tests[n].message for n in before.failing]))
     with ctx.clock("validate"):
         v = validate(ctx.ws, ctx.src, c, c.data, before)
     result.candidates["validated"] += 1

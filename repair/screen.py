@@ -5,7 +5,8 @@ Rejected, never executed: edits outside the span the prompt offered; new imports
 FFI or serialization modules; `eval`/`exec`/`compile`/`__import__`; `sys.exit`/`os._exit`/`exit`/`quit`
 or raising SystemExit; pytest skip/xfail/exit and unittest skips; an `__eq__` that returns a constant;
 bidi-control and zero-width characters; imports that resolve neither in the project nor in this
-environment (fabricated dependencies). It reads names, not meaning: an alias (`import os as o;
+environment (fabricated dependencies); code made never to run (suspicion.unreachable: an empty range, a
+constant condition), which passes a test that expected nothing to happen. It reads names, not meaning: an alias (`import os as o;
 o.system(...)`) or `getattr` gets past it, which is why candidates still run only in the sandbox.
 """
 from __future__ import annotations
@@ -138,6 +139,8 @@ def screen(original: str, new: str, start_line: int, end_line: int, new_lines: i
         old_found, old_imports = Counter(), []
     new_found, new_imports = _features(new_tree, start_line, start_line + new_lines - 1)
     reasons += sorted((new_found - old_found).keys())
+    from .suspicion import unreachable
+    reasons += unreachable(original, new, start_line, end_line, new_lines)
     if path is not None and root is not None:
         for module, level in sorted(set(new_imports) - set(old_imports)):
             if not _resolves(module, level, path, root):

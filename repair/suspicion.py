@@ -1,0 +1,149 @@
+"""Candidates that pass the tests but look like a trap: a static read of what a candidate changed.
+
+Plausible is not correct, and some edits pass a failing test for the wrong reason often enough to be read as
+suspect before anything runs. Two grades:
+
+- `unreachable` (the patch screen refuses these): code made never to run — an empty range where the original
+  loop ran (`range(0, n)` made `range(n, 0)`), a `while`/`if` whose condition became a false constant, a value
+  compared with itself. A loop that never runs passes a test that expected nothing to happen.
+- `suspicions` (the choice ranks such candidates below the others, and a suspect fix is never called high):
+  a dropped `raise`, `return`, `break` or `continue`; a deleted statement; a condition negated; a special case
+  of a literal the failing tests use (`if x == 1337`); an edit to a docstring or a comment line. Each is a
+  real fix now and then, so they are said, not refused.
+
+It reads the lines a candidate changed (the edit's region in the original and in the candidate), not what
+they mean.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+
+FLOW = {ast.Raise: "raise", ast.Return: "return", ast.Break: "break", ast.Continue: "continue"}
+TRIVIAL = {0, 1, -1, 2, "", None}  # (True and False are 1 and 0)
+_LITERAL = re.compile(r"""(?<![\w.])(-?\d+(?:\.\d+)?)(?![\w.])|'([^'\n]{1,60})'|"([^"\n]{1,60})\"""")
+
+
+def _region(tree: ast.AST, lo: int, hi: int) -> list[ast.AST]:
+    """The nodes that start on lines lo..hi."""
+    return [n for n in ast.walk(tree) if lo <= getattr(n, "lineno", 0) <= hi]
+
+
+def _parse(text: str) -> ast.AST | None:
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _empty_range(call: ast.Call) -> bool:
+    """range(...) with constant bounds that make it empty, or range(x, 0) (empty for every x >= 0)."""
+    if not (isinstance(call.func, ast.Name) and call.func.id == "range") or call.keywords or len(call.args) > 2:
+        return False
+    args = call.args
+    const = [a.value if isinstance(a, ast.Constant) and isinstance(a.value, int) else None for a in args]
+    if len(args) == 1:
+        return const[0] is not None and const[0] <= 0
+    if const[0] is not None and const[1] is not None:
+        return const[0] >= const[1]
+    return const[1] == 0 and not (isinstance(args[0], ast.UnaryOp) and isinstance(args[0].op, ast.USub))
+
+
+def _constant_test(node: ast.AST) -> bool:
+    """A condition that is always false (`while False`, `if 0`), or a value compared with itself: a branch made
+    never to run. (`while True` is how loops that break are written: not this.)"""
+    test = getattr(node, "test", None)
+    if isinstance(test, ast.Constant):
+        return not test.value
+    return isinstance(test, ast.Compare) and len(test.ops) == 1 and \
+        ast.dump(test.left) == ast.dump(test.comparators[0]) and not isinstance(test.left, ast.Call)
+
+
+def unreachable(original: str, new: str, start: int, end: int, new_lines: int) -> list[str]:
+    """Why the candidate's changed lines make code that never runs (empty: they do not)."""
+    old_tree, new_tree = _parse(original), _parse(new)
+    if new_tree is None:
+        return []
+    old = _region(old_tree, start, end) if old_tree is not None else []
+    added = _region(new_tree, start, start + new_lines - 1)
+    reasons = []
+    old_empty = {ast.unparse(n) for n in old if isinstance(n, ast.Call) and _empty_range(n)}
+    for n in added:
+        if isinstance(n, ast.Call) and _empty_range(n) and ast.unparse(n) not in old_empty:
+            reasons.append(f"its `{ast.unparse(n)}` is empty: the loop over it never runs")
+    old_const = {ast.unparse(n.test) for n in old if isinstance(n, (ast.If, ast.While, ast.IfExp)) and _constant_test(n)}
+    for n in added:
+        if isinstance(n, (ast.If, ast.While, ast.IfExp)) and _constant_test(n) and ast.unparse(n.test) not in old_const:
+            reasons.append(f"its condition `{ast.unparse(n.test)}` is a constant: a branch that never runs")
+    return list(dict.fromkeys(reasons))
+
+
+def literals_of(messages: list[str]) -> set:
+    """The numbers and short strings the failing tests' messages show (their assertions, the values compared),
+    but the trivial ones."""
+    out: set = set()
+    for text in messages:
+        for num, s1, s2 in _LITERAL.findall(text):
+            if num:
+                out.add(float(num) if "." in num else int(num))
+            else:
+                out.add(s1 or s2)
+    return {v for v in out if v not in TRIVIAL}
+
+
+def _comments(text: str, lo: int, hi: int) -> list[str]:
+    """The comments on lines lo..hi, in order."""
+    found = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT and lo <= tok.start[0] <= hi:
+                found.append(tok.string.strip())
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return []
+    return found
+
+
+def _docstrings(tree: ast.AST) -> dict[str, str]:
+    out = {}
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(n, clean=False)
+            if doc is not None:
+                out[getattr(n, "name", "<module>")] = doc
+    return out
+
+
+def suspicions(original: str, new: str, start: int, end: int, new_lines: int, literals: set = frozenset()) -> list[str]:
+    """What about the candidate's changed lines reads like a trap (see the module's docstring); empty: nothing."""
+    old_tree, new_tree = _parse(original), _parse(new)
+    if old_tree is None or new_tree is None:
+        return []
+    old, added = _region(old_tree, start, end), _region(new_tree, start, start + new_lines - 1)
+    reasons = []
+    for kind, word in FLOW.items():
+        lost = sum(isinstance(n, kind) for n in old) - sum(isinstance(n, kind) for n in added)
+        if lost > 0:
+            reasons.append(f"it drops a `{word}`")
+    statements = (ast.stmt,)
+    if sum(isinstance(n, statements) for n in added) < sum(isinstance(n, statements) for n in old):
+        reasons.append("it deletes a statement")
+    negations = lambda nodes: sum(isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not) for n in nodes) + \
+        sum(isinstance(op, (ast.NotIn, ast.IsNot, ast.NotEq)) for n in nodes if isinstance(n, ast.Compare) for op in n.ops)  # noqa: E731
+    if negations(added) != negations(old) and len(added) and abs(negations(added) - negations(old)) == 1 and \
+            sum(isinstance(n, ast.stmt) for n in added) == sum(isinstance(n, ast.stmt) for n in old):
+        reasons.append("it negates a condition")
+    old_compares = {ast.unparse(n) for n in old if isinstance(n, ast.Compare)}
+    old_values = {n.value for n in old if isinstance(n, ast.Constant) and isinstance(n.value, (int, float, str))}
+    for n in added:  # a value the tests use, new to these lines: the code now knows the test's input
+        if isinstance(n, ast.Compare) and ast.unparse(n) not in old_compares:
+            consts = [c.value for c in (n.left, *n.comparators) if isinstance(c, ast.Constant)]
+            if any(v in literals and v not in old_values for v in consts
+                   if isinstance(v, (int, float, str)) and not isinstance(v, bool)):
+                reasons.append(f"it special-cases a value the failing tests use (`{ast.unparse(n)}`)")
+    if _docstrings(old_tree) != _docstrings(new_tree):
+        reasons.append("it edits a docstring")
+    if _comments(original, start, end) != _comments(new, start, start + new_lines - 1):
+        reasons.append("it edits a comment")
+    return list(dict.fromkeys(reasons))
