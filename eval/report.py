@@ -59,11 +59,17 @@ def trust(fixed: list[dict]) -> dict:
     judged = [r for r in fixed if r.get("correct") is not None]
     high = [r for r in judged if r.get("confidence") == "high"]
     wrong = [r for r in judged if not r.get("correct")]
+    # a choice at random among the candidates that passed: its expected correct fixes, on the same tasks
+    judged_all = [r for r in judged if [x for x in r.get("passing_correct") or [] if x is not None]]
+    random_correct = sum(sum(bool(x) for x in r["passing_correct"] if x is not None) /
+                         len([x for x in r["passing_correct"] if x is not None]) for r in judged_all)
     flagged = [r for r in wrong if r.get("confidence") != "high" or r.get("alternatives")]
     sel = [r["selection_seconds"] for r in fixed if r.get("selection_seconds") is not None]
     return {"high": len(high), "high_correct": sum(bool(r.get("correct")) for r in high),
             "high_precision": sum(bool(r.get("correct")) for r in high) / len(high) if high else None,
             "wrong": len(wrong), "wrong_flagged": len(flagged),
+            "choice_tasks": len(judged_all), "chosen_correct": sum(bool(r.get("correct")) for r in judged_all),
+            "random_correct": round(random_correct, 2),
             "selection_median_seconds": statistics.median(sel) if sel else None}
 
 
@@ -229,6 +235,11 @@ def write(run_dir: Path) -> tuple[Path, Path]:
     if rat:
         md += ["", "**debugger vs naive** (ratios, same model, same tasks): "
                + ", ".join(f"{k} ×{v}" for k, v in rat.items() if v is not None)]
+    for c, s in summary.items():
+        if s["choice_tasks"]:
+            md += ["", f"**Choosing** (`{c}`): on the {s['choice_tasks']} judged fixes, the chosen candidate was correct "
+                   f"{s['chosen_correct']} times; a choice at random among the candidates that passed would be "
+                   f"correct {s['random_correct']:.1f} times (expected)."]
     sources, levels = by_source(rows), by_confidence(rows)
     if sources:
         md += ["", "## Fixes by source", "", "Correct of claimed (a claim: the visible tests pass).", "",

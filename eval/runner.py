@@ -139,11 +139,60 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
         elif task.judge:
             jrc, _ = _shell(task.judge, proj, env, 600)
             row["correct"] = jrc == 0
+            # every candidate that passed, judged too: what a choice at random among them would have got
+            row["passing_correct"] = [_judge_diff(task, p["diff"], work / f"passing-{i}", env)
+                                      for i, p in enumerate((res.get("passing") or [])[:8])]
         else:
             row["correct"] = None
         return row
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def apply_diff(text: str, diff: str) -> str:
+    """`text` with a unified diff (as `debugger fix` prints it) applied; ValueError where it does not fit."""
+    import re
+    lines = text.splitlines(keepends=True)
+    out, at = [], 0
+    body = diff.splitlines(keepends=True)
+    i = 0
+    while i < len(body):
+        m = re.match(r"@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", body[i])
+        i += 1
+        if not m:
+            continue
+        start = int(m.group(1)) - (0 if m.group(2) == "0" else 1)
+        out += lines[at:start]
+        at = start
+        while i < len(body) and not body[i].startswith("@@"):
+            tag, content = body[i][:1], body[i][1:]
+            if tag in (" ", "-"):
+                if at >= len(lines) or lines[at].rstrip("\r\n") != content.rstrip("\r\n"):
+                    raise ValueError(f"the diff does not fit the file at line {at + 1}")
+                if tag == " ":
+                    out.append(lines[at])
+                at += 1
+            elif tag == "+":
+                out.append(content)
+            i += 1
+    return "".join(out + lines[at:])
+
+
+def _judge_diff(task: Task, diff: str, where: Path, env: dict) -> bool | None:
+    """Whether the task's hidden judge accepts the bug with `diff` applied (None: the diff does not apply)."""
+    from debugger.source import load
+    shutil.copytree(task.project, where / "task")
+    target = where / "task" / task.file
+    src = load(target, where / "task")
+    try:
+        text = apply_diff(src.text, diff)
+    except ValueError:
+        return None
+    target.write_bytes(text.encode(src.encoding))
+    try:
+        return _shell(task.judge, where / "task", env, 600)[0] == 0
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
 
 
 def provenance(configs: list[str], out: Path | None = None) -> dict:

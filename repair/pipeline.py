@@ -57,6 +57,7 @@ class FixResult:
     confidence: dict | None = None
     disagreements: list[dict] = field(default_factory=list)  # inputs where plausible candidates answer differently
     alternatives: list[dict] = field(default_factory=list)  # plausible candidates that behave otherwise, with diffs
+    passing: list[dict] = field(default_factory=list)  # every plausible candidate compared, the chosen one first
     # the search after the first plausible candidate: when it came (s), how many passed, inputs compared, seconds added
     selection: dict = field(default_factory=dict)
     # where the time went, seconds: tests (baseline, flaky check, rounds' re-runs), localize (probe included),
@@ -447,6 +448,9 @@ def conclude(ctx: RepairContext, best: Verdict, choice, comparison, before: Test
     result.disagreements = choice.disagreements
     result.alternatives = [{"candidate": choice.labels[id(v)], "sources": choice.votes[id(v)],
                             "diff": unified_diff(src, v.candidate.text)} for v in choice.alternatives]
+    result.passing = [{"candidate": choice.labels[id(v)], "sources": choice.votes[id(v)],
+                       "suspicions": v.candidate.suspicions, "diff": unified_diff(src, v.candidate.text)}
+                      for v in choice.ranked]
     result.selection.update(candidates=result.candidates["plausible"], compared=len(choice.ranked),
                             inputs=comparison.inputs, recorded=comparison.recorded,
                             doctests=max((d.get("attempted", 0) for d in comparison.doctests.values()), default=0),

@@ -109,6 +109,10 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     assert (s["default"]["high"], s["default"]["high_correct"], s["default"]["selection_median_seconds"]) == (1, 1, 4.0)
     assert (s["naive"]["wrong"], s["naive"]["wrong_flagged"], s["naive"]["high"]) == (1, 1, 0)  # low: flagged
     assert report.ratios(s)["median_seconds"] == round(20 / 105, 2)
+    rows[0]["passing_correct"] = [True, False, None]  # the chosen one right, one wrong, one that did not apply
+    (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = report.summarize(rows)
+    assert (s["default"]["choice_tasks"], s["default"]["chosen_correct"], s["default"]["random_correct"]) == (1, 1, 0.5)
     assert report.by_source(rows) == {"default": {"probe mutant": {"claimed": 1, "correct": 1}},
                                       "naive": {"naive": {"claimed": 1, "correct": 0}}}
     assert report.by_confidence(rows)["naive"] == {"low": {"claimed": 1, "correct": 0, "precision": 0.0}}
@@ -117,6 +121,7 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     text = md.read_text()
     assert "| default | 1/1 | 0/0 | 0/0 | 0/0 | 0/0 |" in text  # fixes by source: the probe's mutant
     assert "| naive | – | – | 0/1 (0%) |" in text  # claims by confidence
+    assert "chosen candidate was correct 1 times; a choice at random" in text
     assert "| default | 2 | 50% | 50% | 100% |" in text and "![fix_rate.png](fix_rate.png)" in text
     for png in ("fix_rate.png", "by_kind.png", "time.png", "tokens.png", "hit_at_k.png"):
         assert (run_dir / png).stat().st_size > 1000
@@ -382,3 +387,15 @@ def test_weights_bench_judges_each_models_greedy_patches_at_the_true_span(tmp_pa
     assert "| base | 0/2 | 2/2 | 0/1 | 0/1 | 0/1 |" in page and (tmp_path / "run" / "weights.png").stat().st_size
     again = weights.run(bench, [weights.Model("base", "fake:/nope.py")], tmp_path / "run", window=None)
     assert len(again) == 4  # resumed: nothing rerun, so the missing model file is never read
+
+
+def test_a_diff_as_fix_prints_it_applies_back_exactly_and_refuses_what_does_not_fit():
+    import difflib
+
+    from debugger.eval.runner import apply_diff
+    old = "".join(f"line {i}\n" for i in range(1, 30))
+    new = old.replace("line 3\n", "line three\n").replace("line 20\n", "").replace("line 28\n", "line 28\nextra\n")
+    diff = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), "a/f.py", "b/f.py"))
+    assert apply_diff(old, diff) == new
+    with pytest.raises(ValueError, match="does not fit"):
+        apply_diff(old.replace("line 3\n", "other\n"), diff)
