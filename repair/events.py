@@ -109,10 +109,12 @@ class Mutation(Event):
 @dataclass
 class Prompted(Event):
     prompt: Any  # prompts.Prompt
+    left: float | None = None  # seconds of the repair's budget left
     name: ClassVar[str] = "prompt"
 
     def to_json(self) -> dict:
-        return {"kind": self.prompt.kind} | _span(self.prompt.start_line, self.prompt.end_line)
+        return {"kind": self.prompt.kind, "left": None if self.left is None else round(self.left)} | \
+            _span(self.prompt.start_line, self.prompt.end_line)
 
 
 @dataclass

@@ -420,10 +420,10 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     plausible = search(ctx, before, located.deep, seeds(ctx, located), verdicts, votes)
     ctx.result.candidates["plausible"] = len(plausible)
     if not plausible:
-        error = (f"no candidate passed the tests ({ctx.result.candidates['validated']} validated)"
+        error = (f"no candidate passed the tests ({tried(verdicts, ctx.result)})"
                  if verdicts else "the model produced no usable edit")
         if time.monotonic() > ctx.deadline:
-            error += f"; the repair budget of {cfg.budget:.0f}s ran out (--budget)"
+            error += f"; the repair budget of {cfg.budget:.0f}s ran out (--budget for more)"
         return ctx.done("not_fixed", error)
     with ctx.clock("compare"):
         choice, comparison = select(ctx, plausible, votes, before)
@@ -432,6 +432,19 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         choice.confidence["reasons"].append("you chose it over the ranking's first")
     conclude(ctx, best, choice, comparison, before, apply)
     return ctx.done("fixed")
+
+
+def tried(verdicts: list[Verdict], result: FixResult) -> str:
+    """What a repair that found nothing tried, in words: candidates by kind, the lines they patched, the closest."""
+    from collections import Counter
+    kinds = Counter(v.candidate.kind for v in verdicts)
+    where = sorted({(v.candidate.edit.start_line, v.candidate.edit.end_line) for v in verdicts})
+    lines = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in where[:8]) + (" ..." if len(where) > 8 else "")
+    best = min(verdicts, key=lambda v: (len(v.regressions), v.remaining))
+    said = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+    refused = f", {result.candidates['rejected']} refused by the screen" if result.candidates["rejected"] else ""
+    return (f"{len(verdicts)} validated: {said}{refused}; at lines {lines}; the closest left {best.remaining} "
+            f"test(s) failing")
 
 
 def conclude(ctx: RepairContext, best: Verdict, choice, comparison, before: TestReport, apply: bool) -> None:
@@ -541,7 +554,7 @@ def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: 
         cands = [c for c in seeds if ast_key(c.text) not in seen]
         seen.update(ast_key(c.text) for c in cands)
     else:
-        ctx.emit(ev.Prompted(p))
+        ctx.emit(ev.Prompted(p, ctx.deadline - time.monotonic()))
         gen = ctx.generator()
         with ctx.clock("generate"):
             cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=ctx.cfg.temperature + 0.15 * rnd,

@@ -113,7 +113,8 @@ class Renderer:
     def on_prompt(self, e) -> None:
         p = e.prompt
         where = f"line {p.start_line}" if p.start_line == p.end_line else f"lines {p.start_line}-{p.end_line}"
-        self._say(f"{p.kind}: generating a patch for {where}")
+        left = f" ({e.left:.0f}s of the budget left)" if e.left is not None else ""
+        self._say(f"{p.kind}: generating a patch for {where}{left}")
 
     def on_verdict(self, e) -> None:
         v = e.verdict

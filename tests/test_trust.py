@@ -195,3 +195,12 @@ def test_a_second_round_tries_the_statements_below_the_first_rounds(tmp_path):
     assert fix(str(path), cfg(formats=["infill"], top_k=1, select=0.0), models=Models(generator=gen)).status == "not_fixed"
     res = fix(str(path), cfg(formats=["infill"], top_k=1, rounds=1, select=0.0), models=Models(generator=gen))
     assert res.status == "fixed" and res.winner["round"] == 1 and res.winner["start_line"] == second
+
+
+@pytest.mark.integration
+def test_a_repair_that_finds_nothing_says_what_it_tried(tmp_path):
+    path = project(tmp_path, AREA, AREA_TESTS)
+    wrong = answers(5, ["    return w - h\n", "    return w * h + 1\n"])
+    res = fix(str(path), cfg(formats=["infill"], samples=0), models=Models(generator=wrong))
+    assert res.status == "not_fixed"
+    assert "2 validated: 2 infill; at lines 5; the closest left 1 test(s) failing" in res.error, res.error
