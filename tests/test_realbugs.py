@@ -54,3 +54,16 @@ def test_build_mines_a_history_into_split_tasks_and_resumes(tmp_path, monkeypatc
     assert again.kept == 0 and again.stats["skipped"] == {"already recorded": 1, "merge or root": 1}
     with pytest.raises(ValueError, match="no such project"):
         realbugs.build(mirror, out, ["nope"])
+
+
+def test_the_ci_smoke_task_fails_on_the_bug_and_its_upstream_fix_passes_the_judge(tmp_path):
+    import shutil
+    smoke = Path(realbugs.__file__).parent / "realbugs" / "smoke"
+    [folder] = [d for d in smoke.iterdir() if d.is_dir()]
+    task = load_task(folder)
+    work = tmp_path / "task"
+    shutil.copytree(task.project, work)
+    env_cmd = lambda cmd: cmd.replace(" python ", f" {sys.executable} ")  # noqa: E731 - the environment's python
+    assert run_tests(work, env_cmd(task.test)).failing
+    (work / task.file).write_text((folder / "fixed.py").read_text())
+    assert run_tests(work, env_cmd(task.test)).ok and run_tests(work, env_cmd(task.judge)).ok
