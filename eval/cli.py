@@ -31,6 +31,12 @@ def eval_command(
                                            "(seconds): the same budget for every peer."),
     readme: Optional[str] = typer.Option(None, "--readme", help="With 'report': also write the run's results "
                                          "table into this README, between its results markers."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run the tasks on Ray: a cluster's address, 'auto', or "
+                                      "'local' (start one here). Task folders must be at the same path on every node."),
+    ray_cpus: int = typer.Option(2, "--ray-cpus", min=1, help="With --ray: CPUs each task asks for (the model "
+                                 "gets one less)."),
+    beside: Optional[str] = typer.Option(None, "--beside", help="With 'report --readme': another run of the same "
+                                         "tasks (an older build) shown and paired beside this one."),
 ) -> None:
     """Benchmark `debugger fix` (and the naive peer) over a directory of tasks; then report.
 
@@ -45,10 +51,13 @@ def eval_command(
         try:
             if readme and not Path(readme).is_file():
                 raise ValueError(f"{readme}: no such file")
+            if beside and not (Path(beside) / "results.jsonl").is_file():
+                raise ValueError(f"{beside}: no results.jsonl there (--beside takes a run directory)")
             md, page = report.write(Path(run_dir))
             if readme:
                 link = os.path.relpath(md, Path(readme).resolve().parent)
-                report.write_readme(Path(readme), report.readme_block(Path(run_dir), link))
+                report.write_readme(Path(readme), report.readme_block(Path(run_dir), link,
+                                                                    Path(beside) if beside else None))
         except ValueError as e:
             err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
             raise typer.Exit(2) from None
@@ -84,7 +93,12 @@ def eval_command(
             bar.console.print(f"{r['task']:<24} {r['config']:<12} {mark:<10} {r['seconds']:>6.1f}s "
                               f"{r['tokens']:>5} tok")
             bar.advance(tid)
-        rows = runner.run(bench, config, run, jobs=jobs, time_limit=time_limit, extra=extra, on_row=on_row)
+        try:
+            rows = runner.run(bench, config, run, jobs=jobs, time_limit=time_limit, extra=extra, on_row=on_row,
+                              ray=ray, ray_cpus=ray_cpus)
+        except ValueError as e:  # --ray without Ray installed
+            err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
+            raise typer.Exit(2) from None
         bar.update(tid, completed=total)
     md, page = report.write(run)
     summary = report.summarize(rows)

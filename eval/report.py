@@ -323,12 +323,29 @@ README_START = "<!-- results: written by `debugger eval report RUN_DIR --readme 
 README_END = "<!-- results: end -->"
 
 
-def readme_block(run_dir: Path, link: str | None = None) -> str:
-    """The README's results table from one run: every config's figures, the run's commit and whether the
-    tree was clean, and `default` paired against each other config."""
-    rows = load_rows(run_dir)
+def beside_rows(run_dir: Path) -> list[dict]:
+    """Another run's rows for a README table, each config labelled with that run's commit (`default@c418a62`),
+    so the same tasks run by an older build sit beside this run's and are paired with it."""
     prov = json.loads((run_dir / "provenance.json").read_text()) if (run_dir / "provenance.json").exists() else {}
-    summary = summarize(rows)
+    sha = (prov.get("git_sha") or "?")[:7]
+    return [{**r, "config": f"{r['config']}@{sha}"} for r in load_rows(run_dir)]
+
+
+def _claims(s: dict, levels: dict) -> str:
+    """Wrong claims by confidence: `2 (0 high, 1 medium, 1 low)`."""
+    wrong = {k: v["claimed"] - v["correct"] for k, v in levels.items()}
+    return f"{s['wrong']} (" + ", ".join(f"{wrong.get(k, 0)} {k}" for k in LEVELS) + ")"
+
+
+def readme_block(run_dir: Path, link: str | None = None, beside: Path | None = None) -> str:
+    """The README's results table from one run: per config correct, claimed, wrong claims by confidence,
+    localization hit@1/3/5, time and tokens, then fixes by source; the run's commit and whether the tree was
+    clean; `default` paired against each other config (and against `beside`, an older build's run of the same
+    tasks)."""
+    rows = load_rows(run_dir)
+    rows += beside_rows(beside) if beside else []
+    prov = json.loads((run_dir / "provenance.json").read_text()) if (run_dir / "provenance.json").exists() else {}
+    summary, sources, levels = summarize(rows), by_source(rows), by_confidence(rows)
     sha = (prov.get("git_sha") or "?")[:7]
     machine = prov.get("machine", {})
     tasks = len({r["task"] for r in rows})
@@ -338,15 +355,23 @@ def readme_block(run_dir: Path, link: str | None = None) -> str:
            f"{machine.get('cores', '?')} CPU cores, {machine.get('cpu', '?')}, no GPU"
            + (f", llama.cpp compiled for {build_name(prov['engine_build'])}" if prov.get("engine_build") else "")
            + (f", settings {' '.join(prov['overrides'])}" if prov.get("overrides") else "")
-           + f", {tasks} tasks; correct: the task's hidden tests pass too. Report: {where}.", "",
-           "| config | tasks | correct | fixed (tests pass) | correct / fixed | confidence high: correct | "
-           "median s | p90 s | selection s | tokens / fix | peak RSS |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           + f", {tasks} tasks"
+           + (f"; beside it, the same tasks run by commit `{beside_rows(beside)[0]['config'].split('@')[1]}`"
+              if beside and beside_rows(beside) else "")
+           + f". Correct: the task's hidden judge passes too; claimed: the visible tests pass. Report: {where}.", "",
+           "| config | tasks | correct | claimed | correct / claimed | wrong claims (by confidence) | "
+           "localization hit@1 / 3 / 5 | median s | tokens / claim | peak RSS |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for c, s in summary.items():
         rss = f"{s['peak_rss_mb'] / 1024:.1f} GB" if s["peak_rss_mb"] else "–"
+        hit = " / ".join(_fmt(s["hit_at"][k], True) for k in (1, 3, 5))
         out.append(f"| {c} | {s['tasks']} | {s['correct']} | {s['fixed']} | {_fmt(s['precision'], True)} | "
-                   f"{s['high_correct']} of {s['high']} | {s['median_seconds']:.1f} | {s['p90_seconds']:.1f} | "
-                   f"{_fmt(s['selection_median_seconds'])} | {_fmt(s['tokens_per_fix'])} | {rss} |")
+                   f"{_claims(s, levels.get(c, {}))} | {hit} | {s['median_seconds']:.1f} | "
+                   f"{_fmt(s['tokens_per_fix'])} | {rss} |")
+    for c, src in sources.items():
+        out += ["", f"Fixes of `{c}` by source, correct of claimed: "
+                + ", ".join(f"{k} {v['correct']}/{v['claimed']}" for k, v in sorted(src.items(), key=lambda kv: -kv[1]["claimed"]))
+                + "."]
     if "default" in summary:
         for peer in (c for c in summary if c != "default"):
             p = paired(rows, "default", peer)

@@ -25,6 +25,11 @@ from debugger.testrun import run_tests
 from .tasks import Task, fix_targets, holds
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
+# a judge (the fix's whole test modules) that runs longer fails: the real-bug recipe keeps a task only where
+# its judge passes on the upstream fix within the same 300 s, and a wrong fix that hangs a test would
+# otherwise hold the run for minutes per candidate
+JUDGE_TIMEOUT = 300
+JUDGED_PASSING = 4  # the passing candidates judged, the chosen one first (for the choice-at-random baseline)
 
 
 def label(config: str) -> str:
@@ -137,11 +142,11 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
         if task.judge and not row["fixed"]:  # nothing to judge: running the bug's hidden suite can only hang
             row["correct"] = False
         elif task.judge:
-            jrc, _ = _shell(task.judge, proj, env, 600)
+            jrc, _ = _shell(task.judge, proj, env, JUDGE_TIMEOUT)
             row["correct"] = jrc == 0
             # every candidate that passed, judged too: what a choice at random among them would have got
             row["passing_correct"] = [_judge_diff(task, p["diff"], work / f"passing-{i}", env)
-                                      for i, p in enumerate((res.get("passing") or [])[:8])]
+                                      for i, p in enumerate((res.get("passing") or [])[:JUDGED_PASSING])]
         else:
             row["correct"] = None
         return row
@@ -190,7 +195,7 @@ def _judge_diff(task: Task, diff: str, where: Path, env: dict) -> bool | None:
         return None
     target.write_bytes(text.encode(src.encoding))
     try:
-        return _shell(task.judge, where / "task", env, 600)[0] == 0
+        return _shell(task.judge, where / "task", env, JUDGE_TIMEOUT)[0] == 0
     finally:
         shutil.rmtree(where, ignore_errors=True)
 
@@ -201,7 +206,11 @@ def provenance(configs: list[str], out: Path | None = None) -> dict:
 
 
 def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time_limit: float = 900,
-        extra: list[str] | None = None, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+        extra: list[str] | None = None, on_row: Callable[[dict], None] | None = None,
+        ray: str | None = None, ray_cpus: int = 2) -> list[dict]:
+    """Every (task, config) pair not yet in OUT/results.jsonl, each row appended as it finishes: on `jobs`
+    local threads, or with `ray` (an address, `auto`, or `local` to start an instance here) as Ray tasks that
+    ask for `ray_cpus` CPUs each (the model gets one less, as `debugger fix` leaves one core to the tests)."""
     out.mkdir(parents=True, exist_ok=True)
     here = str(Path(sys.executable).parent)
     if not os.environ.get("PATH", "").startswith(here + os.pathsep):  # run_tests below sees this python too
@@ -225,8 +234,9 @@ def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     lock = threading.Lock()
 
-    def one(pair):
-        row = run_pair(pair[0], pair[1], time_limit=time_limit, threads=threads, extra=extra or [])
+    def one(pair_or_row):
+        row = pair_or_row if isinstance(pair_or_row, dict) else run_pair(
+            pair_or_row[0], pair_or_row[1], time_limit=time_limit, threads=threads, extra=extra or [])
         with lock:
             with results.open("a") as f:
                 f.write(json.dumps(redact_obj(row)) + "\n")  # diffs and errors quote the task's source
@@ -235,6 +245,48 @@ def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time
                 on_row(row)
         return row
 
+    if ray is not None:
+        _on_ray(pairs, ray, ray_cpus, prov, lambda p, threads: run_pair(p[0], p[1], time_limit=time_limit,
+                                                                       threads=threads, extra=extra or []), one)
+        return rows
     with ThreadPoolExecutor(max_workers=jobs) as ex:
         list(ex.map(one, pairs))
     return rows
+
+
+def _on_ray(pairs: list, address: str, cpus: int, prov: Path, work: Callable, record: Callable) -> None:
+    """Run `work(pair, threads)` for every pair as a Ray task that declares `cpus` CPUs; record each row as it
+    finishes (ray.wait), so results stream into results.jsonl and an interrupted run resumes. The task folders
+    and the projects' virtualenvs must be at the same paths on every node (a shared file system)."""
+    if not pairs:
+        return
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--ray needs Ray: pip install 'debugger[ray]'") from None
+    here = str(Path(sys.executable).parent)
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PATH": here + os.pathsep + os.environ.get("PATH", "")}
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": env})
+    try:
+        known = json.loads(prov.read_text())
+        known.setdefault("ray", []).append({"address": address, "nodes": len([n for n in ray.nodes() if n["Alive"]]),
+                                            "cpus": ray.cluster_resources().get("CPU"), "cpus_per_task": cpus})
+        prov.write_text(json.dumps(known, indent=2))
+        remote = ray.remote(num_cpus=cpus, max_retries=0)(work)
+        pending = {remote.remote(p, max(1, cpus - 1)): p for p in pairs}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            pair = pending.pop(ready[0])
+            try:
+                row = ray.get(ready[0])
+            except Exception as e:  # a worker lost or a task that raised: a crash row, the run goes on
+                row = {"task": pair[0].id, "config": label(pair[1]), "bug_kind": pair[0].bug_kind, "status": "crash",
+                       "error": str(e)[-2000:], "seconds": 0.0, "tokens": 0, "fixed": False,
+                       "correct": False if pair[0].judge else None}
+            record(row)
+    finally:
+        if started:
+            ray.shutdown()

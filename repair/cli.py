@@ -424,6 +424,47 @@ def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
         out.print(f"model ready for {e}: {path}")
 
 
+@model_app.command("serve")
+def model_serve(model: str = typer.Option("qwen2.5-coder-0.5b", "--model", help="A pack name or a .gguf file."),
+                adapter: str = typer.Option("auto", "--adapter", help="auto (the adapter shipped for the model), "
+                                            "none, or a PEFT adapter directory."),
+                host: str = typer.Option("127.0.0.1", "--host"),
+                port: int = typer.Option(8080, "--port", min=0, max=65535, help="0: any free port."),
+                threads: Optional[int] = typer.Option(None, "--threads", min=1),
+                parallel: int = typer.Option(4, "--parallel", min=1, max=64, help="Requests decoded at once.")) -> None:
+    """Serve the model over llama.cpp's OpenAI-compatible HTTP API, for `debugger fix --model openai:URL#NAME`
+    on this machine or others (the key: $OPENAI_API_KEY, else one printed once)."""
+    import secrets
+    import signal
+    import threading
+
+    from .config import loopback, shipped_adapter
+    from .engines.llama import LlamaGenerator
+    key = os.environ.get("OPENAI_API_KEY") or secrets.token_urlsafe(24)
+    if len(key) < 16:
+        _fail("OPENAI_API_KEY must be at least 16 characters to serve a model with it", False)
+    try:
+        chosen = shipped_adapter(model) if adapter == "auto" else None if adapter == "none" else adapter
+        name = model.rsplit("/", 1)[-1].removesuffix(".gguf") + ("-lora" if chosen else "")
+        g = LlamaGenerator(model, chosen, threads, parallel=parallel, listen=(host, port),
+                           api_key=key, alias=name)
+    except DebuggerError as e:
+        _fail(str(e), False)
+        return
+    url = g.address.rstrip("/") + "/v1"
+    out.print(f"serving {g.name} at {url} as {name}" + ("" if loopback(host) else " (not loopback: anyone who "
+              "can reach it and holds the key can use it)"), soft_wrap=True)
+    if not os.environ.get("OPENAI_API_KEY"):
+        out.print(f"key (set OPENAI_API_KEY to it where you repair): {key}", soft_wrap=True)
+    out.print(f"repair with: debugger fix FILE --model 'openai:{url}#{name}'", soft_wrap=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+
+
 @hook_app.command("run")
 def hook_run(
     files: List[str] = typer.Argument(None, help="Staged files to consider (default: every staged .py file)."),

@@ -24,7 +24,7 @@ SEARCH, PROJECT, USER = "search", "project", "user"  # who may set a setting (se
 def setting(default, help: str, *, who: str = SEARCH, bounds: tuple | None = None, choices: tuple | None = None,
             why: str = "", flag: bool = True, factory=None):
     """A FixConfig field with what the command line, the trust rules, the server's request model and the
-    README's settings table are made from. `who`: SEARCH (the project's `[tool.debugger]` and a server
+    settings table (docs/usage.md) is made from. `who`: SEARCH (the project's `[tool.debugger]` and a server
     request may set it: it tunes the search), PROJECT (the project may, a request may not), USER (only your
     config and flags; `why` says what it would decide). `bounds`: (low, high) of a number; `choices`: the
     values a string may take; `flag`: offered as a `debugger fix` option."""
@@ -356,11 +356,11 @@ def adapter_context_lines(adapter: str) -> int | None:
 
 
 WHO_WORDS = {SEARCH: "you, project, request", PROJECT: "you, project", USER: "you"}
-TABLE_START, TABLE_END = "<!-- settings table: made by `python -m debugger.config README.md` -->", "<!-- /settings -->"
+TABLE_START, TABLE_END = "<!-- settings table: made by `python -m debugger.config docs/usage.md` -->", "<!-- /settings -->"
 
 
 def settings_table() -> str:
-    """The README's table of settings, made from their declarations."""
+    """The table of settings (docs/usage.md), made from their declarations."""
     rows = ["| setting | default | who may set it | what it does |", "|---|---|---|---|"]
     for n in SETTINGS:
         f = FixConfig.__dataclass_fields__[n]
@@ -385,5 +385,5 @@ def write_settings_table(readme: Path) -> bool:
     return new != text
 
 
-if __name__ == "__main__":  # python -m debugger.config README.md
+if __name__ == "__main__":  # python -m debugger.config docs/usage.md
     print("rewritten" if write_settings_table(Path(sys.argv[1])) else "up to date")

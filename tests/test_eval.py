@@ -140,12 +140,25 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
     code, out, err, _ = run_cli("eval", "report", str(run_dir), "--readme", str(readme))
     text = readme.read_text()
     assert code == 0 and text.startswith(before) and text.endswith(after) and "old table" not in text, err
-    assert "| default | 2 | 1 | 1 | 100% | 1 of 1 | 20.0 | 30.0 | 4.0 | 220.0 | 0.9 GB |" in text
+    assert "| default | 2 | 1 | 1 | 100% | 0 (0 high, 0 medium, 0 low) | 50% / 50% / 100% | 20.0 | 220.0 | 0.9 GB |" in text
+    assert "| naive | 2 | 0 | 1 | 0% | 1 (0 high, 0 medium, 1 low) | – / – / – |" in text
+    assert "Fixes of `default` by source, correct of claimed: probe mutant 1/1." in text
     assert "`default` against `naive` on the same 2 tasks: 1 fixed correctly by `default` only, 0 by `naive` only " \
            "(difference +50.0 points, 95% CI -19.3 to +100.0, McNemar p 1); `default` faster on 2, median time " \
            "ratio 0.18." in text
     assert "[run/report.md](run/report.md)" in text
     assert "at commit `0123456`, 2 CPU cores" in text and "llama.cpp compiled for AVX-512" in text
+    # an older build's run of the same tasks, beside this one: labelled by its commit and paired
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "results.jsonl").write_text(json.dumps({**rows[0], "correct": False, "fixed": False}) + "\n")
+    (older / "provenance.json").write_text(json.dumps({"git_sha": "c418a62aaaa"}))
+    code, _, err, _ = run_cli("eval", "report", str(run_dir), "--readme", str(readme), "--beside", str(older))
+    text = readme.read_text()
+    assert code == 0 and "the same tasks run by commit `c418a62`" in text and "| default@c418a62 | 1 | 0 | 0 |" in text, err
+    assert "`default` against `default@c418a62` on the same 1 tasks: 1 fixed correctly by `default` only" in text
+    code, _, err, _ = run_cli("eval", "report", str(run_dir), "--readme", str(readme), "--beside", str(tmp_path))
+    assert code == 2 and "--beside takes a run directory" in err
     readme.write_text("# no markers\n")
     code, _, err, _ = run_cli("eval", "report", str(run_dir), "--readme", str(readme))
     assert code == 2 and "no results block" in err and readme.read_text() == "# no markers\n"
@@ -399,3 +412,28 @@ def test_a_diff_as_fix_prints_it_applies_back_exactly_and_refuses_what_does_not_
     assert apply_diff(old, diff) == new
     with pytest.raises(ValueError, match="does not fit"):
         apply_diff(old.replace("line 3\n", "other\n"), diff)
+
+
+def test_a_run_on_ray_gives_the_local_runs_verdicts_and_report(bench, tmp_path):
+    """`debugger eval --ray local`: the same (task, config) pairs as Ray tasks on a local instance; the rows
+    stream into results.jsonl, the verdicts and the report's figures are the local pool's, the provenance
+    names the cluster, and a rerun resumes (nothing is run again)."""
+    extra = ["--model", f"fake:{fixed('calc')}", "--samples", "0"]
+    local = runner.run(tasks.load_bench(bench), ["default", "naive"], tmp_path / "local", extra=extra)
+    code, out, err, _ = run_cli("eval", str(bench), "--config", "default", "--config", "naive", "--ray", "local",
+                                "--out", str(tmp_path / "ray"), "--model", f"fake:{fixed('calc')}")
+    assert code == 0, err
+    on_ray = report.load_rows(tmp_path / "ray")
+    verdict = lambda rows: sorted((r["task"], r["config"], r["status"], r["fixed"], r["correct"], r["loc_rank"])  # noqa: E731
+                                  for r in rows)
+    assert verdict(on_ray) == verdict(local) and len(on_ray) == 4
+    assert all(r["fixed"] and r["correct"] for r in on_ray if r["task"] == "calc")
+    figures = lambda rows: {c: {k: v for k, v in s.items() if "seconds" not in k and k not in ("peak_rss_mb", "tokens_per_fix")}  # noqa: E731
+                            for c, s in report.summarize(rows).items()}
+    assert figures(on_ray) == figures(local)
+    prov = json.loads((tmp_path / "ray" / "provenance.json").read_text())
+    assert prov["ray"][0]["address"] == "local" and prov["ray"][0]["nodes"] == 1 and prov["ray"][0]["cpus"] >= 1
+    lines = (tmp_path / "ray" / "results.jsonl").read_text()
+    code, _, err, _ = run_cli("eval", str(bench), "--config", "default", "--config", "naive", "--ray", "local",
+                              "--out", str(tmp_path / "ray"), "--model", "fake:/nope.py")
+    assert code == 0 and (tmp_path / "ray" / "results.jsonl").read_text() == lines, err

@@ -49,11 +49,11 @@ def test_the_architecture_page_lists_every_module_and_nothing_that_is_gone():
     assert not gone, f"docs/architecture.md lists what is not there: {gone}"
 
 
-def test_the_readmes_settings_table_is_made_from_the_declarations():
+def test_the_settings_table_is_made_from_the_declarations():
     from debugger.config import TABLE_END, TABLE_START, settings_table
-    readme = (REPO / "README.md").read_text()
-    table = readme[readme.index(TABLE_START) + len(TABLE_START):readme.index(TABLE_END)].strip()
-    assert table == settings_table(), "run: python -m debugger.config README.md"
+    page = (REPO / "docs" / "usage.md").read_text()
+    table = page[page.index(TABLE_START) + len(TABLE_START):page.index(TABLE_END)].strip()
+    assert table == settings_table(), "run: python -m debugger.config docs/usage.md"
 
 
 def test_every_setting_is_a_flag_of_fix_with_its_declared_help():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -549,3 +550,31 @@ def test_sweep_prints_each_trials_plan_and_eval_loss(tmp_path, monkeypatch):
     assert "t00: 160 examples (150 mutant, 10 history; 4 dropped as too long), 96,000 tokens, 20 steps in fp32; " \
         "about 33 min" in stderr
     assert "t00: step 20: eval loss 0.500" in stderr and "chosen: t00 (1/3 correct)" in stderr
+
+
+def test_two_processes_under_accelerate_launch_train_one_adapter(tiny, tmp_path):
+    """`accelerate launch --multi_gpu --num_processes 2` on a machine without a GPU: torchrun starts two
+    processes that train on the CPU over gloo (DDP), one writes the adapter, the curves and the provenance,
+    which say two processes trained it; the adapter loads. (`--cpu` alone starts one process: accelerate's
+    multi-CPU launch goes through mpirun.)"""
+    import subprocess
+    import sys
+    data = tmp_path / "bugs.jsonl"
+    write_jsonl(data, _records())
+    out = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+    p = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m",
+                        "debugger.training.train", "--data", str(data), "--out", str(out), "--base", str(tiny),
+                        "--max-steps", "2", "--threads", "1"],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    summary = json.loads(p.stdout.strip().splitlines()[-1])  # rank 0's; rank 1 prints nothing
+    assert summary["processes"] == 2 and summary["distributed"] == "distributed" and summary["steps"] == 2
+    meta = json.loads((out / "debugger_train.json").read_text())
+    assert meta["processes"] == 2 and meta["steps"] == 2
+    rows = [json.loads(ln) for ln in (out / "curves.jsonl").read_text().splitlines()]
+    kinds = [(r["step"], tuple(sorted(k for k in r if k not in ("time", "epoch")))) for r in rows]
+    assert rows and len(kinds) == len(set(kinds))  # one writer: no row twice
+    from peft import PeftConfig
+    assert PeftConfig.from_pretrained(str(out)).r == meta["config"]["lora"]["r"]

@@ -99,8 +99,10 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> dict:
 
     class Curves(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kw):
-            if "eval_loss" in (logs or {}):
+            if "eval_loss" in (logs or {}):  # every process: each decides alike whether to evaluate again
                 last_eval.update(step=state.global_step, eval_loss=logs["eval_loss"])
+            if not state.is_world_process_zero:  # under `accelerate launch`, one process writes the curves
+                return
             row = {"step": state.global_step, "epoch": state.epoch, "time": round(time.time() - t0, 1),
                    **{k: v for k, v in (logs or {}).items() if k in ("loss", "eval_loss", "learning_rate",
                                                                      "grad_norm")}}
@@ -130,14 +132,18 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> dict:
     # the Trainer evaluates at the last step itself; a second pass would cost minutes on a CPU for the same figure
     done = last_eval.get("step") == trainer.state.global_step
     final_eval = {"eval_loss": last_eval["eval_loss"]} if done else trainer.evaluate() if eval_ex else {}
-    model.save_pretrained(str(out))
     summary = {"data_sha256": data_hash(cfg.data), "examples": len(train_ex), "examples_by_source": by_source,
                "dropped": dropped,
                "eval_examples": len(eval_ex), "tokens": tokens, "steps": trainer.state.global_step, "bf16": bf16,
                "resumed": resume, "train_loss": result.training_loss, "eval_loss": final_eval.get("eval_loss"),
-               "seconds": round(time.time() - t0, 1), "provenance": provenance()}
-    save(cfg, out / "debugger_train.json", **summary)
-    plot(curves, out / "curves.png")
+               "seconds": round(time.time() - t0, 1),
+               # `accelerate launch --num_processes N`: N processes trained one adapter (DDP: gradients averaged)
+               "processes": args.world_size, "distributed": str(args.parallel_mode).rsplit(".", 1)[-1].lower(),
+               "provenance": provenance()}
+    if trainer.is_world_process_zero():
+        model.save_pretrained(str(out))
+        save(cfg, out / "debugger_train.json", **summary)
+        plot(curves, out / "curves.png")
     return summary
 
 
@@ -181,12 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=float)
     ap.add_argument("--lr", type=float)
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                    help="compute in bf16 (default: where this machine computes it fast)")
     a = ap.parse_args(argv)
     cfg = make(a.data, a.out, a.preset, base=a.base, max_steps=a.max_steps, max_examples=a.max_examples,
-               epochs=a.epochs, lr=a.lr, threads=a.threads)
+               epochs=a.epochs, lr=a.lr, threads=a.threads, bf16=a.bf16)
     rank0 = os.environ.get("RANK", "0") == "0"
     say = (lambda name, p: print(json.dumps({"event": name, **p}), flush=True)) if rank0 else None
-    print(json.dumps(train(cfg, say)) if rank0 else "", flush=True)
+    summary = train(cfg, say)  # every process trains (under accelerate launch); the first one reports
+    if rank0:
+        print(json.dumps(summary), flush=True)
     return 0
 
 

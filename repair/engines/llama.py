@@ -40,7 +40,8 @@ class LlamaGenerator:
     engine = "llama"
 
     def __init__(self, spec: str, adapter: str | None = None, threads: int | None = None, parallel: int = 4,
-                 ctx: int = 32768, progress=None):
+                 ctx: int = 32768, progress=None, listen: tuple[str, int] | None = None, api_key: str | None = None,
+                 alias: str | None = None):
         import xllamacpp as xlc
 
         from ..config import model_label
@@ -56,7 +57,11 @@ class LlamaGenerator:
         decode, prefill = (threads, threads) if threads else default_threads()
         p.cpuparams.n_threads = decode
         p.cpuparams_batch.n_threads = prefill
-        p.api_keys = [secrets.token_hex(16)]
+        p.api_keys = [api_key or secrets.token_hex(16)]
+        if listen:  # `debugger model serve`: the OpenAI-compatible routes on this address, under this name
+            p.hostnames, p.port = [listen[0]], listen[1]
+        if alias:
+            p.model_alias = {alias}
         p.warmup = False
         p.verbosity = -1
         if adapter:
@@ -71,6 +76,7 @@ class LlamaGenerator:
         # the model family's FIM tokens, from the vocabulary in the file's header (~0.1 s for 152k tokens)
         self.fim = fim_for_vocab(read_header(path, {"tokenizer.ggml.tokens"}).get("tokenizer.ggml.tokens") or [])
         self.load_seconds = time.time() - t0
+        self.address = self._server.listening_address
 
     def complete(self, prompt: Prompt, samples: int, temperature: float, greedy: bool = True,
                  deadline: float | None = None):
