@@ -131,7 +131,7 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
                "peak_rss_mb": round(peak[0] / 2**20, 1), "localized": bool(res.get("localization")),
                "loc_rank": loc_rank(res.get("localization", []),
                                     fix_targets(task.fix_lines, (task.project / task.file).read_text("utf-8", "replace"))),
-               "winner": res.get("winner"), "error": res.get("error"),
+               "winner": res.get("winner"), "diff": res.get("diff") or None, "error": res.get("error"),
                # how far the tool itself said to trust the fix, and what choosing it cost (pipeline.select)
                "confidence": (res.get("confidence") or {}).get("level"),
                "alternatives": len(res.get("alternatives") or []),
