@@ -342,8 +342,8 @@ def readme_block(run_dir: Path, link: str | None = None, beside: Path | None = N
     localization hit@1/3/5, time and tokens, then fixes by source; the run's commit and whether the tree was
     clean; `default` paired against each other config (and against `beside`, an older build's run of the same
     tasks)."""
-    rows = load_rows(run_dir)
-    rows += beside_rows(beside) if beside else []
+    older = beside_rows(beside) if beside else []
+    rows = load_rows(run_dir) + older
     prov = json.loads((run_dir / "provenance.json").read_text()) if (run_dir / "provenance.json").exists() else {}
     summary, sources, levels = summarize(rows), by_source(rows), by_confidence(rows)
     sha = (prov.get("git_sha") or "?")[:7]
@@ -356,8 +356,7 @@ def readme_block(run_dir: Path, link: str | None = None, beside: Path | None = N
            + (f", llama.cpp compiled for {build_name(prov['engine_build'])}" if prov.get("engine_build") else "")
            + (f", settings {' '.join(prov['overrides'])}" if prov.get("overrides") else "")
            + f", {tasks} tasks"
-           + (f"; beside it, the same tasks run by commit `{beside_rows(beside)[0]['config'].split('@')[1]}`"
-              if beside and beside_rows(beside) else "")
+           + (f"; beside it, the same tasks run by commit `{older[0]['config'].split('@')[1]}`" if older else "")
            + f". Correct: the task's hidden judge passes too; claimed: the visible tests pass. Report: {where}.", "",
            "| config | tasks | correct | claimed | correct / claimed | wrong claims (by confidence) | "
            "localization hit@1 / 3 / 5 | median s | tokens / claim | peak RSS |",

@@ -234,9 +234,7 @@ def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     lock = threading.Lock()
 
-    def one(pair_or_row):
-        row = pair_or_row if isinstance(pair_or_row, dict) else run_pair(
-            pair_or_row[0], pair_or_row[1], time_limit=time_limit, threads=threads, extra=extra or [])
+    def record(row: dict) -> dict:
         with lock:
             with results.open("a") as f:
                 f.write(json.dumps(redact_obj(row)) + "\n")  # diffs and errors quote the task's source
@@ -245,12 +243,14 @@ def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time
                 on_row(row)
         return row
 
+    def work(pair, threads: int | None) -> dict:
+        return run_pair(pair[0], pair[1], time_limit=time_limit, threads=threads, extra=extra or [])
+
     if ray is not None:
-        _on_ray(pairs, ray, ray_cpus, prov, lambda p, threads: run_pair(p[0], p[1], time_limit=time_limit,
-                                                                       threads=threads, extra=extra or []), one)
+        _on_ray(pairs, ray, ray_cpus, prov, work, record)
         return rows
     with ThreadPoolExecutor(max_workers=jobs) as ex:
-        list(ex.map(one, pairs))
+        list(ex.map(lambda pair: record(work(pair, threads)), pairs))
     return rows
 
 
