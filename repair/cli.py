@@ -431,7 +431,9 @@ def model_serve(model: str = typer.Option("qwen2.5-coder-0.5b", "--model", help=
                 host: str = typer.Option("127.0.0.1", "--host"),
                 port: int = typer.Option(8080, "--port", min=0, max=65535, help="0: any free port."),
                 threads: Optional[int] = typer.Option(None, "--threads", min=1),
-                parallel: int = typer.Option(4, "--parallel", min=1, max=64, help="Requests decoded at once.")) -> None:
+                parallel: int = typer.Option(4, "--parallel", min=1, max=64, help="Requests decoded at once."),
+                draft: str = typer.Option("ngram", "--draft", help="Speculative decoding: ngram (drafts from the "
+                                          "prompt's own text) or none.")) -> None:
     """Serve the model over llama.cpp's OpenAI-compatible HTTP API, for `debugger fix --model openai:URL#NAME`
     on this machine or others (the key: $OPENAI_API_KEY, else one printed once)."""
     import secrets
@@ -440,6 +442,8 @@ def model_serve(model: str = typer.Option("qwen2.5-coder-0.5b", "--model", help=
 
     from .config import loopback, shipped_adapter
     from .engines.llama import LlamaGenerator
+    if draft not in ("ngram", "none"):
+        _fail(f"--draft: ngram or none, not {draft!r}", False)
     key = os.environ.get("OPENAI_API_KEY") or secrets.token_urlsafe(24)
     if len(key) < 16:
         _fail("OPENAI_API_KEY must be at least 16 characters to serve a model with it", False)
@@ -447,7 +451,7 @@ def model_serve(model: str = typer.Option("qwen2.5-coder-0.5b", "--model", help=
         chosen = shipped_adapter(model) if adapter == "auto" else None if adapter == "none" else adapter
         name = model.rsplit("/", 1)[-1].removesuffix(".gguf") + ("-lora" if chosen else "")
         g = LlamaGenerator(model, chosen, threads, parallel=parallel, listen=(host, port),
-                           api_key=key, alias=name)
+                           api_key=key, alias=name, draft=draft)
     except DebuggerError as e:
         _fail(str(e), False)
         return

@@ -57,13 +57,19 @@ class FixConfig:
     timeout: float = setting(300.0, "seconds for one run of the test suite", bounds=(0.1, 86400.0))
     test_timeout: float = setting(10.0, "seconds for one test; a hanging test fails with \"timed out\"",
                                   bounds=(0.1, 3600.0))
-    budget: float = setting(600.0, "seconds for the whole repair", bounds=(1.0, 86400.0))
+    # every fix of the bundled examples and of the real bugs (docs/benchmarks.md) came within 70 s of the start
+    # on 2 cores, their repairs' ends within 110 s: a miss ends in 2 minutes; --budget for a longer search
+    budget: float = setting(120.0, "seconds for the whole repair", bounds=(1.0, 86400.0))
     # the search goes on after the first candidate passes, so that the fix is chosen among alternatives and a
     # disagreement between them is seen (choose.py)
-    select: float = setting(20.0, "seconds spent on alternatives once a candidate passes (0: take the first)",
+    select: float = setting(20.0, "at most these seconds on alternatives once a candidate passes (0: take the first)",
                             bounds=(0.0, 3600.0))
     threads: int | None = setting(None, "model threads (default: llama.cpp one core less than there are, torch all; "
                                   "a project: up to the cores)", who=PROJECT, bounds=(1, 1024))
+    # measured in eval/bench_engine.py (docs/eval-engine): on 2 cores, greedy rewrites (which copy most of their
+    # prompt) decode ~2.5x faster, infills and samples about as fast as without
+    draft: str = setting("ngram", "speculative decoding on llama.cpp: ngram (drafts taken from the prompt's own "
+                         "text) or none", who=PROJECT, choices=("ngram", "none"))
     # None: on transformers (the model it generates with reads them); on llama.cpp (it returns no prompt
     # log-probabilities) only for a second look where the mutation probe found no patch, from a transformers
     # copy loaded then (~10 s, ~1.8 GB). True loads that copy for every repair: 1 point of top-3 on held-out

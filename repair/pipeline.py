@@ -235,24 +235,51 @@ class Located:
         return not self.shown.statements and not self.shown.functions
 
 
-def rank(ctx: RepairContext, report: TestReport, *, top_k: int, surprisal: bool, second_look: bool = False,
+def rank(ctx: RepairContext, report: TestReport, *, top_k: int, surprisal: bool,
          formula: str = "ochiai") -> tuple[Localization, ModelReads]:
     """The one way a file's statements and functions are ranked, for a repair and for `debugger localize` (on
     the command line and the server) alike: the fitted weights over the traceback, the spectra, the
-    mutation probe and, with `surprisal`, the model's reads; `second_look`: the scorer loads only where the
-    probe found no patch (localization/passes.py)."""
+    mutation probe and, with `surprisal`, the model's reads (a repair may take a second look later:
+    `second_look`)."""
     scorer = ctx.scorer() if surprisal else None
+    return locate(ctx.src, report, scorer, overrides=ctx.cfg.weights, top_k=top_k, surprisal=surprisal,
+                  infill=None if surprisal else False, formula=formula,
+                  mutate=mutation_probe(ctx.ws, ctx.src, report, ctx.emit))
 
-    def later() -> Scorer | None:  # the second look: the scorer loads only now (its time is "load")
+
+def second_look(ctx: RepairContext, report: TestReport, located: Located) -> Callable[[], Located | None] | None:
+    """The second look of localization/passes.py, deferred: None where it will not be taken (a scorer is not
+    wanted beside this engine, the probe did not run or found a patch, the user steered); else what takes it,
+    which the search calls once the first ranking's greedy infills have all failed. Taken, it loads the scorer
+    (its time is "load"), reranks with its surprisal, probes what rose, and shows the new ranking."""
+    from .localization.mutants import undoing
+    from .localization.passes import look_again
+    m = located.reads.mutation
+    if not surprisal_later(ctx.cfg, ctx.engine) or m is None or undoing(m) or located.steered:
+        return None
+
+    def later() -> Scorer | None:
         ctx.emit(ev.SecondLook())
         try:
             with ctx.clock("load"):
                 return ctx.scorer()
         except ImportError:  # an install with llama.cpp alone (no torch): the look it cannot take
             return None
-    return locate(ctx.src, report, scorer, overrides=ctx.cfg.weights, top_k=top_k, surprisal=surprisal,
-                  infill=None if surprisal else False, formula=formula,
-                  mutate=mutation_probe(ctx.ws, ctx.src, report, ctx.emit), later=later if second_look else None)
+
+    def take() -> Located | None:
+        loaded, t = ctx.result.phases.get("load", 0.0), time.monotonic()
+        deep = look_again(ctx.src, report, located.reads, later, mutation_probe(ctx.ws, ctx.src, report, ctx.emit),
+                          overrides=ctx.cfg.weights, top_k=_depth_k(ctx.cfg))
+        took = time.monotonic() - t - (ctx.result.phases.get("load", 0.0) - loaded)
+        ctx.result.phases["localize"] = round(ctx.result.phases.get("localize", 0.0) + took, 2)
+        if ctx.own_models and located.reads.second_look:
+            ctx.models.scorer = None  # done with it: the generator is loaded, the two share memory only this long
+            import gc
+            gc.collect()
+        if deep is None:
+            return None
+        return _located(ctx, Located(_shown(deep, ctx.cfg), deep, located.reads))
+    return take
 
 
 def localize(ctx: RepairContext, report: TestReport,
@@ -267,17 +294,8 @@ def localize(ctx: RepairContext, report: TestReport,
     if surprisal and ctx.models.scorer is None:  # on transformers the scorer is the generator, clocked there
         with ctx.clock("localize" if ctx.engine.scores else "load"):  # a scoring engine's scorer is the generator
             ctx.scorer()
-    loaded, t = ctx.result.phases.get("load", 0.0), time.monotonic()
-    deep, reads = rank(ctx, report, top_k=_depth_k(cfg), surprisal=surprisal,
-                       second_look=surprisal_later(cfg, ctx.engine))
-    took = time.monotonic() - t - (ctx.result.phases.get("load", 0.0) - loaded)  # the second look's load is "load"
-    ctx.result.phases["localize"] = round(ctx.result.phases.get("localize", 0.0) + took, 2)
-    if ctx.own_models and reads.second_look:
-        # the scorer is done once the ranking is: dropped before the generator loads, the two never
-        # share memory (a repair's peak is the larger of them, ~2.5 GB, not their sum)
-        ctx.models.scorer = None
-        import gc
-        gc.collect()
+    with ctx.clock("localize"):
+        deep, reads = rank(ctx, report, top_k=_depth_k(cfg), surprisal=surprisal)
     located = Located(_shown(deep, cfg), deep, reads)
     ctx.emit(ev.Localized(located.shown))
     if steer is not None:
@@ -287,6 +305,13 @@ def localize(ctx: RepairContext, report: TestReport,
         located.excluded = [s for s in ranked if s not in located.shown.statements]
         if located.empty:
             raise InputError("every suspect span was excluded: nothing left to repair")
+    return _located(ctx, located, emit=False)
+
+
+def _located(ctx: RepairContext, located: Located, emit: bool = True) -> Located:
+    """`located`'s shown spans into the result (and, with `emit`, to the user)."""
+    if emit:
+        ctx.emit(ev.Localized(located.shown))
     ctx.result.localization = [{"start_line": s.start_line, "end_line": s.end_line, "score": round(s.score, 3),
                                 "reason": s.reason, "kind": s.kind} for s in located.shown.spans]
     return located
@@ -417,7 +442,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         return ctx.done("not_fixed", f"the failing tests never execute {ctx.src.rel}; the bug is probably elsewhere")
     votes: dict[str, set[str]] = {}
     verdicts: list[Verdict] = []
-    plausible = search(ctx, before, located.deep, seeds(ctx, located), verdicts, votes)
+    plausible = search(ctx, before, located.deep, seeds(ctx, located), verdicts, votes,
+                       again=second_look(ctx, before, located))
     ctx.result.candidates["plausible"] = len(plausible)
     if not plausible:
         error = (f"no candidate passed the tests ({tried(verdicts, ctx.result)})"
@@ -490,19 +516,25 @@ def mutant_candidates(src: SourceFile, probe) -> list[Candidate]:
 
 
 def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: list[Candidate], verdicts: list[Verdict],
-           votes: dict[str, set[str]]) -> list[Verdict]:
+           votes: dict[str, set[str]], again: Callable[[], Located | None] | None = None) -> list[Verdict]:
     """Stage 3: generate and validate, stage by stage and round by round; returns the plausible candidates
     (`verdicts` gets every candidate's verdict, `votes` the sources behind each candidate's code).
 
     `seeds` (the probe's undoing mutants) are validated first. Each candidate is validated as soon as it
-    exists. Once one is plausible the search goes on for `cfg.select` more seconds, through the rest of the
-    round's prompts, so that the choice is made among alternatives (choose.py), not by whichever came first.
+    exists. Once one is plausible the search goes on for at most `cfg.select` more seconds, so that the choice
+    is made among alternatives (choose.py), not by whichever came first: where the model made it, through the
+    prompts that can give a second opinion on its place (another prompt for its span, the rewrite of its
+    function), and it ends when they are done; where the probe's blind edit made it (on real code more often a
+    trap than a fix), through the rest of the round's prompts, for the model's view of the failure.
+    `again` (`second_look`) is called once, in the first round, when its greedy infills have all failed: its
+    ranking, and the probe's mutants it found, replace the prompts not yet asked.
     Between rounds (none passed), the candidate that fixed the most without regressions becomes the base,
     re-tested and re-localized (`relocalize`); when none fixed anything, the next round goes deeper (see
     _prompts).
     """
     cfg, src, result = ctx.cfg, ctx.src, ctx.result
     base, base_report, seen = src, before, {ast_key(src.text)}
+    asked: set[str] = set()  # prompts already sent
     select_until: float | None = None
     for c in seeds:
         votes.setdefault(ast_key(c.text), set()).add("probe")  # blind edits: all of them one source
@@ -512,8 +544,24 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
                  for p in stage if greedy or samples]
         if rnd == 0 and seeds:
             queue.insert(0, (None, True, 0))
-        while queue:
+        while queue or again:
+            if again is not None and (rnd or select_until is not None or not queue or queue[0][0] is not None
+                                      and (queue[0][0].kind != "infill" or queue[0][2])):
+                take = not rnd and select_until is None and time.monotonic() < ctx.deadline
+                looked, again = (again() if take else None), None
+                if looked is not None:  # its ranking's prompts not yet asked, after the mutants it found
+                    loc = looked.deep
+                    fresh = [c for c in mutant_candidates(src, looked.reads.mutation) if ast_key(c.text) not in seen]
+                    for c in fresh:
+                        votes.setdefault(ast_key(c.text), set()).add("probe")
+                    seeds = seeds + fresh
+                    queue = [(None, True, 0)] * bool(fresh) + [
+                        (p, greedy, samples) for _, stage, greedy, samples in _prompts(base, loc, base_report, cfg, depth)
+                        for p in stage if (greedy or samples) and p.key not in asked]
+                continue
             p, greedy, samples = queue.pop(0)
+            if p is not None:
+                asked.add(p.key)
             stop = ctx.deadline if select_until is None else min(ctx.deadline, select_until)
             if time.monotonic() > stop:
                 break
@@ -526,6 +574,8 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
                 if v.plausible and select_until is None:
                     select_until = time.monotonic() + cfg.select
                     queue.sort(key=lambda q, c=c: _nearness(q[0], c))  # second opinions on the same place first
+                    if c.kind != "mutant":  # see `search`: a model's fix waits for second opinions on its place only
+                        queue = [q for q in queue if _nearness(q[0], c) < 2]
                     result.selection["first_plausible"] = round(time.monotonic() - ctx.t0, 2)
                     if cfg.select > 0:
                         ctx.emit(ev.Selecting(cfg.select))

@@ -90,6 +90,11 @@ class Prompt:
     max_lines: int = 0  # infill: lines to keep from the completion (0 = no limit)
     extra_lines: int = 0  # infill: more lines allowed when the completion opens a block
 
+    @property
+    def key(self) -> str:
+        """What tells two prompts apart: an infill's text, a chat's messages."""
+        return self.text or repr(self.messages)
+
 
 @lru_cache(maxsize=None)
 def template(name: str) -> Template:

@@ -254,6 +254,18 @@ def test_bench_engine_times_both_engines_alike(tiny_pair, tmp_path):
     from debugger.eval.bench_engine import report
     report([r | {"busy": False} for r in rows], tmp_path)
     table = (tmp_path / "report.md").read_text()
-    assert f"| llama ({rows[0]['build']}) | 1 | idle |" in table and "| transformers | 1 | idle |" in table
+    assert f"| llama ({rows[0]['build']}) | none | 1 | idle |" in table and "| transformers | none | 1 | idle |" in table
     assert f"{rows[1]['prefill_first_tok_s']} / {rows[1]['prefill_tok_s']}" in table
     assert (tmp_path / "engine.png").stat().st_size > 0
+
+
+def test_bench_engine_times_a_rewrite_with_ngram_drafts(tiny_pair, monkeypatch):
+    """The speculative cell: a rewrite (chat) prompt on llama.cpp with n-gram drafts decodes the same fixed
+    number of tokens, and says what share of drafted tokens the model kept (None where nothing was drafted).
+    (A short chat: the tiny model's byte-level tokens would make the bench's 90-line function too long.)"""
+    from debugger.eval import bench_engine
+    chat = [{"role": "user", "content": "Fix it:\n```python\ndef f(x):\n    return x + 1\n```"}]
+    monkeypatch.setattr(bench_engine, "prompt_text", lambda kind: chat)
+    row = bench_engine.cell(str(tiny_pair[1]), "llama", 1, 16, "rewrite", "ngram")
+    assert row["draft"] == "ngram" and row["decoded"] == 16 and row["prompt_tokens"] > 50
+    assert row["accepted"] is None or 0 <= row["accepted"] <= 1

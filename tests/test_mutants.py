@@ -291,10 +291,11 @@ def test_merged_probes_keep_the_best_score_of_each_statement():
 
 
 @pytest.mark.integration
-def test_fix_on_llama_takes_the_second_look_only_where_the_probe_found_no_patch(tmp_path):
-    """Through the pipeline: on llama.cpp with `surprisal` unset, a bug no mutant undoes (a wrong word)
-    loads the scorer for the second look; a bug a mutant undoes (BRANCHY's `>`) loads none; and
-    `surprisal = false` never does."""
+def test_fix_on_llama_takes_the_second_look_only_where_the_probe_and_the_greedy_infills_found_no_patch(tmp_path):
+    """Through the pipeline: on llama.cpp with `surprisal` unset, a bug no mutant undoes and no one-statement
+    infill fixes (two words, the fix a rewrite) loads the scorer for the second look once the greedy infills
+    have failed, and shows its ranking; one a greedy infill fixes (one word) loads none; a bug a mutant undoes
+    (BRANCHY's `>`) loads none; and `surprisal = false` never does."""
     import dataclasses
 
     from debugger.config import FixConfig
@@ -307,7 +308,7 @@ def test_fix_on_llama_takes_the_second_look_only_where_the_probe_found_no_patch(
     src, _ = tiny_project(tmp_path, words, "from m import grade\n\ndef test_low():\n    assert grade(3) == 'fail'\n\n"
                           "def test_high():\n    assert grade(90) == 'pass'\n")
     fixed = tmp_path / "fixed.py"
-    fixed.write_text(words.replace("fial", "fail"))
+    fixed.write_text(words.replace("fial", "fail").replace("'unknown'", "None"))
 
     class Counting(ScoringModel):
         reads = 0
@@ -327,11 +328,18 @@ def test_fix_on_llama_takes_the_second_look_only_where_the_probe_found_no_patch(
         return result, seen
     result, seen = run(src.path)
     assert result.status == "fixed" and "second_look" in seen and Counting.reads == 1
-    # its five statements were all in the first probe's reach: nothing rose, no second test run
-    assert seen.index("second_look") < seen.index("localized") and seen.count("mutation") == 1
+    assert result.winner["origin"].startswith("rewrite")
+    # taken after the first ranking was shown and its greedy infills failed, before any sampled or rewrite
+    # prompt; its five statements were all in the first probe's reach: nothing rose, no second test run
+    assert seen.index("localized") < seen.index("second_look") < len(seen) - seen[::-1].index("localized")
+    assert seen.count("mutation") == 1
     Counting.reads = 0
     result, seen = run(src.path, surprisal=False)
     assert result.status == "fixed" and "second_look" not in seen and Counting.reads == 0
+    fixed.write_text(words.replace("fial", "fail"))
+    result, seen = run(src.path)
+    assert result.status == "fixed" and result.winner["origin"] == "infill greedy @6-6"
+    assert "second_look" not in seen and Counting.reads == 0
     src2, _ = branchy(tmp_path / "b")
     fixed.write_text(BRANCHY.replace("> 50", ">= 50"))
     result, seen = run(src2.path)

@@ -89,6 +89,25 @@ def test_tests_allow_two_fixes_and_the_user_is_told(tmp_path):
 
 
 @pytest.mark.integration
+def test_selection_after_a_models_fix_asks_only_for_second_opinions_on_its_place(tmp_path):
+    """Once the model's infill of line 3 passes, the search asks only the prompts that cover line 3 (the hinted
+    infill of it) and ends, well inside its window; once a probe mutant passes (a blind edit), it goes on
+    through the round's other prompts too, for the model's view of the failure."""
+    path = project(tmp_path, SHIPPING, SHIPPING_TESTS)
+    asked = []
+    gen = Scripted(3, ["    if total >= 50:\n"], ["    if total >= 50:\n"], on_call=asked.append)
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "fixed" and "+    if total >= 50:" in res.diff
+    after = asked[next(i for i, p in enumerate(asked) if p.start_line == 3) + 1:]
+    assert after and all(p.start_line <= 3 <= p.end_line for p in after), [(p.start_line, p.end_line) for p in after]
+    assert res.winner["sources"] == 2 and res.selection["seconds"] < 20
+    asked.clear()
+    res = fix(str(path), cfg(formats=["mutant", "infill"]), models=Models(generator=gen))
+    assert res.status == "fixed" and res.candidates["plausible"] >= 2
+    assert any(not p.start_line <= 3 <= p.end_line for p in asked), [(p.start_line, p.end_line) for p in asked]
+
+
+@pytest.mark.integration
 def test_two_programs_that_agree_from_two_prompts_are_high_confidence(tmp_path):
     path = project(tmp_path, AREA, AREA_TESTS)
     gen = answers(5, ["    return w * h\n"], ["    return h * w\n"])

@@ -23,7 +23,8 @@ def _progress(on_event: Event) -> Callable[[str, int, int], None]:
 
 def _llama(cfg, on_event: Event):
     from .llama import LlamaGenerator
-    return LlamaGenerator(cfg.model, cfg.adapter, cfg.threads, parallel=max(1, cfg.samples), progress=_progress(on_event))
+    return LlamaGenerator(cfg.model, cfg.adapter, cfg.threads, parallel=max(1, cfg.samples), progress=_progress(on_event),
+                          draft=cfg.draft)
 
 
 def _transformers(cfg, on_event: Event):

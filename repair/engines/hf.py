@@ -89,7 +89,7 @@ class HFGenerator:
                 out.append(self._completion(g[0], plen, True))
             if samples > 0:
                 # Seeded from the prompt: the same bug gets the same samples, run after run.
-                key = (prompt.text or repr(prompt.messages)).encode()
+                key = prompt.key.encode()
                 torch.manual_seed(zlib.crc32(key) + int(temperature * 100))
                 if cache is not None:
                     cache.batch_repeat_interleave(samples)

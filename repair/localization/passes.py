@@ -13,7 +13,8 @@ With no generator that scores (llama.cpp) but a `later` one, a probe that found 
   4. a second look: the scorer is loaded, its surprisal redoes the first ranking, and the probe reads the
      statements that rose into its reach (a second test run); the final ranking sees both probes.
 It costs a model load and a test run, so it is spent only where the first probe failed: where a mutant
-already fixes the tests, the repair needs no better ranking.
+already fixes the tests, the repair needs no better ranking. A repair takes it later still (`look_again`),
+once the first ranking's greedy infills have failed too.
 """
 from __future__ import annotations
 
@@ -93,6 +94,22 @@ def locate(src: SourceFile, report: TestReport, gen: Scorer | None = None, *, we
                            formula=formula, mutants=scored)
     reads.seconds = time.monotonic() - t0
     return loc, reads
+
+
+def look_again(src: SourceFile, report: TestReport, reads: ModelReads, later: Callable[[], Scorer | None], mutate, *,
+               overrides: dict | None = None, top_k: int = 8, formula: str = "ochiai") -> Localization | None:
+    """4. above, taken after `locate` (with no `later`) has answered: a repair defers it until the first ranking's
+    cheapest candidates have failed, so a fix they find costs no scorer. Returns the final ranking over both
+    probes, or None where the look is not taken (the probe found a patch, or the scorer reads nothing)."""
+    w, first = weights_for(overrides), weights_for(overrides, first_round=True)
+    loc = localize(src, report, surprisal=reads.surprisal, weights=first, formula=formula,
+                   top_k=max(top_k, MUTANT_TAIL))
+    t0 = time.monotonic()
+    if _second_look(src, report, loc, reads, later, mutate, first, formula) is None:
+        return None
+    reads.seconds += time.monotonic() - t0
+    return localize(src, report, surprisal=reads.surprisal, infill=reads.infill, weights=w, top_k=top_k,
+                    formula=formula, mutants=reads.mutation.scores if reads.mutation else None)
 
 
 def _second_look(src: SourceFile, report: TestReport, loc: Localization, reads: ModelReads, later, mutate,
