@@ -186,7 +186,8 @@ def apply_diff(text: str, diff: str) -> str:
 def _judge_diff(task: Task, diff: str, where: Path, env: dict) -> bool | None:
     """Whether the task's hidden judge accepts the bug with `diff` applied (None: the diff does not apply)."""
     from debugger.source import load
-    shutil.copytree(task.project, where / "task")
+    # the whole task folder: its judge may sit beside the project (`../judge_test.py`), as run_pair has it
+    shutil.copytree(task.dir, where, ignore=shutil.ignore_patterns("__pycache__"))
     target = where / "task" / task.file
     src = load(target, where / "task")
     try:

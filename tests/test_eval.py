@@ -437,3 +437,26 @@ def test_a_run_on_ray_gives_the_local_runs_verdicts_and_report(bench, tmp_path):
     code, _, err, _ = run_cli("eval", str(bench), "--config", "default", "--config", "naive", "--ray", "local",
                               "--out", str(tmp_path / "ray"), "--model", "fake:/nope.py")
     assert code == 0 and (tmp_path / "ray" / "results.jsonl").read_text() == lines, err
+
+
+def test_a_passing_candidate_is_judged_with_the_judge_beside_its_project(tmp_path):
+    """The chosen-vs-random figure judges every passing candidate's diff: the task folder is copied whole, so
+    a judge beside the project (`../judge_test.py`, as the examples' and traps' are) runs; the right fix
+    passes it, a wrong one fails it, one that does not fit the file is None."""
+    import difflib
+    import os
+
+    from debugger.eval.runner import _judge_diff
+    from debugger.eval.tasks import from_examples
+    task = next(t for t in from_examples(tmp_path / "bench") if t.id == "off_by_one")
+    assert "../" in task.judge
+    text = (task.project / task.file).read_text()
+
+    def diff(new: str) -> str:
+        return "".join(difflib.unified_diff(text.splitlines(True), new.splitlines(True), "a/f", "b/f"))
+    right = diff(text.replace("range(len(values) - size)", "range(len(values) - size + 1)"))
+    wrong = diff(text.replace("range(len(values) - size)", "range(len(values) - size + 2)"))
+    env = dict(os.environ)
+    assert _judge_diff(task, right, tmp_path / "j1", env) is True
+    assert _judge_diff(task, wrong, tmp_path / "j2", env) is False
+    assert _judge_diff(task, "@@ -900,1 +900,1 @@\n-x\n+y\n", tmp_path / "j3", env) is None
