@@ -92,7 +92,7 @@ class Renderer:
         self._say("localizing")
 
     def on_second_look(self, e=None) -> None:
-        self._log("[bold]probe[/]   no mutant fixed the tests: a second look with the model's surprisal")
+        self._log("[bold]look[/]    no mutant nor greedy infill fixed the tests: a second look with the model's surprisal")
 
     def on_localized(self, e) -> None:
         loc = e.loc
