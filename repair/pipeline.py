@@ -540,8 +540,7 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
         votes.setdefault(ast_key(c.text), set()).add("probe")  # blind edits: all of them one source
     depth = 0  # rounds in a row that left the base unchanged
     for rnd in range(cfg.rounds + 1):
-        queue = [(p, greedy, samples) for _, stage, greedy, samples in _prompts(base, loc, base_report, cfg, depth)
-                 for p in stage if greedy or samples]
+        queue = _queue(base, loc, base_report, cfg, depth, set())  # a later round may ask again (hotter samples)
         if rnd == 0 and seeds:
             queue.insert(0, (None, True, 0))
         while queue or again:
@@ -555,9 +554,7 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
                     for c in fresh:
                         votes.setdefault(ast_key(c.text), set()).add("probe")
                     seeds = seeds + fresh
-                    queue = [(None, True, 0)] * bool(fresh) + [
-                        (p, greedy, samples) for _, stage, greedy, samples in _prompts(base, loc, base_report, cfg, depth)
-                        for p in stage if (greedy or samples) and p.key not in asked]
+                    queue = [(None, True, 0)] * bool(fresh) + _queue(base, loc, base_report, cfg, depth, asked)
                 continue
             p, greedy, samples = queue.pop(0)
             if p is not None:
@@ -595,6 +592,12 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
             depth += 1
         ctx.emit(ev.Round(rnd + 1, promising[0] if promising else None))
     return []
+
+
+def _queue(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConfig, depth: int, asked: set[str]) -> list:
+    """A round's prompts as (prompt, greedy, samples), those already sent left out."""
+    return [(p, greedy, samples) for _, stage, greedy, samples in _prompts(base, loc, report, cfg, depth)
+            for p in stage if (greedy or samples) and p.key not in asked]
 
 
 def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: int, rnd: int, seen: set, votes: dict,
