@@ -41,7 +41,7 @@ from debugger.workspace import Workspace  # noqa: E402
 
 from debugger.eval.rank_fit import (KS, SINGLE, Case, cross_validate, first_round, fit, hit_rank, is_hit,  # noqa: E402
                            load_cases, project, rates, save_cases)
-from debugger.eval.tasks import from_examples, from_records  # noqa: E402
+from debugger.eval.tasks import from_examples, from_records, load_bench  # noqa: E402
 
 
 def collect(tasks, split: str, gen, on_progress, known: dict | None = None, kept: dict | None = None,
@@ -157,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--records", default="data/corpus/bugs.jsonl")
     ap.add_argument("--split", default="test")
     ap.add_argument("--limit", type=int, default=150)
+    ap.add_argument("--tasks", metavar="DIR",
+                    help="Evaluate these task folders (e.g. the real-bug held-out split that `python -m "
+                         "debugger.eval.realbugs build` writes) instead of the examples and --records' --split.")
+    ap.add_argument("--fit-tasks", metavar="DIR",
+                    help="Fit on these task folders (e.g. the real-bug tune split) instead of --records' --fit-split.")
     ap.add_argument("--fit-split", default="train")
     ap.add_argument("--fit-limit", type=int, default=120)
     ap.add_argument("--fit-exclude", default="", metavar="P1,P2",
@@ -234,12 +239,18 @@ def main(argv: list[str] | None = None) -> int:
             gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
         say = lambda m: print(f"\r\033[K{m}", end="", file=sys.stderr, flush=True)  # noqa: E731
         records = Path(a.records)
-        evaluated = from_examples(out / "tasks" / "examples")
-        if records.exists():
-            evaluated += from_records(records, out / "tasks" / a.split, split=a.split, limit=a.limit)
         skip = {p for p in a.fit_exclude.split(",") if p}
-        fitting = from_records(records, out / "tasks" / a.fit_split, split=a.fit_split, limit=a.fit_limit,
-                               exclude=skip) if records.exists() and a.fit_limit else []
+        if a.tasks:  # benchmark task folders (the real-bug splits): evaluated as they are, nothing copied
+            evaluated = load_bench(Path(a.tasks))[:a.limit]
+        else:
+            evaluated = from_examples(out / "tasks" / "examples")
+            if records.exists():
+                evaluated += from_records(records, out / "tasks" / a.split, split=a.split, limit=a.limit)
+        if a.fit_tasks:
+            fitting = [t for t in load_bench(Path(a.fit_tasks)) if t.id.rsplit("-", 1)[0] not in skip][:a.fit_limit]
+        else:
+            fitting = from_records(records, out / "tasks" / a.fit_split, split=a.fit_split, limit=a.fit_limit,
+                                   exclude=skip) if records.exists() and a.fit_limit else []
         keep = lambda c: save_cases([c], partial, append=True)  # noqa: E731
         fit_cases = collect(fitting, a.fit_split, gen, say, known, kept, keep, not a.no_infill, a.mutation)
         cases = collect(evaluated, a.split, gen, say, known, kept, keep, not a.no_infill, a.mutation)
