@@ -34,7 +34,8 @@ from pathlib import Path
 
 from debugger.config import FixConfig  # noqa: E402
 from debugger.localization.passes import locate  # noqa: E402
-from debugger.localization.ranking import HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION, localize, weights_for  # noqa: E402
+from debugger.localization.ranking import (FEATURES, HAND_SET, INFILL, INFILL_K, MUTANT_K, MUTANT_TAIL, MUTATION,  # noqa: E402
+                                           SURPRISAL, localize, weights_for)
 from debugger.pipeline import run_baseline  # noqa: E402
 from debugger.source import load  # noqa: E402
 from debugger.workspace import Workspace  # noqa: E402
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
             for i, c in enumerate(fit_cases + cases, 1):
                 print(f"\r\033[Krescoring {i}/{len(fit_cases) + len(cases)} {c.id}", end="", file=sys.stderr, flush=True)
-                c.tokens, c.infill, c.surprisal_seconds = model_reads(c.src, c.report, gen)
+                c.tokens, c.infill, c.surprisal_seconds = model_reads(c.src, c.report, gen, not a.no_infill)
                 c.surprisal = {ln: sum(v) / len(v) for ln, v in c.tokens.items()} if c.tokens else None
             print("\r\033[K", end="", file=sys.stderr)
             save_cases(fit_cases + cases, cache)
@@ -344,6 +345,17 @@ def main(argv: list[str] | None = None) -> int:
             kept.setdefault("first_round", {"fitted_on": {"split": a.fit_split, "bugs": len(fit_cases)},
                                             "fit_rates": rates(fit_cases, first, "ochiai"),
                                             "heldout_rates": rates(cases, first, "ochiai")})["weights"] = first
+        # the model's reads the cases lack (collected --no-surprisal / --no-infill): their features were all 0 here,
+        # so the fit says nothing of them; they keep the runtime's weights (the second look still reads surprisal)
+        unread = [f for f in FEATURES if (f in SURPRISAL and not with_surprisal)
+                  or (f in INFILL and not any(c.infill for c in fit_cases))]
+        carried = {f: v for f, v in weights_for().items() if f in unread and v}
+        if carried:
+            fitted = {f: v for f, v in fitted.items() if f not in carried} | carried
+            kept["carried"] = {"features": sorted(carried), "why": "not read in the fit's cases: kept as they were"}
+            if "weights" in kept.get("first_round", {}):
+                kept["first_round"]["weights"] = {f: v for f, v in first.items() if f not in carried} | {
+                    f: v for f, v in weights_for(first_round=True).items() if f in carried and v}
         WEIGHTS_FILE.write_text(json.dumps(kept | {
             "weights": fitted, "formula": "ochiai", "fitted_on": {"split": a.fit_split, "bugs": len(fit_cases),
                                                                  "projects": result["fit_projects"]},

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from debugger.localization.ranking import FEATURES, HAND_SET, INFILL, MUTATION, WEIGHTS_FILE, suspects, weights_for
+from debugger.localization.ranking import FEATURES, HAND_SET, INFILL, MUTATION, SURPRISAL, WEIGHTS_FILE, suspects, weights_for
 
 from debugger.eval.tasks import fix_targets, holds
 
@@ -119,7 +119,7 @@ def cross_validate(cases: list[Case], procedures: dict) -> dict:
 def first_round(surprisal: bool) -> tuple[str, ...]:
     """The features the first round fits: all but syntax (hand-set) and the second-round ones."""
     return tuple(f for f in FEATURES if f != "syntax" and f not in INFILL + MUTATION
-                 and (surprisal or not f.startswith("surprisal")))
+                 and (surprisal or f not in SURPRISAL))
 
 
 def fit(cases: list[Case], surprisal: bool, formula: str = "ochiai", steps: int = 3000,

@@ -181,3 +181,44 @@ def test_locate_rescores_the_first_rankings_top_with_the_infill_pass(tmp_path):
     # weights that give the infill features nothing skip its pass (a pass per statement is not free)
     _, skipped = locate(src, rep, ScoringModel(odd_text), weights=weights_for({f: 0.0 for f in INFILL}))
     assert skipped.surprisal and skipped.infill is None
+
+
+HEADERS = '''import re
+
+ENTITY_RE = re.compile(r"&#[0-9]+;")
+HEADER_RE = re.compile(r"^(#{1,6}) (.*?)#*$")
+UNUSED = {"a": 1}
+
+
+def header(line):
+    m = HEADER_RE.match(line)
+    return "<h%d>%s</h%d>" % (len(m.group(1)), m.group(2).strip(), len(m.group(1)))
+
+
+def entities(text):
+    return ENTITY_RE.sub("?", text)
+'''
+HEADER_TESTS = '''from m import entities, header
+
+
+def test_closing_hashes_after_an_escaped_hash():
+    assert header("### H3 \\\\###") == "<h3>H3 #</h3>"
+'''
+
+
+def test_data_built_at_import_is_ranked_by_what_reads_it_and_by_the_failing_tests_words(tmp_path):
+    # the pattern's line runs at import, for every test: coverage and lateness point only at its reader
+    from debugger.localization.ranking import failing_test_words, suspects
+    src, rep = tiny_project(tmp_path, HEADERS, HEADER_TESTS)
+    assert rep.failing
+    feats = {c.span.start_line: c.features for c in suspects(src, rep)[0]}
+    assert feats[4]["feeds"] == feats[9]["recent"] > 0  # HEADER_RE: its reader's lateness
+    assert feats[3]["feeds"] == 0.0 == feats[5]["feeds"]  # read by nothing the test ran / by nothing at all
+    assert feats[9]["feeds"] == 0.0 == feats[10]["feeds"]  # statements inside functions are their own evidence
+    words = failing_test_words(src, rep)
+    assert {"heade", "escap", "closi"} <= words and "asser" not in words  # the test's code; pytest's words out
+    assert feats[4]["test_text"] > feats[3]["test_text"]  # "HEADER_RE" is what the test is about
+    assert localize(src, rep, weights={"feeds": 1.0, "recent": 0.4}).statements[0].start_line == 4
+    # a test the report names but whose file is gone: its message's words only, no error
+    (src.root / "tests" / "test_m.py").unlink()
+    assert failing_test_words(src, rep) <= words

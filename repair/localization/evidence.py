@@ -24,6 +24,8 @@ SENTENCES = {
     "peak_rank": lambda v: "the model finds this line unlikely",
     "recent": lambda v: "among the last lines a failing test ran before it failed",
     "name_match": lambda v: "the failing tests are named after this function",
+    "test_text": lambda v: "it uses words the failing tests use",
+    "feeds": lambda v: "it defines data that lines the failing tests ran last read",
     "infill_rank": lambda v: "the model would write this line differently",
     "infill_regret_rank": lambda v: "the model would write this line differently",
 }

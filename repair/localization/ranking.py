@@ -24,6 +24,10 @@ Evidence:
                and broke none of the passing ones run. Same second-round rule as infill.
   recent       how late a failing test last ran the statement (its last lines are where it broke)
   name_match   the words the failing tests' names share with the enclosing function's name
+  feeds        a module or class constant (a table, a pattern) read by statements the failing test ran last:
+               data built at import, which coverage cannot single out, gets the readers' lateness
+  test_text    the words the statement shares with the failing tests' own code and failure messages,
+               each weighed by how rare it is among the candidates (a test of entities names ENTITY_RE)
   statement type and distance to the line that raised, as priors
 """
 from __future__ import annotations
@@ -48,9 +52,10 @@ TYPES = {"return": {"return_statement"}, "condition": {"if_statement", "elif_cla
          "raise": {"raise_statement"}}
 FEATURES = ("syntax", "traceback", "spectrum", "dstar", "only_failing", "fail_frac", "branch", "branch_only_failing",
             "surprisal", "surprisal_peak", "surprisal_rank", "peak_rank", "spectrum_top", "near_raise", "recent",
-            "name_match", *(f"type_{t}" for t in TYPES), "infill_rank", "infill_regret_rank", "mutant_kill",
+            "name_match", "test_text", "feeds", *(f"type_{t}" for t in TYPES), "infill_rank", "infill_regret_rank", "mutant_kill",
             "mutant_fix")
 INFILL = ("infill_rank", "infill_regret_rank")
+SURPRISAL = ("surprisal", "surprisal_peak", "surprisal_rank", "peak_rank")  # the model's per-line reads
 MUTATION = ("mutant_kill", "mutant_fix")
 MUTANT_K = 8  # statements the mutation probe mutates fully: the first ranking's top
 MUTANT_TAIL = 16  # and down to this rank, their likeliest mutant only (after the top's first two)
@@ -185,6 +190,100 @@ def _words(name: str) -> set[str]:
     """snake_case and camelCase parts, lower-cased: `test_parse_date` and `parseDate` share {parse, date}."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
     return {w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if len(w) > 2} - {"test", "tests", "self", "init"}
+
+
+# words that say nothing of where a bug is: Python's own, and what pytest writes around every failure
+_PLAIN = frozenset(w[:5] for w in (
+    "self cls def class return none true false and not for with while elif else lambda import from pass raise "
+    "yield assert is in if or try except finally break continue global nonlocal del async await print len str int "
+    "dict list set tuple bool isinstance test tests error errors assertion assertionerror expected actual where "
+    "equal equals failed fail pytest raises match value values type typeerror valueerror keyerror result").split())
+
+
+def _text_words(text: str) -> set[str]:
+    """The identifiers' and literals' words of some code or text, cut to their first five letters (a crude stem:
+    `entities` and `ENTITY_RE` meet at `entit`), without Python's and pytest's own."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
+    return {w.lower()[:5] for w in re.split(r"[^A-Za-z]+", spaced) if len(w) > 2} - _PLAIN
+
+
+@lru_cache(maxsize=64)
+def _test_source(path: Path, stamp: tuple[int, int], qualname: tuple[str, ...]) -> str:
+    """The source of the test function `qualname` (class names, then the function) in `path`; "" if not found."""
+    import ast
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        body = ast.parse(text).body
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    for i, part in enumerate(qualname):
+        node = next((n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                     and n.name == part), None)
+        if node is None:
+            return ""
+        if isinstance(node, ast.ClassDef) and i < len(qualname) - 1:
+            body = node.body
+        else:
+            return "\n".join(text.splitlines()[node.lineno - 1:node.end_lineno])
+    return ""
+
+
+def failing_test_words(src: SourceFile, report: TestReport) -> set[str]:
+    """The words of the failing tests' own code (each test function, found by its node id under the project
+    root, else by its frame in the traceback) and of their failure messages."""
+    out: set[str] = set()
+    for name in report.failing:
+        path, _, rest = name.partition("::")
+        qual = tuple(p.split("[", 1)[0] for p in rest.split("::") if p)
+        t = report.tests[name]
+        where = [src.root / path] + [src.root / f.file for f in t.frames if qual and f.name == qual[-1]]
+        for p in where:
+            try:
+                st = p.stat()
+            except (OSError, ValueError):
+                continue
+            code = _test_source(p, (st.st_mtime_ns, st.st_size), qual) if qual else ""
+            if code:
+                out |= _text_words(code)
+                break
+        out |= _text_words(t.message or "")
+    return out
+
+
+_ASSIGNED = re.compile(r"\s*([A-Za-z_]\w*)\s*(?::[^=]*)?=[^=]")
+
+
+def _feeds(out: list[Suspect], src: SourceFile, funcs: list[sp.Span]) -> None:
+    """`feeds`: for an assignment outside any function (a module or class constant: a regex, a table), how late
+    the failing tests last ran the latest statement that reads the name it assigns (`recent`); 0 for the rest.
+    Such data runs at import for every test, so neither coverage nor lateness points at it, only at its readers."""
+    lines = src.text.splitlines()
+    text = ["\n".join(lines[c.span.start_line - 1:c.span.end_line]) for c in out]
+    inside = [sp.function_at(funcs, c.span.start_line) is not None for c in out]
+    for i, c in enumerate(out):
+        c.features["feeds"] = 0.0
+        m = _ASSIGNED.match(text[i]) if not inside[i] and c.span.type in TYPES["assign"] else None
+        if m is None:
+            continue
+        read = re.compile(rf"(?<![\w]){re.escape(m.group(1))}(?!\w)")
+        c.features["feeds"] = max((o.features["recent"] for j, o in enumerate(out)
+                                   if j != i and inside[j] and read.search(text[j])), default=0.0)
+
+
+def _test_text(out: list[Suspect], src: SourceFile, report: TestReport) -> None:
+    """`test_text`: the share of a statement's words that the failing tests' code and messages use too, each
+    word weighed by its rarity among the candidates (idf): a word every candidate has says nothing."""
+    tw = failing_test_words(src, report) if out else set()
+    lines = src.text.splitlines()
+    sw = [_text_words("\n".join(lines[c.span.start_line - 1:c.span.end_line])) for c in out]
+    df: dict[str, int] = {}
+    for ws in sw:
+        for w in ws:
+            df[w] = df.get(w, 0) + 1
+    idf = lambda w: math.log((len(out) + 1) / (df[w] + 0.5))  # noqa: E731
+    for c, ws in zip(out, sw):
+        total = sum(idf(w) for w in ws)
+        c.features["test_text"] = sum(idf(w) for w in ws & tw) / total if tw and total > 0 else 0.0
 
 
 @dataclass
@@ -336,6 +435,8 @@ def suspects(src: SourceFile, report: TestReport, surprisal: dict | None = None,
             fn = sp.function_at(funcs, st.start_line)
             out.append(Suspect(st, _features(st, fn, sig, len(report.failing), test_words)))
     _relative(out, sig.evidence.get("surprisal", {}))
+    _test_text(out, src, report)
+    _feeds(out, src, funcs)
     for c in out:
         c.features.update(dict.fromkeys(INFILL + MUTATION, 0.0))
         m = (mutants or {}).get((c.span.start_line, c.span.end_line))
