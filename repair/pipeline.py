@@ -41,7 +41,7 @@ class FixResult:
     tests: dict = field(default_factory=dict)
     localization: list[dict] = field(default_factory=list)
     candidates: dict = field(default_factory=lambda: {"generated": 0, "rejected": 0, "validated": 0,
-                                                      "plausible": 0})
+                                                      "plausible": 0, "unvalidated": 0})
     rejected: list[dict] = field(default_factory=list)  # candidates the patch screen refused to run
     model: str = ""
     engine: str = ""  # what ran the model: llama, transformers, openai or fake
@@ -446,8 +446,9 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
                        again=second_look(ctx, before, located))
     ctx.result.candidates["plausible"] = len(plausible)
     if not plausible:
-        error = (f"no candidate passed the tests ({tried(verdicts, ctx.result)})"
-                 if verdicts else "the model produced no usable edit")
+        error = (f"no candidate passed the tests ({tried(verdicts, ctx.result)})" if verdicts else
+                 "the budget ran out before a candidate was tested" if ctx.result.candidates["unvalidated"] else
+                 "the model produced no usable edit")
         if time.monotonic() > ctx.deadline:
             error += f"; the repair budget of {cfg.budget:.0f}s ran out (--budget for more)"
         return ctx.done("not_fixed", error)
@@ -469,6 +470,8 @@ def tried(verdicts: list[Verdict], result: FixResult) -> str:
     best = min(verdicts, key=lambda v: (len(v.regressions), v.remaining))
     said = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
     refused = f", {result.candidates['rejected']} refused by the screen" if result.candidates["rejected"] else ""
+    if result.candidates.get("unvalidated"):
+        refused += f", {result.candidates['unvalidated']} left untested at the budget's end"
     return (f"{len(verdicts)} validated: {said}{refused}; at lines {lines}; the closest left {best.remaining} "
             f"test(s) failing")
 
@@ -563,7 +566,10 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
             if time.monotonic() > stop:
                 break
             cands = _candidates(ctx, base, p, greedy, samples, rnd, seen, votes, seeds, stop)
-            for c in cands:
+            for i, c in enumerate(cands):
+                if time.monotonic() > ctx.deadline:  # the budget is the user's: no test run starts past it
+                    result.candidates["unvalidated"] += len(cands) - i
+                    break
                 v = _judge(ctx, base, c, before)
                 if v is None:
                     continue

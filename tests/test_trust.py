@@ -223,3 +223,38 @@ def test_a_repair_that_finds_nothing_says_what_it_tried(tmp_path):
     res = fix(str(path), cfg(formats=["infill"], samples=0), models=Models(generator=wrong))
     assert res.status == "not_fixed"
     assert "2 validated: 2 infill; at lines 5; the closest left 1 test(s) failing" in res.error, res.error
+
+
+def test_no_candidate_is_tested_past_the_budget(tmp_path, monkeypatch):
+    """The first validation runs past the repair's budget (its clock pushed on): the prompt's second candidate,
+    the fix, is left untested, and the miss says so."""
+    import time as real_time
+
+    import debugger.pipeline as pl
+
+    class Clock:  # the repair's clock, pushed past any budget once the first candidate has been tested
+        skew = 0.0
+
+        def monotonic(self):
+            return real_time.monotonic() + self.skew
+
+        def __getattr__(self, name):
+            return getattr(real_time, name)
+
+    clock, tested, validate = Clock(), [], pl.validate
+
+    def slow(ws, src, c, data, before):
+        tested.append(c.text)
+        v = validate(ws, src, c, data, before)
+        clock.skew = 10_000.0
+        return v
+    monkeypatch.setattr(pl, "time", clock)
+    monkeypatch.setattr(pl, "validate", slow)
+    path = project(tmp_path, SHIPPING, SHIPPING_TESTS)
+    gen = Scripted(3, ["    if total > 51:\n", "    if total >= 50:\n"])
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "not_fixed" and len(tested) == 1 and res.candidates["unvalidated"] == 1
+    assert "1 left untested at the budget's end" in res.error and "budget of 120s ran out" in res.error
+    clock.skew, tested[:] = 0.0, []
+    monkeypatch.setattr(pl, "validate", validate)
+    assert fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen)).status == "fixed"
