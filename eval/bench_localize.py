@@ -1,11 +1,14 @@
 """Localization benchmark: top-1/3/5 span hit rates per signal and fused, and what localization costs.
 
     python eval/bench_localize.py [--records data/corpus/bugs.jsonl] [--split test] [--limit 150]
+                                  [--tasks DIR] [--fit-tasks DIR]
                                   [--fit-split train] [--fit-limit 120] [--no-surprisal] [--out runs/localize]
                                   [--fit-exclude P1,P2] [--reuse [--rescore] | --extend] [--save-weights]
                                   [--no-infill] [--mutation] [--keep-weights] [--cv]
 
-Bugs are the bundled examples plus the records of `--split` (the held-out projects by default). For
+Bugs are the bundled examples plus the records of `--split` (the held-out projects by default), or with
+`--tasks` / `--fit-tasks` benchmark task folders (the real-bug held-out and tune splits), run as they are.
+Features a collecting run did not read (`--no-surprisal`, `--no-infill`) keep the runtime's weights when saved. For
 each, one run of the visible tests records per-test lines (the same run `debugger fix` makes) and the
 model's reads as debugger.localization.passes makes them: the surprisal pass, then the infill pass over the statements
 the runtime's first-round weights rank first; with `--mutation`, the mutation probe over them too
