@@ -135,6 +135,7 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
                # how far the tool itself said to trust the fix, and what choosing it cost (pipeline.select)
                "confidence": (res.get("confidence") or {}).get("level"),
                "confidence_reasons": (res.get("confidence") or {}).get("reasons"),
+               "unclaimed": len(res.get("unclaimed") or []),
                "alternatives": len(res.get("alternatives") or []),
                "selection_seconds": (res.get("selection") or {}).get("seconds"), "phases": res.get("phases")}
         after = run_tests(proj, task.test, timeout=600)

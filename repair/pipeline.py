@@ -58,6 +58,7 @@ class FixResult:
     disagreements: list[dict] = field(default_factory=list)  # inputs where plausible candidates answer differently
     alternatives: list[dict] = field(default_factory=list)  # plausible candidates that behave otherwise, with diffs
     passing: list[dict] = field(default_factory=list)  # every plausible candidate compared, the chosen one first
+    unclaimed: list[dict] = field(default_factory=list)  # a candidate that passed but is not offered (`unsupported`)
     # the search after the first plausible candidate: when it came (s), how many passed, inputs compared, seconds added
     selection: dict = field(default_factory=dict)
     # where the time went, seconds: tests (baseline, flaky check, rounds' re-runs), localize (probe included),
@@ -454,11 +455,33 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         return ctx.done("not_fixed", error)
     with ctx.clock("compare"):
         choice, comparison = select(ctx, plausible, votes, before)
+    blind = unsupported(choice.winner, choice.votes[id(choice.winner)], before) if pick is None else None
+    if blind:
+        w = choice.winner.candidate
+        ctx.result.unclaimed = [{"candidate": w.origin, "why": blind, "diff": unified_diff(ctx.src, w.text)}]
+        return ctx.done("not_fixed", f"only a blind edit passed, the probe's {w.origin} ({blind}), and nothing beyond "
+                                     "the failing tests supports it: not offered as a fix")
     best = pick(choice) if pick is not None else choice.winner
     if best is not choice.winner:
         choice.confidence["reasons"].append("you chose it over the ranking's first")
     conclude(ctx, best, choice, comparison, before, apply)
     return ctx.done("fixed")
+
+
+def unsupported(v: Verdict, sources: int, before: TestReport) -> str | None:
+    """Why the chosen candidate is no fix to offer, or None. A probe mutant is a blind one-token edit: alone (no
+    prompt to the model wrote the same behaviour), it is offered only when it reads like no trap (suspicion.py)
+    and a test that passed before runs the line it changes, so more than the failing tests vouch for it. On a
+    real project whose visible test is one failing test, a negated condition that passes is more often a trap."""
+    c = v.candidate
+    if c.kind != "mutant" or sources > 1:
+        return None
+    if c.suspicions:
+        return "; ".join(c.suspicions)
+    lines = set(range(c.edit.start_line, c.edit.end_line + 1))
+    if not any(lines & set(before.tests[n].lines) for n in before.passing):
+        return "no test that passed runs the line it changes"
+    return None
 
 
 def tried(verdicts: list[Verdict], result: FixResult) -> str:

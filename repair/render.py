@@ -182,6 +182,9 @@ class Renderer:
             else:
                 out.print(f"Take it back with: debugger undo {file}", soft_wrap=True)
             return
+        for u in result.unclaimed:  # it passed: shown, so the user can judge it, never applied
+            out.print(f"[dim]Passes your tests, not offered as a fix ({escape(u['why'])}):[/]")
+            out.print(Syntax(u["diff"], "diff", theme="ansi_dark", background_color="default"))
         out.print(f"[bold yellow]No verified fix[/] for {file}: {escape(result.error or '')}. "
                   f"{c['generated']} candidates, {c['validated']} validated, {result.seconds:.0f}s.")
 

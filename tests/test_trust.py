@@ -258,3 +258,27 @@ def test_no_candidate_is_tested_past_the_budget(tmp_path, monkeypatch):
     clock.skew, tested[:] = 0.0, []
     monkeypatch.setattr(pl, "validate", validate)
     assert fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen)).status == "fixed"
+
+
+def test_a_probe_mutant_alone_that_no_passing_test_vouches_for_is_not_offered(tmp_path):
+    """The visible test is the one failing test (as on a real project's new test): the probe's mutants of
+    `total > 50` that pass it are blind edits nothing else supports, shown but not offered; with the project's
+    other tests run too (they run the line) the `>=` mutant is the fix; and where the model writes the same
+    behaviour, two sources vouch for it."""
+    from debugger.render import Renderer
+
+    path = project(tmp_path, SHIPPING, SHIPPING_TESTS)
+    one = f"{sys.executable} -m pytest -q tests/test_shop.py::test_fifty"
+    res = fix(str(path), cfg(test=one, formats=["mutant"]), models=Models(generator=Scripted(3, [])))
+    assert res.status == "not_fixed" and res.exit_code == 1 and "not offered as a fix" in res.error, res.error
+    assert res.unclaimed and res.unclaimed[0]["diff"].count("\n+    ") == 1 and res.unclaimed[0]["why"]
+    assert path.read_text() == SHIPPING and res.diff == "" and res.to_json()["unclaimed"] == res.unclaimed
+    from rich.console import Console
+    out = Console(record=True, width=120)
+    Renderer(Console(file=open("/dev/null", "w"))).summary(out, res)
+    assert "not offered as a fix" in out.export_text()
+    res = fix(str(path), cfg(formats=["mutant"]), models=Models(generator=Scripted(3, [])))
+    assert res.status == "fixed" and "+    if total >= 50:" in res.diff and not res.unclaimed
+    res = fix(str(path), cfg(test=one, formats=["mutant", "infill"]),
+              models=Models(generator=Scripted(3, ["    if total >= 50:\n"])))
+    assert res.status == "fixed" and "+    if total >= 50:" in res.diff and res.winner["sources"] >= 2
