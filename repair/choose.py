@@ -6,9 +6,9 @@ the most independent sources behind it (different prompts to the model, and prob
 same code or code that answers the same on every input of the differential check; samples of one prompt
 are one source); then the model's candidates before
 a probe mutant (the model read the function's names and docstring, a mutant did not); then the smaller diff.
-Confidence is high only when that evidence agrees and was shown by running code: two or more sources
-behind the fix, and either a second, different program that answers the same on every input compared or a
-doctest example that passes; no plausible candidate behaving otherwise; no doctest broken; nothing in the
+Confidence is high only when that evidence agrees and was shown by running code or by sources of different
+kinds: two or more sources behind the fix, and either a second, different program that answers the same on
+every input compared, a doctest example that passes, three sources or more, or the probe among them; no plausible candidate behaving otherwise; no doctest broken; nothing in the
 edit that reads like a trap (suspicion.py: a dropped raise or return, a deleted statement, a negated
 condition, a special case of the tests' own values, a docstring or comment edited). A suspect fix ranks below
 an equally supported one that is not, and with one source behind it is low.
@@ -108,11 +108,19 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
         reasons.append(f"the doctests of {attempted} docstring(s) about the change pass")
     if everywhere:
         reasons.append(f"{len(everywhere)} doctest(s) fail with every version, the original too: not counted")
-    # Agreement has to be shown by running something: the same text from two prompts shares the model's bias
+    # Agreement has to be shown by running something: the same text from two prompts shares the model's bias;
+    # unless the sources are more than that: three prompts or more (the plain infill, the one that shows the
+    # failure, the function's rewrite), or the probe's blind edit and a prompt writing the same program (the
+    # probe reads no names, so it shares no bias with the model)
     executed = (len(twins) > 1 and cmp.inputs > 0) or (attempted > 0 and not broken(winner))
-    if level == "high" and not executed:
+    kinds = set().union(*(own[id(v)] for v in twins))
+    vouched = n_votes >= 3 or (n_votes >= 2 and "probe" in kinds)
+    if level == "high" and not executed and not vouched:
         level = "medium"
         reasons.append("no second program or doctest confirms the behaviour")
+    elif level == "high" and not executed:
+        reasons.append("the probe's blind edit and the model wrote the same program" if "probe" in kinds else
+                       f"{n_votes} different prompts wrote the same program")
     if winner.candidate.suspicions:  # passes, but reads like a trap: never high; alone, low
         level = "low" if n_votes < 2 else ("medium" if level == "high" else level)
         reasons.append(f"{'; '.join(winner.candidate.suspicions)}: read the diff before you trust it")

@@ -6,7 +6,7 @@ import sys
 import pytest
 from pathlib import Path
 
-from debugger.choose import choose
+from debugger.choose import Choice, choose
 from debugger.config import FixConfig
 from debugger.differ import Comparison, changed_functions, compare, float_params, neighbours
 from debugger.generate import Candidate
@@ -282,3 +282,21 @@ def test_a_probe_mutant_alone_that_no_passing_test_vouches_for_is_not_offered(tm
     res = fix(str(path), cfg(test=one, formats=["mutant", "infill"]),
               models=Models(generator=Scripted(3, ["    if total >= 50:\n"])))
     assert res.status == "fixed" and "+    if total >= 50:" in res.diff and res.winner["sources"] >= 2
+
+
+def test_sources_of_different_kinds_vouch_without_a_second_program():
+    """One program and nothing to run it against: two prompts are medium (they share the model's bias), three
+    prompts or the probe's blind edit beside one prompt are high; a trap never is."""
+    from debugger.generate import ast_key
+
+    def one(sources: set[str], kind: str = "infill", line: str = "    return x + 1\n") -> Choice:
+        v = Verdict(Candidate(Edit(2, 2, line), f"def f(x):\n{line}", kind, "infill greedy @2-2", 3, changed=2), True)
+        return choose([v], {ast_key(v.candidate.text): sources}, Comparison())
+    assert one({"p1", "p2"}).confidence["level"] == "medium"
+    assert one({"p1", "p2", "p3"}).confidence["level"] == "high"
+    c = one({"probe", "p1"})
+    assert c.confidence["level"] == "high" and any("probe's blind edit" in r for r in c.confidence["reasons"])
+    assert one({"probe"}, "mutant").confidence["level"] == "medium"
+    v = Verdict(Candidate(Edit(2, 2, "    pass\n"), "def f(x):\n    pass\n", "mutant", "mutant line 2", 3, changed=2), True)
+    v.candidate.suspicions = ["it deletes a statement"]
+    assert choose([v], {ast_key(v.candidate.text): {"probe", "p1", "p2"}}, Comparison()).confidence["level"] == "medium"
