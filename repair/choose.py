@@ -9,9 +9,10 @@ a probe mutant (the model read the function's names and docstring, a mutant did 
 Confidence is high only when that evidence agrees and was shown by running code or by sources of different
 kinds: two or more sources behind the fix, and either a second, different program that answers the same on
 every input compared, a doctest example that passes, three sources or more, or the probe among them; no
-plausible candidate behaving otherwise; no doctest broken; nothing in the edit that reads like a trap (suspicion.py: a dropped raise or return, a deleted statement, a negated
-condition, a special case of the tests' own values, a docstring or comment edited). A suspect fix ranks below
-an equally supported one that is not, and with one source behind it is low.
+plausible candidate behaving otherwise; no doctest broken; nothing in the edit that reads like a trap
+(suspicion.py: a dropped raise or return, a deleted statement, a negated condition, a special case of the
+tests' own values, a docstring or comment edited). A suspect fix ranks below an equally supported one that
+is not, and with one source behind it is low.
 """
 from __future__ import annotations
 
