@@ -418,10 +418,10 @@ def test_a_run_on_ray_gives_the_local_runs_verdicts_and_report(bench, tmp_path):
     """`debugger eval --ray local`: the same (task, config) pairs as Ray tasks on a local instance; the rows
     stream into results.jsonl, the verdicts and the report's figures are the local pool's, the provenance
     names the cluster, and a rerun resumes (nothing is run again)."""
-    extra = ["--model", f"fake:{fixed('calc')}", "--samples", "0"]
+    extra = ["--model", f"fake:{fixed('calc')}"]  # what `debugger eval` can pass on: the two runs' same settings
     local = runner.run(tasks.load_bench(bench), ["default", "naive"], tmp_path / "local", extra=extra)
     code, out, err, _ = run_cli("eval", str(bench), "--config", "default", "--config", "naive", "--ray", "local",
-                                "--out", str(tmp_path / "ray"), "--model", f"fake:{fixed('calc')}")
+                                "--out", str(tmp_path / "ray"), *extra)
     assert code == 0, err
     on_ray = report.load_rows(tmp_path / "ray")
     verdict = lambda rows: sorted((r["task"], r["config"], r["status"], r["fixed"], r["correct"], r["loc_rank"])  # noqa: E731
@@ -430,7 +430,8 @@ def test_a_run_on_ray_gives_the_local_runs_verdicts_and_report(bench, tmp_path):
     assert all(r["fixed"] and r["correct"] for r in on_ray if r["task"] == "calc")
     figures = lambda rows: {c: {k: v for k, v in s.items() if "seconds" not in k and k not in ("peak_rss_mb", "tokens_per_fix")}  # noqa: E731
                             for c, s in report.summarize(rows).items()}
-    assert figures(on_ray) == figures(local)
+    a, b = figures(on_ray), figures(local)
+    assert a == b, {c: {k: (v, b[c].get(k)) for k, v in a[c].items() if v != b[c].get(k)} for c in a}
     prov = json.loads((tmp_path / "ray" / "provenance.json").read_text())
     assert prov["ray"][0]["address"] == "local" and prov["ray"][0]["nodes"] == 1 and prov["ray"][0]["cpus"] >= 1
     lines = (tmp_path / "ray" / "results.jsonl").read_text()
