@@ -269,3 +269,20 @@ def test_bench_engine_times_a_rewrite_with_ngram_drafts(tiny_pair, monkeypatch):
     row = bench_engine.cell(str(tiny_pair[1]), "llama", 1, 16, "rewrite", "ngram")
     assert row["draft"] == "ngram" and row["decoded"] == 16 and row["prompt_tokens"] > 50
     assert row["accepted"] is None or 0 <= row["accepted"] <= 1
+
+
+def test_a_larger_pack_is_read_for_localization_by_the_pack_the_weights_were_fitted_on(monkeypatch):
+    from debugger import engines
+    from debugger.config import FixConfig, shipped_adapter
+    small = FixConfig(model="qwen2.5-coder-0.5b", adapter=shipped_adapter("qwen2.5-coder-0.5b"))
+    assert engines.scorer_settings(small) is small  # the default pack reads for itself
+    big = FixConfig(model="qwen2.5-coder-1.5b", adapter=None, threads=3)
+    read = engines.scorer_settings(big)
+    assert (read.model, read.adapter, read.threads) == ("qwen2.5-coder-0.5b", shipped_adapter("qwen2.5-coder-0.5b"), 3)
+    assert read.adapter and big.model == "qwen2.5-coder-1.5b"  # the repair's own settings are left as they were
+    other = FixConfig(model="/some/model/dir", adapter=None)
+    assert engines.scorer_settings(other) is other  # not a pack: its own weights, as before
+    loaded = []
+    monkeypatch.setattr(engines, "_transformers", lambda cfg, on_event: loaded.append((cfg.model, cfg.adapter)) or "s")
+    assert engines.make_scorer(big, engines.ENGINES["llama"], lambda: None, lambda e: None) == "s"
+    assert loaded == [("qwen2.5-coder-0.5b", shipped_adapter("qwen2.5-coder-0.5b"))]

