@@ -82,7 +82,7 @@ class FixConfig:
                            choices=("auto", "bwrap", "unshare", "local"),
                            why="it can switch the isolation of untrusted code off")
     context_lines: int | None = setting(None, "infill window on each side of the span (default: the adapter's, "
-                                        "else all)", bounds=(1, 10000))
+                                        "else 40 for weights run here, all for an endpoint)", bounds=(1, 10000))
     record: str | None = setting(None, "with --apply: append the verified bug/fix pair to this JSONL", who=USER,
                                  why="it names a file debugger writes to", flag=False)
 
@@ -292,6 +292,8 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
         cfg.adapter = str(where)
     if cfg.adapter and cfg.context_lines is None:
         cfg.context_lines = adapter_context_lines(cfg.adapter)
+    if cfg.context_lines is None and _local_weights(cfg.model):
+        cfg.context_lines = UNADAPTED_WINDOW
     if cfg.model.startswith("openai:"):
         check_endpoint(cfg.model[7:])
     from .localization.ranking import weights_for
@@ -350,6 +352,23 @@ def adapter_label(adapter: str) -> str:
 def model_label(spec: str, adapter: str | None) -> str:
     """The model as results name it ("qwen2.5-coder-0.5b + LoRA (shipped)"), known before it loads."""
     return spec if not adapter else f"{spec} + LoRA {adapter_label(adapter)}"
+
+
+# The infill window of a model loaded here whose adapter names none (no adapter: the 1.5B, --adapter none): the
+# whole file of a real project is thousands of tokens to prefill per prompt, 60-150 s for the 1.5B on 2 cores
+# (a markdown module: one prompt outlived the 120 s budget); 40 lines fixed more than the whole file did on the
+# base 0.5B (docs/benchmarks.md, held-out split)
+UNADAPTED_WINDOW = 40
+
+
+def _local_weights(model: str) -> bool:
+    """Whether the model's weights run on this machine (a pack, a GGUF, a directory, a hub id), where prefill is
+    paid in seconds per thousand tokens; an endpoint or the test fake is shown the whole file."""
+    from .engines.specs import kind_of
+    try:
+        return kind_of(model) not in ("openai", "fake")
+    except Exception:
+        return False
 
 
 def adapter_context_lines(adapter: str) -> int | None:

@@ -286,3 +286,12 @@ def test_a_larger_pack_is_read_for_localization_by_the_pack_the_weights_were_fit
     monkeypatch.setattr(engines, "_transformers", lambda cfg, on_event: loaded.append((cfg.model, cfg.adapter)) or "s")
     assert engines.make_scorer(big, engines.ENGINES["llama"], lambda: None, lambda e: None) == "s"
     assert loaded == [("qwen2.5-coder-0.5b", shipped_adapter("qwen2.5-coder-0.5b"))]
+
+
+def test_a_model_run_here_without_an_adapters_window_is_shown_40_lines_an_endpoint_the_file(tmp_path):
+    from debugger.config import UNADAPTED_WINDOW, adapter_context_lines, resolve, shipped_adapter
+    assert resolve(tmp_path, {}).context_lines == adapter_context_lines(shipped_adapter("qwen2.5-coder-0.5b")) == 24
+    assert resolve(tmp_path, {"model": "qwen2.5-coder-1.5b"}).context_lines == UNADAPTED_WINDOW == 40
+    assert resolve(tmp_path, {"adapter": "none"}).context_lines == 40
+    assert resolve(tmp_path, {"adapter": "none", "context_lines": 7}).context_lines == 7  # said: kept
+    assert resolve(tmp_path, {"model": f"fake:{tmp_path}/f.py"}).context_lines is None
