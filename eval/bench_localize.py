@@ -215,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                     c.tokens, c.surprisal, c.surprisal_seconds, c.infill = o.tokens, o.surprisal, o.surprisal_seconds, o.infill
         if a.rescore:
             from debugger.engines.hf import HFGenerator
-            from debugger.engines.packs import DEFAULT_MODEL
-            gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
+            from debugger.engines.packs import SMALL_MODEL
+            gen = HFGenerator(SMALL_MODEL, None, a.threads)
             for i, c in enumerate(fit_cases + cases, 1):
                 print(f"\r\033[Krescoring {i}/{len(fit_cases) + len(cases)} {c.id}", end="", file=sys.stderr, flush=True)
                 c.tokens, c.infill, c.surprisal_seconds = model_reads(c.src, c.report, gen, not a.no_infill)
@@ -239,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             known = {c.id: c for split in (a.fit_split, a.split) for c in load_cases(Path(a.surprisal_from), split)}
         elif not a.no_surprisal:
             from debugger.engines.hf import HFGenerator
-            from debugger.engines.packs import DEFAULT_MODEL
-            gen = HFGenerator(DEFAULT_MODEL, None, a.threads)
+            from debugger.engines.packs import SMALL_MODEL
+            gen = HFGenerator(SMALL_MODEL, None, a.threads)
         say = lambda m: print(f"\r\033[K{m}", end="", file=sys.stderr, flush=True)  # noqa: E731
         records = Path(a.records)
         skip = {p for p in a.fit_exclude.split(",") if p}

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .engines.packs import DEFAULT_MODEL
 from .errors import DebuggerError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -367,7 +368,7 @@ def localize(
 
 
 @model_app.command("info")
-def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
+def model_info(model: str = typer.Option(DEFAULT_MODEL, "--model"),
                engine: str = typer.Option("auto", "--engine", help="auto, llama or transformers."),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Where the model comes from, which engine runs it, and whether it is installed and ready."""
@@ -389,7 +390,7 @@ def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
     if st.kind == "pack":
         pk = PACKS[model]
         info.update(source=pk.hf_name, packages=f"{pk.package_prefix}1..{pk.parts}=={pk.version}",
-                    size=pk.size, sha256=pk.sha256)
+                    size=pk.size, sha256=pk.sha256, scorer=pk.scorer or model)
     if as_json:
         print(json.dumps(info))
     else:
@@ -399,13 +400,14 @@ def model_info(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
 
 
 @model_app.command("pull")
-def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
+def model_pull(model: str = typer.Option(DEFAULT_MODEL, "--model"),
                engine: str = typer.Option("all", "--engine", help="llama (assemble the GGUF), transformers (also "
                                           "convert it to safetensors, about a minute), auto, or all (default: what "
                                           "`debugger fix` uses, the GGUF for generation and the safetensors copy "
-                                          "that reads surprisal).")) -> None:
+                                          "that reads surprisal: for the 1.5B, the 0.5B's).")) -> None:
     """Assemble and hash-check a model pack into the local cache, ready for the engine (once)."""
     from .engines import ENGINES, pick
+    from .engines.packs import PACKS
     from .engines.specs import weights_for
     from .render import Renderer
     r = Renderer(err)
@@ -414,18 +416,21 @@ def model_pull(model: str = typer.Option("qwen2.5-coder-0.5b", "--model"),
     try:
         chosen = [e for e in ENGINES.values() if e.settable] if engine == "all" else [pick(engine, model)]
         engines = [e.name for e in chosen]
-        paths = [weights_for(model, e, progress) for e in chosen]
+        # all: what a repair loads, the scorer beside llama.cpp being the pack that reads for the model
+        reads = PACKS[model].scorer if engine == "all" and model in PACKS and PACKS[model].scorer else model
+        models = [reads if e.scores else model for e in chosen]
+        paths = [weights_for(m, e, progress) for m, e in zip(models, chosen)]
     except DebuggerError as e:
         r.stop()
         _fail(str(e), False)
         return
     r.stop()
-    for e, path in zip(engines, paths):
-        out.print(f"model ready for {e}: {path}")
+    for e, m, path in zip(engines, models, paths):
+        out.print(f"model ready for {e}: {path}" + (f" ({m}, which reads surprisal for {model})" if m != model else ""))
 
 
 @model_app.command("serve")
-def model_serve(model: str = typer.Option("qwen2.5-coder-0.5b", "--model", help="A pack name or a .gguf file."),
+def model_serve(model: str = typer.Option(DEFAULT_MODEL, "--model", help="A pack name or a .gguf file."),
                 adapter: str = typer.Option("auto", "--adapter", help="auto (the adapter shipped for the model), "
                                             "none, or a PEFT adapter directory."),
                 host: str = typer.Option("127.0.0.1", "--host"),

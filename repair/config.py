@@ -364,11 +364,24 @@ UNADAPTED_WINDOW = 40
 def _local_weights(model: str) -> bool:
     """Whether the model's weights run on this machine (a pack, a GGUF, a directory, a hub id), where prefill is
     paid in seconds per thousand tokens; an endpoint or the test fake is shown the whole file."""
+    from .engines import ENGINES
     from .engines.specs import kind_of
     try:
-        return kind_of(model) not in ("openai", "fake")
+        kind = kind_of(model)
     except Exception:
         return False
+    return any(e.weights and kind in e.kinds for e in ENGINES.values())
+
+
+def adapter_base(adapter: str) -> str:
+    """The model an adapter was trained on (training/ saves it; else the shipped adapter's base), so that it is
+    evaluated on those weights whatever the default model is."""
+    import json
+    from .engines.packs import SMALL_MODEL
+    meta = Path(adapter).expanduser() / "debugger_train.json"
+    if not meta.is_file():
+        return SMALL_MODEL
+    return json.loads(meta.read_text()).get("config", {}).get("base") or SMALL_MODEL
 
 
 def adapter_context_lines(adapter: str) -> int | None:

@@ -5,7 +5,8 @@ suspect before anything runs. Two grades:
 
 - `unreachable` (the patch screen refuses these): code made never to run — an empty range where the original
   loop ran (`range(0, n)` made `range(n, 0)`), a `while`/`if` whose condition became a false constant, a value
-  compared with itself. A loop that never runs passes a test that expected nothing to happen.
+  compared with itself, a block wrapped in a new local function that nothing calls. A loop that never runs
+  passes a test that expected nothing to happen.
 - `suspicions` (the choice ranks such candidates below the others, and a suspect fix is never called high):
   a dropped `raise`, `return`, `break` or `continue`; a deleted statement; a condition negated; a special case
   of a literal the failing tests use (`if x == 1337`); an edit to a docstring or a comment line. Each is a
@@ -77,6 +78,15 @@ def unreachable(original: str, new: str, start: int, end: int, new_lines: int) -
     for n in added:
         if isinstance(n, (ast.If, ast.While, ast.IfExp)) and _constant_test(n) and ast.unparse(n.test) not in old_const:
             reasons.append(f"its condition `{ast.unparse(n.test)}` is a constant: a branch that never runs")
+    old_defs = {n.name for n in old if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for outer in ast.walk(new_tree):  # a block wrapped in a local function nothing calls (an `if` made a `def`)
+        if not isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        used = {n.id for n in ast.walk(outer) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
+        for n in ast.walk(outer):
+            if n is not outer and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n in added and \
+                    not n.decorator_list and n.name not in old_defs and n.name not in used:
+                reasons.append(f"its new local function `{n.name}` is never called: its body never runs")
     return list(dict.fromkeys(reasons))
 
 

@@ -205,7 +205,8 @@ def test_engine_choice(tmp_path, monkeypatch):
 
 def test_model_info_names_the_engine(cli):
     code, out, err, info = cli("model", "info", "--json")
-    assert info["engine"] == "llama" and info["model"] == "qwen2.5-coder-0.5b", (out, err)
+    assert info["engine"] == "llama" and info["model"] == "qwen2.5-coder-1.5b", (out, err)
+    assert info["scorer"] == "qwen2.5-coder-0.5b"  # the pack whose transformers copy reads surprisal beside it
     assert "AVX2" in info["engine_build"].split()  # what llama.cpp was compiled for (the wheel: AVX2)
     code, out, err, info = cli("model", "info", "--engine", "transformers", "--json")
     assert info["engine"] == "transformers" and info["engine_build"] is None
@@ -290,8 +291,9 @@ def test_a_larger_pack_is_read_for_localization_by_the_pack_the_weights_were_fit
 
 def test_a_model_run_here_without_an_adapters_window_is_shown_40_lines_an_endpoint_the_file(tmp_path):
     from debugger.config import UNADAPTED_WINDOW, adapter_context_lines, resolve, shipped_adapter
-    assert resolve(tmp_path, {}).context_lines == adapter_context_lines(shipped_adapter("qwen2.5-coder-0.5b")) == 24
-    assert resolve(tmp_path, {"model": "qwen2.5-coder-1.5b"}).context_lines == UNADAPTED_WINDOW == 40
-    assert resolve(tmp_path, {"adapter": "none"}).context_lines == 40
+    small = resolve(tmp_path, {"model": "qwen2.5-coder-0.5b"})
+    assert small.context_lines == adapter_context_lines(shipped_adapter("qwen2.5-coder-0.5b")) == 24
+    assert resolve(tmp_path, {}).context_lines == UNADAPTED_WINDOW == 40  # the default 1.5B: no adapter
+    assert resolve(tmp_path, {"model": "qwen2.5-coder-0.5b", "adapter": "none"}).context_lines == 40
     assert resolve(tmp_path, {"adapter": "none", "context_lines": 7}).context_lines == 7  # said: kept
     assert resolve(tmp_path, {"model": f"fake:{tmp_path}/f.py"}).context_lines is None

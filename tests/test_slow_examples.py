@@ -1,4 +1,4 @@
-"""End to end with the real default model (0.5B, CPU): `debugger fix` on every bundled example."""
+"""End to end with the real default model (1.5B, CPU): `debugger fix` on every bundled example."""
 import json
 from pathlib import Path
 
@@ -15,7 +15,7 @@ def test_default_model_runs_on_llama_and_its_transformers_copy_is_safetensors_on
     if not info["ready"]:
         pytest.skip("model not assembled yet (setup.sh runs `debugger model pull`)")
     assert info["path"].endswith("model.gguf")
-    code, out, err, info = cli("model", "info", "--engine", "transformers", "--json")
+    code, out, err, info = cli("model", "info", "--model", info["scorer"], "--engine", "transformers", "--json")
     assert code == 0 and info["engine"] == "transformers", err
     files = {p.suffix for p in Path(info["path"]).iterdir()}
     assert ".safetensors" in files and not files & {".bin", ".pt", ".pkl", ".gguf"}
@@ -30,5 +30,5 @@ def test_fixes_at_least_four_examples_judged_by_hidden_tests(tmp_path):
     assert all(r["status"] in ("fixed", "not_fixed") for r in rows), rows  # no crash, no error
     assert all(r["fixed"] and r["regressions"] == 0 for r in rows if r["status"] == "fixed"), rows
     assert sum(bool(r["correct"]) for r in rows) >= 4, rows
-    assert all(r["model"] == "qwen2.5-coder-0.5b + LoRA (shipped)" and r["engine"] == "llama"
+    assert all(r["model"] == "qwen2.5-coder-1.5b" and r["engine"] == "llama"
                for r in rows if r["status"] != "error"), rows

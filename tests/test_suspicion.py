@@ -37,6 +37,24 @@ def test_what_the_original_already_did_and_ordinary_ranges_pass():
     assert unreachable(spin, spin.replace("s = 0", "s = 1"), 3, 3, 1) == []  # not its edit
 
 
+SETITEM = ("class Table:\n    def set(self, key, value):\n        self.body[key] = value\n"
+           "        if hasattr(value, 'display'):\n            value.display()\n        return self\n")
+
+
+def test_a_block_wrapped_in_a_new_local_function_nothing_calls_is_refused():
+    # an `if` header made a `def` header (a real model's edit that passed a real project's one failing test)
+    new = SETITEM.replace("        if hasattr(value, 'display'):\n", "        def remove(self, k) -> None:\n")
+    found = unreachable(SETITEM, new, 4, 4, 1)
+    assert found and "`remove` is never called" in found[0]
+    assert not screen(SETITEM, new, 4, 4, 1).ok
+    called = new.replace("        return self\n", "        remove(self, key)\n        return self\n")
+    assert unreachable(SETITEM, called, 4, 4, 1) == []  # called: it runs
+    registered = new.replace("        def remove", "        @hooks.register\n        def remove")
+    assert unreachable(SETITEM, registered, 4, 5, 2) == []  # a decorator may run it: not this check's call
+    method = SETITEM + "\n    def remove(self, k):\n        pass\n"
+    assert unreachable(SETITEM, method, 8, 9, 2) == []  # a method, not a local function
+
+
 GUARD = ("def charge(amount, currency):\n    \"\"\"Charge `amount` in `currency`.\"\"\"\n    if amount < 0:\n"
          "        raise ValueError(amount)\n    # round to cents\n    return round(amount, 2)\n")
 

@@ -167,8 +167,8 @@ def test_heldout_configs_differ_only_in_the_adapter(tmp_path):
 
 def test_the_shipped_adapter_is_the_default_for_its_model(tmp_path):
     from debugger.config import resolve, shipped_adapter
-    from debugger.engines.packs import DEFAULT_MODEL
-    shipped = Path(shipped_adapter(DEFAULT_MODEL))
+    from debugger.engines.packs import SMALL_MODEL
+    shipped = Path(shipped_adapter(SMALL_MODEL))
     assert {"adapter_config.json", "adapter_model.safetensors", "debugger_train.json"} <= {p.name for p in shipped.iterdir()}
     for overrides in ({}, {"adapter": "auto"}):  # no flag: the shipped adapter
         cfg = resolve(tmp_path, overrides)

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from debugger.engines.packs import DEFAULT_MODEL
+from debugger.engines.packs import SMALL_MODEL
 
 
 @dataclass
@@ -26,7 +26,7 @@ class LoraSettings:
 class TrainConfig:
     data: str  # bug-record JSONL (data/ schema); its train split is used, valid for evaluation loss
     out: str  # adapter directory
-    base: str = DEFAULT_MODEL  # a pack name, an HF model dir, or a hub id: its safetensors weights
+    base: str = SMALL_MODEL  # a pack name, an HF model dir, or a hub id: its safetensors weights
     preset: str = "cpu"
     context_lines: int | None = 24  # lines kept on each side of the span; `debugger fix` uses the same
     max_length: int = 768  # tokens; longer examples are dropped, never truncated into a wrong target

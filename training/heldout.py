@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from debugger.eval import report, runner, tasks, weights
-from debugger.config import DEFAULT_MODEL, adapter_context_lines
+from debugger.config import adapter_base, adapter_context_lines
 
 from .sweep import MODEL_WRITES
 
@@ -36,6 +36,7 @@ def configs(adapter: Path, model_only: bool = False) -> list[str]:
     window = adapter_context_lines(str(adapter))
     same = f"\ncontext_lines = {window}" if window else ""
     top += f"\n{MODEL_WRITES}" if model_only else ""
+    top += f'\nmodel = "{adapter_base(str(adapter))}"'  # the adapter's weights, whatever `debugger fix` defaults to
     base.write_text(f'{top}\nadapter = "none"{same}\n\n{rest}')
     lora.write_text(f'{top}\nadapter = "{adapter.resolve()}"\n\n{rest}')
     return [str(base), str(lora)]
@@ -93,7 +94,8 @@ def evaluate_weights(adapter: str | Path, data: str | Path, limit: int | None, *
     both prompted with the adapter's window; the summary per config and `paired`, as `evaluate` returns."""
     adapter = Path(adapter)
     run = adapter / "eval-weights"
-    models = [weights.Model("base", DEFAULT_MODEL), weights.Model("lora", DEFAULT_MODEL, str(adapter.resolve()))]
+    on = adapter_base(str(adapter))
+    models = [weights.Model("base", on), weights.Model("lora", on, str(adapter.resolve()))]
     bench = _bench(data, run, limit, extra)
     rows = weights.run(bench, models, run, window=adapter_context_lines(str(adapter)), on_row=on_row)
     weights.write_report(run, rows, groups=_groups(bench, extra))

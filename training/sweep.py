@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from debugger.engines.packs import SMALL_MODEL  # the trials' base, unless --base
+
 from .config import PRESETS, TrainConfig, make
 
 AXES = {"lr": float, "r": int, "context_lines": int, "epochs": float}
@@ -115,7 +117,7 @@ def _eval_config(trial: Path, grid: Grid, base: str | None, adapter: Path | None
     adapter); the base alone is given `window`, the trials' window, or it would see the whole file: prompts
     many times longer, slower to read on a CPU and not what the trials are scored on."""
     lines = ['strategy = "debugger"', f'adapter = "{adapter.resolve() if adapter else "none"}"',
-             MODEL_WRITES, f"budget = {grid.budget}"] + ([f'model = "{base}"'] if base else [])
+             MODEL_WRITES, f"budget = {grid.budget}", f'model = "{base or SMALL_MODEL}"']
     if adapter is None and window is not None:
         lines.append(f"context_lines = {window}")
     trial.mkdir(parents=True, exist_ok=True)
@@ -241,9 +243,9 @@ def _score(folder: Path, adapter: Path | None, grid: Grid, base: str | None, ben
     name = folder.name
     on_row = lambda r: emit("row", {**r, "trial": name})  # noqa: E731
     if grid.score == "weights":
-        from debugger.config import DEFAULT_MODEL, adapter_context_lines
+        from debugger.config import adapter_context_lines
         from debugger.eval import weights
-        model = weights.Model(name, base or DEFAULT_MODEL, str(adapter.resolve()) if adapter else None)
+        model = weights.Model(name, base or SMALL_MODEL, str(adapter.resolve()) if adapter else None)
         # every trial is prompted with the failure text the first one scored read (it names a scratch folder,
         # another each run), so that trials differ only in their weights
         own, shared = folder / "eval-weights" / "failures.json", folder.parent / "failures.json"

