@@ -30,7 +30,7 @@ def test_a_repair_through_the_openai_compatible_server_of_the_default_model(tmp_
             if not line:
                 break
             seen.append(line)
-            m = re.search(r"--model '(openai:http://127\.0\.0\.1:\d+/v1#qwen2\.5-coder-0\.5b-lora)'", line)
+            m = re.search(r"--model '(openai:http://127\.0\.0\.1:\d+/v1#qwen2\.5-coder-1\.5b)'", line)  # the default, no adapter
             spec = m and m.group(1)
         assert spec, "".join(seen)
         assert not any(key in ln for ln in seen)  # a key from the environment is never printed
