@@ -516,10 +516,11 @@ def conclude(ctx: RepairContext, best: Verdict, choice, comparison, before: Test
     result.passing = [{"candidate": choice.labels[id(v)], "sources": choice.votes[id(v)],
                        "suspicions": v.candidate.suspicions, "diff": unified_diff(src, v.candidate.text)}
                       for v in choice.ranked]
+    now = round(time.monotonic() - ctx.t0, 2)  # (no window opened: only blind edits passed, and two agreed)
     result.selection.update(candidates=result.candidates["plausible"], compared=len(choice.ranked),
                             inputs=comparison.inputs, recorded=comparison.recorded,
                             doctests=max((d.get("attempted", 0) for d in comparison.doctests.values()), default=0),
-                            seconds=round(time.monotonic() - ctx.t0 - result.selection["first_plausible"], 2))
+                            seconds=round(now - result.selection.get("first_plausible", now), 2))
     if apply:
         writer.apply(src, result.new_source)
         result.applied = True
@@ -551,7 +552,9 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
     is made among alternatives (choose.py), not by whichever came first: where the model made it, through the
     prompts that can give a second opinion on its place (another prompt for its span, the rewrite of its
     function), and it ends when they are done; where the probe's blind edit made it (on real code more often a
-    trap than a fix), through the rest of the round's prompts, for the model's view of the failure.
+    trap than a fix), through the rest of the round's prompts, for the model's view of the failure. A probe
+    mutant that would not be offered alone (`unsupported`) opens no window: the search goes on as though
+    nothing had passed, until a prompt writes that program too (a second source) or another candidate passes.
     `again` (`second_look`) is called once, in the first round, when its greedy infills have all failed: its
     ranking, and the probe's mutants it found, replace the prompts not yet asked.
     Between rounds (none passed), the candidate that fixed the most without regressions becomes the base,
@@ -597,14 +600,19 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
                 if v is None:
                     continue
                 verdicts.append(v)
-                if v.plausible and select_until is None:
-                    select_until = time.monotonic() + cfg.select
-                    queue.sort(key=lambda q, c=c: _nearness(q[0], c))  # second opinions on the same place first
-                    if c.kind != "mutant":  # see `search`: a model's fix waits for second opinions on its place only
-                        queue = [q for q in queue if _nearness(q[0], c) < 2]
-                    result.selection["first_plausible"] = round(time.monotonic() - ctx.t0, 2)
-                    if cfg.select > 0:
-                        ctx.emit(ev.Selecting(cfg.select))
+            # a blind edit the choice would not offer (`unsupported`) starts no selection: the search goes on for
+            # one it would, until a prompt writes that same program too (a second source) or another passes
+            offered = [v for v in verdicts if v.plausible and not (v.candidate.kind == "mutant" and unsupported(
+                v, len(votes.get(ast_key(v.candidate.text), ())), before))]
+            if offered and select_until is None:
+                c = offered[0].candidate
+                select_until = time.monotonic() + cfg.select
+                queue.sort(key=lambda q, c=c: _nearness(q[0], c))  # second opinions on the same place first
+                if c.kind != "mutant":  # see `search`: a model's fix waits for second opinions on its place only
+                    queue = [q for q in queue if _nearness(q[0], c) < 2]
+                result.selection["first_plausible"] = round(time.monotonic() - ctx.t0, 2)
+                if cfg.select > 0:
+                    ctx.emit(ev.Selecting(cfg.select))
         plausible = [v for v in verdicts if v.plausible]
         if plausible or time.monotonic() > ctx.deadline or rnd == cfg.rounds:
             return plausible

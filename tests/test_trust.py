@@ -284,6 +284,19 @@ def test_a_probe_mutant_alone_that_no_passing_test_vouches_for_is_not_offered(tm
     assert res.status == "fixed" and "+    if total >= 50:" in res.diff and res.winner["sources"] >= 2
 
 
+def test_a_blind_mutant_that_would_not_be_offered_does_not_end_the_search(tmp_path):
+    """The probe's lone mutant passes the one failing test first; it would not be offered, so it starts no
+    selection window (here 0 s, which would end the search at once): the prompts go on, the hinted sample
+    writes the same program, and two sources of different kinds make it a fix."""
+    path = project(tmp_path, SHIPPING, SHIPPING_TESTS)
+    one = f"{sys.executable} -m pytest -q tests/test_shop.py::test_fifty"
+    asked = []
+    res = fix(str(path), cfg(test=one, select=0.0),
+              models=Models(generator=Scripted(3, [], hinted=["    if total >= 50:\n"], on_call=asked.append)))
+    assert res.status == "fixed" and "+    if total >= 50:" in res.diff and res.winner["sources"] >= 2, res.error
+    assert any(p.head for p in asked)  # the hinted prompt, asked after the mutant had passed
+
+
 def test_sources_of_different_kinds_vouch_without_a_second_program():
     """One program and nothing to run it against: two prompts are medium (they share the model's bias), three
     prompts or the probe's blind edit beside one prompt are high; a trap never is."""
