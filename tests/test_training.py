@@ -171,8 +171,9 @@ def test_the_shipped_adapter_is_the_default_for_its_model(tmp_path):
     shipped = Path(shipped_adapter(SMALL_MODEL))
     assert {"adapter_config.json", "adapter_model.safetensors", "debugger_train.json"} <= {p.name for p in shipped.iterdir()}
     for overrides in ({}, {"adapter": "auto"}):  # no flag: the shipped adapter
-        cfg = resolve(tmp_path, overrides)
+        cfg = resolve(tmp_path, {"model": SMALL_MODEL, **overrides})
         assert cfg.adapter == str(shipped) and cfg.context_lines == 24  # prompted with the window it learned
+    assert resolve(tmp_path, {}).adapter is None  # the default model (the 1.5B): none ships for it
     assert resolve(tmp_path, {"adapter": "auto", "model": "fake:x.py"}).adapter is None  # none ships for it
     assert resolve(tmp_path, {"model": str(shipped)}).adapter is None  # a model dir is never its own adapter
     assert resolve(tmp_path, {"adapter": "none"}).adapter is None
