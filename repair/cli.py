@@ -373,7 +373,7 @@ def model_info(model: str = typer.Option(DEFAULT_MODEL, "--model"),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Where the model comes from, which engine runs it, and whether it is installed and ready."""
     from .engines import pick
-    from .engines.packs import PACKS, home
+    from .engines.packs import PACKS, home, reader
     from .engines.specs import status
     try:
         chosen = pick(engine, model)
@@ -390,7 +390,7 @@ def model_info(model: str = typer.Option(DEFAULT_MODEL, "--model"),
     if st.kind == "pack":
         pk = PACKS[model]
         info.update(source=pk.hf_name, packages=f"{pk.package_prefix}1..{pk.parts}=={pk.version}",
-                    size=pk.size, sha256=pk.sha256, scorer=pk.scorer or model)
+                    size=pk.size, sha256=pk.sha256, scorer=reader(model))
     if as_json:
         print(json.dumps(info))
     else:
@@ -407,7 +407,7 @@ def model_pull(model: str = typer.Option(DEFAULT_MODEL, "--model"),
                                           "that reads surprisal: for the 1.5B, the 0.5B's).")) -> None:
     """Assemble and hash-check a model pack into the local cache, ready for the engine (once)."""
     from .engines import ENGINES, pick
-    from .engines.packs import PACKS
+    from .engines.packs import reader
     from .engines.specs import weights_for
     from .render import Renderer
     r = Renderer(err)
@@ -417,7 +417,7 @@ def model_pull(model: str = typer.Option(DEFAULT_MODEL, "--model"),
         chosen = [e for e in ENGINES.values() if e.settable] if engine == "all" else [pick(engine, model)]
         engines = [e.name for e in chosen]
         # all: what a repair loads, the scorer beside llama.cpp being the pack that reads for the model
-        reads = PACKS[model].scorer if engine == "all" and model in PACKS and PACKS[model].scorer else model
+        reads = reader(model) if engine == "all" else model
         models = [reads if e.scores else model for e in chosen]
         paths = [weights_for(m, e, progress) for m, e in zip(models, chosen)]
     except DebuggerError as e:

@@ -78,15 +78,16 @@ def unreachable(original: str, new: str, start: int, end: int, new_lines: int) -
     for n in added:
         if isinstance(n, (ast.If, ast.While, ast.IfExp)) and _constant_test(n) and ast.unparse(n.test) not in old_const:
             reasons.append(f"its condition `{ast.unparse(n.test)}` is a constant: a branch that never runs")
-    old_defs = {n.name for n in old if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    for outer in ast.walk(new_tree):  # a block wrapped in a local function nothing calls (an `if` made a `def`)
-        if not isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef)):
+    funcs = (ast.FunctionDef, ast.AsyncFunctionDef)
+    old_defs = {n.name for n in old if isinstance(n, funcs)}
+    new_defs = [n for n in added if isinstance(n, funcs) and not n.decorator_list and n.name not in old_defs]
+    for outer in (ast.walk(new_tree) if new_defs else ()):  # a block wrapped in a local function nothing calls
+        if not isinstance(outer, funcs):
             continue
+        inner = [n for n in new_defs if n is not outer and any(n is m for m in ast.walk(outer))]
         used = {n.id for n in ast.walk(outer) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
-        for n in ast.walk(outer):
-            if n is not outer and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n in added and \
-                    not n.decorator_list and n.name not in old_defs and n.name not in used:
-                reasons.append(f"its new local function `{n.name}` is never called: its body never runs")
+        reasons += [f"its new local function `{n.name}` is never called: its body never runs"
+                    for n in inner if n.name not in used]
     return list(dict.fromkeys(reasons))
 
 

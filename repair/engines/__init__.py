@@ -119,12 +119,11 @@ def scorer_settings(cfg):
     """The settings the transformers scorer beside llama.cpp loads: the model's own, or for a pack that names
     another to read for it (packs.Pack.scorer), that pack with its shipped adapter."""
     import dataclasses
-    from .packs import PACKS
-    pack = PACKS.get(cfg.model)
-    if pack is None or not pack.scorer:
+    from .packs import reader
+    if reader(cfg.model) == cfg.model:
         return cfg
     from ..config import shipped_adapter
-    return dataclasses.replace(cfg, model=pack.scorer, adapter=shipped_adapter(pack.scorer))
+    return dataclasses.replace(cfg, model=reader(cfg.model), adapter=shipped_adapter(reader(cfg.model)))
 
 
 def reads_surprisal(cfg, engine: Engine) -> bool:

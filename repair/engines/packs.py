@@ -60,6 +60,12 @@ DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 SMALL_MODEL = "qwen2.5-coder-0.5b"
 
 
+def reader(model: str) -> str:
+    """The model whose transformers copy reads surprisal for `model` beside llama.cpp: the pack it names, or itself."""
+    pack = PACKS.get(model)
+    return pack.scorer if pack and pack.scorer else model
+
+
 def home() -> Path:
     return Path(os.environ.get("DEBUGGER_HOME") or Path.home() / ".cache" / "debugger")
 
