@@ -48,6 +48,8 @@ class FixResult:
     seconds: float = 0.0
     error: str | None = None
     tokens: int = 0
+    # prompt tokens the engine prefilled, and those it read from its prompt cache instead (llama.cpp engine only)
+    prompt_tokens: dict = field(default_factory=lambda: {"prefilled": 0, "cached": 0})
     winner: dict | None = None  # which prompt produced the fix and which span it touched
     new_source: bytes | None = None  # the fixed file's bytes (not serialized)
     source_sha256: str = ""  # the bytes the fix was validated against (what `debugger apply` checks)
@@ -397,12 +399,17 @@ def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixCo
         top = loc.statements[:cfg.top_k]
         deeper = loc.statements[cfg.top_k * depth:cfg.top_k * (depth + 1)]
         w = cfg.context_lines
+        # spans near each other show the same first line, so their prompts share a cached prefix
+        spans = [(s.start_line, s.end_line) for s in deeper + top]
+        first = dict(zip(spans, prompts.shared_starts(spans, w or 0)))
         # The greedy pass does not show the cut lines: shown them, a model (the adapter too) tends to copy
         # them back, a no-op. The samples see the failure and the cut lines: a second view of the span.
-        stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line, window=w) for s in deeper],
-                       True, 0))
+        stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line, window=w,
+                                                  first=first[s.start_line, s.end_line]) for s in deeper], True, 0))
         if cfg.samples:
-            hinted = [prompts.infill(base.text, s.start_line, s.end_line, failure, window=w) for s in top[:3]]
+            hinted = [prompts.infill(base.text, s.start_line, s.end_line, failure, window=w,
+                                     first=first[s.start_line, s.end_line])
+                      for s in top[:3]]
             stages.append(("infill", hinted, depth == 0, cfg.samples))
     if "rewrite" in cfg.formats:
         def rewrites(functions):
@@ -646,10 +653,13 @@ def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: 
     else:
         ctx.emit(ev.Prompted(p, ctx.deadline - time.monotonic()))
         gen = ctx.generator()
+        filled, cached = getattr(gen, "prefilled", 0), getattr(gen, "reused", 0)
         with ctx.clock("generate"):
             cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=ctx.cfg.temperature + 0.15 * rnd,
                                      greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes)
         ctx.result.tokens += tokens
+        ctx.result.prompt_tokens["prefilled"] += getattr(gen, "prefilled", 0) - filled
+        ctx.result.prompt_tokens["cached"] += getattr(gen, "reused", 0) - cached
     ctx.result.candidates["generated"] += len(cands)
     for c in cands:
         c.data = base.apply(c.edit)

@@ -128,15 +128,18 @@ def failure_comment(failure: str, original: str = "") -> str:
 
 
 def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int = 3,
-           window: int | None = None) -> Prompt:
+           window: int | None = None, first: int | None = None) -> Prompt:
     """Cut lines start..end and ask for the middle. With `failure`, the hinted template is used;
-    with `window`, only that many lines on each side are shown (what a CPU-trained adapter saw).
+    with `window`, only that many lines on each side are shown (what a CPU-trained adapter saw), the prefix
+    from line `first` when given (see `shared_starts`).
 
     The completion keeps as many lines as were cut, unless its first line opens a block (a missing
     condition): then up to `extra_lines` more are allowed, ended by the model's end-of-middle token.
     """
     lines = text.splitlines(keepends=True)
     lo, hi = (0, len(lines)) if window is None else (max(0, start - 1 - window), end + window)
+    if window is not None and first is not None:
+        lo = max(0, min(first - 1, lo))
     prefix, original, suffix = "".join(lines[lo:start - 1]), "".join(lines[start - 1:end]), "".join(lines[end:hi])
     n = end - start + 1
     tokens = {"fim_prefix": QWEN.prefix, "fim_suffix": QWEN.suffix, "fim_middle": QWEN.middle}
@@ -147,6 +150,22 @@ def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int 
         body = template("infill").substitute(prefix=prefix, suffix=suffix, **tokens)
     return Prompt("infill", start, end, original, text=body, prefix=prefix, suffix=suffix, head=head,
                   max_new_tokens=28 * (n + extra_lines) + 8, max_lines=n, extra_lines=extra_lines)
+
+
+def shared_starts(spans: list[tuple[int, int]], window: int, slack: int | None = None) -> list[int]:
+    """The first line each span's infill prompt shows (`infill`'s `first`): `window` lines above the span,
+    or up to `slack` more (default: half the window), so that spans close to each other show the same first line. Their prompts then
+    begin alike, and the engine's prompt cache prefills the shared part once (an infill prompt is prefix
+    first: two prompts share everything above the higher of their spans)."""
+    slack = window // 2 if slack is None else slack
+    natural = [max(1, start - window) for start, _ in spans]
+    firsts: dict[int, int] = {}
+    anchor = None
+    for n in sorted(set(natural)):
+        if anchor is None or n > anchor + slack:
+            anchor = n
+        firsts[n] = anchor
+    return [firsts[n] for n in natural]
 
 
 def _context(lines: list[str], start: int, end: int) -> str:

@@ -130,6 +130,28 @@ def test_deadline_in_the_past_stops_decoding_at_once(tiny_pair):
     assert c.tokens <= 2
 
 
+def test_a_deadline_stops_a_prompt_during_prefill_and_cached_prompt_tokens_are_counted(tiny_pair):
+    """Prefill goes in batches that each report progress, so a deadline stops a long prompt before it is
+    read through (a 1.5B window takes 10-40 s to prefill on 2 cores); a prompt that begins like the last one
+    is read from the prompt cache, and the engine counts both."""
+    import time
+
+    from debugger import prompts
+    from debugger.engines.llama import PREFILL_BATCH, LlamaGenerator
+    gen = LlamaGenerator(str(tiny_pair[1]), threads=1)
+    text = "".join(f"v{i} = {i}\n" for i in range(110))  # ~800 tokens of one byte each
+    p, q = prompts.infill(text, 60, 60), prompts.infill(text, 70, 70)
+    p.max_new_tokens = q.max_new_tokens = 4
+    (c,) = gen.complete(p, 0, 0.7, deadline=time.monotonic() - 1)
+    assert c.tokens == 0 and gen.prefilled == 0  # stopped before its prompt was read through
+    gen.complete(p, 0, 0.7)
+    assert gen.prefilled + gen.reused > 6 * PREFILL_BATCH
+    before, cached = gen.prefilled, gen.reused
+    gen.complete(q, 0, 0.7)  # shares lines 1-59 with p
+    assert gen.reused - cached >= len("".join(text.splitlines(keepends=True)[:59]))
+    assert gen.prefilled - before < 0.5 * (gen.prefilled + gen.reused - before - cached)
+
+
 def test_peft_adapter_converts_to_a_gguf_lora_the_engine_loads(tiny_pair, tmp_path, monkeypatch):
     """The adapter's delta reaches the llama.cpp engine: with B scaled up, its greedy text changes; the
     file holds A and B per adapted weight under the base's GGUF names, and alpha."""

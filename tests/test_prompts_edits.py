@@ -148,3 +148,30 @@ def test_a_round_that_changed_nothing_goes_deeper_instead_of_repeating_its_greed
                        ("rewrite", [1], False, 2)]
     assert plan(2) == [("infill", [22, 27], True, 0), ("infill", [2, 7], False, 2), ("rewrite", [11], True, 2),
                        ("rewrite", [1], False, 2)]
+
+
+def test_nearby_spans_prompts_begin_alike_so_the_engine_prefills_their_shared_start_once(tmp_path):
+    from debugger.config import FixConfig
+    from debugger.localization.ranking import Localization, ScoredSpan
+    from debugger.pipeline import _prompts
+    from debugger.source import load
+    from debugger.testrun import TestCase, TestReport
+    text = "".join(f"def f{i}(x):\n    y = x + {i}\n    return y\n\n\n" for i in range(60))  # 300 lines
+    (tmp_path / "m.py").write_text(text)
+    src = load(str(tmp_path / "m.py"), str(tmp_path))
+    # ranked out of line order: 112, 102 and 109 are near each other, 252 far away
+    loc = Localization([ScoredSpan(ln, ln, "statement", 1.0 - i / 10, "t") for i, ln in enumerate((112, 252, 102, 109))], [])
+    report = TestReport("pytest", 1, False, 0.1, "", {"t::test": TestCase("t::test", "failed", "assert 1 == 2")})
+    stages = _prompts(src, loc, report, FixConfig(formats=["infill"], context_lines=20))
+    lines = text.splitlines(keepends=True)
+    greedy, hinted = stages[0][1], stages[1][1]
+    heads = [p.prefix.splitlines(keepends=True)[0] for p in greedy]
+    assert heads[0] == heads[2] == heads[3] == lines[102 - 20 - 1]  # the highest near span's 20 lines set it
+    assert heads[1] == lines[252 - 20 - 1]
+    for p, ln in zip(greedy, (112, 252, 102, 109)):  # never fewer than the window, at most half as many more
+        shown = p.prefix.count("\n")
+        assert 20 <= shown <= 30 and p.prefix.endswith(lines[ln - 2]) and p.suffix.count("\n") == 20
+    assert hinted[0].text.split("#> ")[-1].count("\n") > 0 and hinted[0].prefix == greedy[0].prefix
+    # without a window (an endpoint) the whole file is shown, as before
+    whole = _prompts(src, loc, report, FixConfig(formats=["infill"], context_lines=None))[0][1][0]
+    assert whole.prefix == "".join(lines[:111])
