@@ -9,7 +9,8 @@ bundled examples' suites in a loop, as `debugger fix` validates candidates betwe
 prompt is an infill prompt of the largest bundled example, the kind `debugger fix` sends most, or a rewrite
 of its longest function (the chat `debugger fix` sends). Decoding runs a fixed number of tokens (end of
 text ignored) so that every cell decodes the same amount; `--drafts` adds llama.cpp's n-gram speculative
-decoding (draft="ngram", as `debugger fix` ships it) beside none, with the share of drafted tokens kept. A model may
+decoding (draft="ngram", as `debugger fix` ships it; or model:NAME, a smaller model drafting) beside none, with the
+share of drafted tokens kept. A model may
 be a pack name or a .gguf file (llama.cpp only: a requantized or natively built model's figures beside the
 pack's). Writes results.json, report.md (with the commit) and engine.png to --out.
 """
@@ -50,6 +51,13 @@ def prompt_text(kind: str = "example"):
     text = (path / meta["file"]).read_text()
     lo, hi = meta["fix_lines"]
     return prompts.infill(text, lo, max(lo, hi)).text
+
+
+def _draft_label(draft: str) -> str:
+    """'ngram ', '0.5b-draft ' (model:qwen2.5-coder-0.5b) or '' (none), for the plot's labels."""
+    if draft.startswith("model:"):
+        return f"{Path(draft[6:]).name.split('-')[-1]}-draft "
+    return "" if draft == "none" else f"{draft} "
 
 
 def cell(model: str, engine: str, threads: int, decode: int, kind: str = "example", draft: str = "none") -> dict:
@@ -172,7 +180,7 @@ def report(rows: list[dict], out: Path, kind: str = "example") -> None:
     import matplotlib.pyplot as plt
     ok = [r for r in rows if "error" not in r]
     labels = [f"{Path(r['model']).name.split('-')[-1]} {r['engine'][:5]} {r.get('build', '')} "
-              f"{'ngram ' if r.get('draft') == 'ngram' else ''}{r['threads'] or 'auto'}t "
+              f"{_draft_label(r.get('draft', 'none'))}{r['threads'] or 'auto'}t "
               f"{'busy' if r['busy'] else 'idle'}"
               for r in ok]
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(ok) + 1.5))
@@ -195,8 +203,8 @@ def main() -> None:
                     "runs it")
     ap.add_argument("--prompt", default="example", choices=sorted(PROMPTS), help="; ".join(f"{k}: {v}" for k, v in PROMPTS.items()))
     ap.add_argument("--decode", type=int, default=64, help="tokens each cell decodes")
-    ap.add_argument("--drafts", default="none", help="comma-separated llama.cpp speculative decoding: none, ngram "
-                    "(transformers cells run none only)")
+    ap.add_argument("--drafts", default="none", help="comma-separated llama.cpp speculative decoding: none, ngram, "
+                    "model:NAME (a smaller model of the same tokenizer drafts; transformers cells run none only)")
     ap.add_argument("--no-busy", action="store_true", help="idle cells only")
     ap.add_argument("--out", default="runs/bench-engine")
     ap.add_argument("--also-build", help="a folder with another xllamacpp build (pip install --target DIR WHEEL): "

@@ -137,7 +137,8 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
                "confidence_reasons": (res.get("confidence") or {}).get("reasons"),
                "unclaimed": len(res.get("unclaimed") or []),
                "alternatives": len(res.get("alternatives") or []),
-               "selection_seconds": (res.get("selection") or {}).get("seconds"), "phases": res.get("phases")}
+               "selection_seconds": (res.get("selection") or {}).get("seconds"), "phases": res.get("phases"),
+               "prompt_tokens": res.get("prompt_tokens")}  # prefilled and read from the prompt cache (llama.cpp)
         after = run_tests(proj, task.test, timeout=600)
         row["fixed"] = res.get("status") == "fixed" and after.ok
         row["regressions"] = len(set(baseline.passing) & set(after.failing))

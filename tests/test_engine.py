@@ -319,3 +319,18 @@ def test_a_model_run_here_without_an_adapters_window_is_shown_40_lines_an_endpoi
     assert resolve(tmp_path, {"model": "qwen2.5-coder-0.5b", "adapter": "none"}).context_lines == 40
     assert resolve(tmp_path, {"adapter": "none", "context_lines": 7}).context_lines == 7  # said: kept
     assert resolve(tmp_path, {"model": f"fake:{tmp_path}/f.py"}).context_lines is None
+
+
+def test_a_model_of_the_same_vocabulary_drafts_and_the_greedy_text_is_unchanged(tiny_pair):
+    """draft="model:NAME": a smaller model proposes tokens the model checks in one batch (the 0.5B for the
+    1.5B: they share a tokenizer). Here the tiny model drafts for itself: every drafted token is kept, and the
+    greedy text is the one decoded without drafts."""
+    from debugger.engines.llama import LlamaGenerator
+    gguf_path = str(tiny_pair[1])
+    plain, drafted = LlamaGenerator(gguf_path, threads=1), LlamaGenerator(gguf_path, threads=1, draft=f"model:{gguf_path}")
+    for p in _infill_prompts():
+        p.max_new_tokens = 24
+        assert plain.complete(p, 0, 0.7)[0].text == drafted.complete(p, 0, 0.7)[0].text, p.original
+    assert drafted.drafted > 0 and drafted.accepted == drafted.drafted
+    with pytest.raises(ValueError):
+        LlamaGenerator(gguf_path, threads=1, draft="eagle")

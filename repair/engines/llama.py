@@ -81,6 +81,13 @@ class LlamaGenerator:
         if draft == "ngram":
             p.speculative.types = [xlc.common_speculative_type.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
             p.speculative.ngram_simple.size_n, p.speculative.ngram_simple.size_m = NGRAM_N, NGRAM_M
+        elif draft.startswith("model:"):  # a smaller model of the same tokenizer drafts (the 0.5B for the 1.5B)
+            p.speculative.types = [xlc.common_speculative_type.COMMON_SPECULATIVE_TYPE_DRAFT_SIMPLE]
+            d = p.speculative.draft
+            d.mparams.path = str(gguf_file(draft.removeprefix("model:"), progress))
+            d.cpuparams.n_threads, d.cpuparams_batch.n_threads = decode, prefill
+        elif draft != "none":
+            raise ValueError(f"draft: ngram, none or model:NAME, not {draft!r}")
         if adapter:
             from .gguf_lora import cached
             p.lora_adapters = [xlc.CommonAdapterLoraInfo(str(cached(adapter, path)), 1.0)]
@@ -89,7 +96,7 @@ class LlamaGenerator:
         except RuntimeError as e:
             raise PackError(f"llama.cpp could not load {path} ({e})") from None
         self.threads, self.draft = decode, draft
-        self.drafted = self.accepted = 0  # tokens the n-gram drafts proposed, and those the model kept
+        self.drafted = self.accepted = 0  # tokens the drafts (n-gram or model) proposed, and those the model kept
         self.prefilled = self.reused = 0  # prompt tokens prefilled, and those read from the prompt cache instead
         self.name = model_label(spec, adapter)
         # the model family's FIM tokens, from the vocabulary in the file's header (~0.1 s for 152k tokens)
