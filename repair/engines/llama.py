@@ -131,7 +131,7 @@ class LlamaGenerator:
             body.update(top_k=1)
         texts, tokens, ended = [""] * n, [0] * n, [False] * n
         done = [False] * n
-        counted: list[bool] = []
+        progress: dict = {}
 
         def finished(i: int) -> bool:
             if prompt.kind == "infill":
@@ -154,10 +154,8 @@ class LlamaGenerator:
                 elif not done[i] and finished(i):
                     done[i] = True
             timings = chunk.get("timings") or {}
-            if timings.get("prompt_n") is not None and not counted:  # each of n completions reports the prompt
-                counted.append(True)
-                self.prefilled += timings["prompt_n"]
-                self.reused += timings.get("cache_n", 0)
+            if chunk.get("prompt_progress"):  # the last one says what was read, and what came from the cache
+                progress.update(chunk["prompt_progress"])
             self.drafted += timings.get("draft_n", 0)
             self.accepted += timings.get("draft_n_accepted", 0)
             if "error" in chunk or (chunk.get("code") and not chunk.get("choices")):
@@ -170,6 +168,9 @@ class LlamaGenerator:
                 self._server.handle_completions(dict(body, prompt=text), on_chunk)
             else:
                 self._server.handle_chat_completions(dict(body, messages=prompt.messages), on_chunk)
+        cached = progress.get("cache", 0)
+        self.prefilled += max(0, progress.get("processed", cached) - cached)
+        self.reused += cached
         return [(t + END if e else t, k) for t, k, e in zip(texts, tokens, ended)]
 
 
