@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -211,6 +212,9 @@ def main() -> None:
                     "its llama.cpp cells run too, beside the installed engine's (say, the AVX2 wheel against "
                     "setup.sh's build for this CPU)")
     a = ap.parse_args()
+    # a bench stopped with SIGTERM still stops its busy loop (run_cell's `finally`); killed, the loop ran on
+    # in its own session and slowed every later measurement on the machine
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if a.cell:
         model, engine, threads, decode, kind, draft = a.cell
         print(json.dumps(cell(model, engine, int(threads), int(decode), kind, draft)))
