@@ -126,6 +126,25 @@ def _docstrings(tree: ast.AST) -> dict[str, str]:
     return out
 
 
+_FLIP = {ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.Eq: ast.NotEq,
+         ast.NotEq: ast.Eq}
+
+
+def _negates(before: list, after: list) -> bool:
+    """Whether `after` holds the negation of a condition `before` holds: `not x` for `x`, or a comparison with
+    its operator flipped (`in`/`not in`, `is`/`is not`, `==`/`!=`). A guard added beside a condition
+    (`not isinstance(node, dict) or key not in node`) negates nothing that was there."""
+    was = {ast.unparse(n) for n in before if isinstance(n, ast.expr)}
+    for n in after:
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not) and ast.unparse(n.operand) in was:
+            return True
+        if isinstance(n, ast.Compare) and len(n.ops) == 1 and type(n.ops[0]) in _FLIP:
+            flipped = ast.Compare(n.left, [_FLIP[type(n.ops[0])]()], n.comparators)
+            if ast.unparse(flipped) in was:
+                return True
+    return False
+
+
 def suspicions(original: str, new: str, start: int, end: int, new_lines: int, literals: set = frozenset()) -> list[str]:
     """What about the candidate's changed lines reads like a trap (see the module's docstring); empty: nothing."""
     old_tree, new_tree = _parse(original), _parse(new)
@@ -140,9 +159,7 @@ def suspicions(original: str, new: str, start: int, end: int, new_lines: int, li
     statements = (ast.stmt,)
     if sum(isinstance(n, statements) for n in added) < sum(isinstance(n, statements) for n in old):
         reasons.append("it deletes a statement")
-    negations = lambda nodes: sum(isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not) for n in nodes) + \
-        sum(isinstance(op, (ast.NotIn, ast.IsNot, ast.NotEq)) for n in nodes if isinstance(n, ast.Compare) for op in n.ops)  # noqa: E731
-    if negations(added) != negations(old) and len(added) and abs(negations(added) - negations(old)) == 1 and \
+    if (_negates(old, added) or _negates(added, old)) and \
             sum(isinstance(n, ast.stmt) for n in added) == sum(isinstance(n, ast.stmt) for n in old):
         reasons.append("it negates a condition")
     old_compares = {ast.unparse(n) for n in old if isinstance(n, ast.Compare)}

@@ -63,6 +63,9 @@ GUARD = ("def charge(amount, currency):\n    \"\"\"Charge `amount` in `currency`
     ("        raise ValueError(amount)\n", "        pass\n", 4, 4, "drops a `raise`"),
     ("    if amount < 0:\n        raise ValueError(amount)\n", "", 3, 4, "deletes a statement"),
     ("    if amount < 0:\n", "    if not amount < 0:\n", 3, 3, "negates a condition"),
+    ("    if amount < 0:\n", "    if not (amount < 0):\n", 3, 3, "negates a condition"),
+    ("    if amount < 0:\n", "    if amount < 0 and currency is not None:\n", 3, 3, None),  # a clause added
+    ("    if amount < 0:\n", "    if not isinstance(amount, int) or amount < 0:\n", 3, 3, None),  # a guard
     ("    return round(amount, 2)\n", "    return 0 if amount == 1337 else round(amount, 2)\n", 6, 6, "special-cases"),
     ("    # round to cents\n", "    # whatever\n", 5, 5, "edits a comment"),
     ('    """Charge `amount` in `currency`."""\n', '    """Charge it."""\n', 2, 2, "edits a docstring"),
@@ -70,7 +73,7 @@ GUARD = ("def charge(amount, currency):\n    \"\"\"Charge `amount` in `currency`
 def test_edits_that_read_like_traps_are_said(old_lines, new_lines, start, end, word):
     new = GUARD.replace(old_lines, new_lines)
     found = suspicions(GUARD, new, start, end, len(new_lines.splitlines()), literals_of(["assert charge(1337, 'EUR') == 1337.0"]))
-    assert any(word in f for f in found), found
+    assert any(word in f for f in found) if word else found == [], found
     # an honest edit of the same lines is not suspect
     assert suspicions(GUARD, GUARD.replace("round(amount, 2)", "round(amount, 3)"), 6, 6, 1, {1337}) == []
 
@@ -98,3 +101,15 @@ def test_a_bound_the_original_already_compared_with_is_no_special_case():
     grade = "def grade(score):\n    if score > 50:\n        return 'pass'\n    return 'fail'\n"
     fixed = grade.replace("score > 50", "score >= 50")
     assert suspicions(grade, fixed, 2, 2, 1, literals_of(["assert grade(50) == 'pass'"])) == []
+
+
+def test_a_flipped_comparison_is_a_negation_and_a_new_guard_beside_one_is_not():
+    dig = "def dig(node, key):\n    if key not in node:\n        return None\n    return node[key]\n"
+    flipped = dig.replace("key not in node", "key in node")
+    assert "it negates a condition" in suspicions(dig, flipped, 2, 2, 1)
+    assert "it negates a condition" in suspicions(dig, dig.replace("key not in node", "not key not in node"), 2, 2, 1)
+    eq = "def same(a, b):\n    return a == b\n"
+    assert "it negates a condition" in suspicions(eq, eq.replace("==", "!="), 2, 2, 1)
+    # a real fix (a trap task's): the guard is new, the old condition stays as it was
+    guarded = dig.replace("if key not in node", "if not isinstance(node, dict) or key not in node")
+    assert suspicions(dig, guarded, 2, 2, 1) == []
