@@ -408,8 +408,7 @@ def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixCo
                                                   first=first[s.start_line, s.end_line]) for s in deeper], True, 0))
         if cfg.samples:
             hinted = [prompts.infill(base.text, s.start_line, s.end_line, failure, window=w,
-                                     first=first[s.start_line, s.end_line])
-                      for s in top[:3]]
+                                     first=first[s.start_line, s.end_line]) for s in top[:3]]
             stages.append(("infill", hinted, depth == 0, cfg.samples))
     if "rewrite" in cfg.formats:
         def rewrites(functions):

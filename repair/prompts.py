@@ -154,9 +154,9 @@ def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int 
 
 def shared_starts(spans: list[tuple[int, int]], window: int, slack: int | None = None) -> list[int]:
     """The first line each span's infill prompt shows (`infill`'s `first`): `window` lines above the span,
-    or up to `slack` more (default: half the window), so that spans close to each other show the same first line. Their prompts then
-    begin alike, and the engine's prompt cache prefills the shared part once (an infill prompt is prefix
-    first: two prompts share everything above the higher of their spans)."""
+    or up to `slack` more (default: half the window), so that spans close to each other show the same first
+    line. Their prompts then begin alike, and the engine's prompt cache prefills the shared part once (an
+    infill prompt is prefix first: two prompts share everything above the higher of their spans)."""
     slack = window // 2 if slack is None else slack
     natural = [max(1, start - window) for start, _ in spans]
     firsts: dict[int, int] = {}
