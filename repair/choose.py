@@ -9,7 +9,8 @@ a probe mutant (the model read the function's names and docstring, a mutant did 
 Confidence is high only when that evidence agrees and was shown by running code or by sources of different
 kinds: two or more sources behind the fix, and either a second, different program that answers the same on
 every input compared, a doctest example that passes, three sources or more, or the probe among them; no
-plausible candidate behaving otherwise; no doctest broken; nothing in the edit that reads like a trap
+plausible candidate behaving otherwise; no doctest broken; no answer changed at an edge value (0, empty,
+None) that no test passes (differ.Comparison.edges); nothing in the edit that reads like a trap
 (suspicion.py: a dropped raise or return, a deleted statement, a negated condition, a special case of the
 tests' own values, a docstring or comment edited). A suspect fix ranks below an equally supported one that
 is not, and with one source behind it is low.
@@ -122,6 +123,11 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
     elif level == "high" and not executed:
         reasons.append("the probe's blind edit and the model wrote the same program" if "probe" in kinds else
                        f"{n_votes} different prompts wrote the same program")
+    edges = cmp.edges.get(ids.get(id(winner), ""), [])
+    if edges:  # it changes an answer at an edge no test asked about: the tests did not choose that change
+        level = "medium" if level == "high" else level
+        reasons.append(f"it changes what the code answered for {edges[0]}, an edge no test passes"
+                       + (f" ({len(edges) - 1} more)" if len(edges) > 1 else "") + ": read the diff")
     if winner.candidate.suspicions:  # passes, but reads like a trap: never high; alone, low
         level = "low" if n_votes < 2 else ("medium" if level == "high" else level)
         reasons.append(f"{'; '.join(winner.candidate.suspicions)}: read the diff before you trust it")

@@ -42,6 +42,10 @@ class Comparison:
     # id -> {"attempted": examples, "failed": [names], "tests": [names]}; "_original": the file as it was
     doctests: dict[str, dict] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # id -> why its module did not load
+    # id -> calls on an edge value (0, empty, None) that no test made, where the file as it was returned and the
+    # candidate answers otherwise, while it keeps the file's answers on most other untested neighbours: a local
+    # fix that also moved an edge the tests never asked about (page_count(0, 10): 1 before, 0 after)
+    edges: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
     skipped: str = ""  # why no input could be compared, if none could
 
@@ -149,6 +153,14 @@ def _python(command: str) -> str:
     return sys.executable
 
 
+def _edge(call: str) -> bool:
+    """Whether a call passes an edge value: zero, an empty string or container, None."""
+    args, kwargs = ast.literal_eval(call)
+    return any(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0)
+               or (isinstance(v, (str, bytes, list, tuple, dict, set, frozenset)) and len(v) == 0)
+               for v in list(args) + list(kwargs.values()))
+
+
 def _call_text(function: str, call: str) -> str:
     args, kwargs = ast.literal_eval(call)
     shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
@@ -210,8 +222,11 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
     elif not inputs or not any(inputs.values()):
         result.skipped = "the tests pass no plain values to " + ", ".join(functions)
     vectors: dict[str, list[str]] = {i: [] for i in ran}
-    again = results.get("_again", {})
+    again, before_fix = results.get("_again", {}), results.get("_original", {})
+    moved: dict[str, list[str]] = {i: [] for i in ran}  # edge neighbours where the code returned, answered otherwise
+    kept: dict[str, list[int]] = {i: [0, 0] for i in ran}  # other neighbours: [answered otherwise, kept the answer]
     for fn, cs in inputs.items():
+        tested = {repr(ast.literal_eval(c)) for c in calls.get(fn, [])}
         for j, call in enumerate(cs):
             seen = {i: results[i].get(fn, [])[j] if j < len(results[i].get(fn, [])) else "missing" for i in ran}
             if ran and again.get(fn, [None] * (j + 1))[j] != seen[ran[0]]:
@@ -219,8 +234,20 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
             result.inputs += 1
             for i in ran:
                 vectors[i].append(seen[i])
+            was = before_fix.get(fn, [])[j] if j < len(before_fix.get(fn, [])) else None
+            if was is not None and call not in tested:  # a neighbour: did the candidate keep the code's answer?
+                edge = _edge(call)
+                for i in ran:
+                    if edge and was.startswith("= ") and seen[i] != was:
+                        moved[i].append(_call_text(fn, call))
+                    elif not edge:
+                        kept[i][seen[i] == was] += 1
             if len(set(seen.values())) > 1 and len(result.disagreements) < 5:
                 result.disagreements.append(Disagreement(_call_text(fn, call), seen))
+    # an edge's changed answer counts where the fix is otherwise local: it keeps the code's answers on most other
+    # neighbours (a ceiling division changes page_count only at multiples, and at (0, 10)); a fix that changes
+    # nearly every answer (`w + h` -> `w * h`) is a new behaviour whose edges changed with it
+    result.edges = {i: moved[i] for i in ran if moved[i] and sum(kept[i]) >= 3 and 2 * kept[i][0] < sum(kept[i])}
     groups: dict[tuple, list[str]] = {}
     for i in ran:
         groups.setdefault(tuple(vectors[i]), []).append(i)

@@ -107,6 +107,22 @@ def test_failure_text_is_bounded():
     assert len(text) <= prompts.MAX_FAILURE + 10 and "7 more failing" in text
 
 
+def test_failure_text_says_each_line_once():
+    """pytest's report repeats the assertion's summary as `E` lines: a prompt shows it once (every token is
+    prefill), and the lines it keeps are the summary, the failing line and where it is."""
+    from debugger.testrun import TestCase, TestReport
+    msg = ("assert [[1, 2], [2, 3]] == [[1, 2], [2, 3], [3, 4]]\n  \n  Right contains one more item: [3, 4]\n"
+           "  Use -v to get more diff\ndef test_windows():\n>       assert windows([1, 2, 3, 4], 2) == "
+           "[[1, 2], [2, 3], [3, 4]]\nE       assert [[1, 2], [2, 3]] == [[1, 2], [2, 3], [3, 4]]\nE         \n"
+           "E         Right contains one more item: [3, 4]\nE         Use -v to get more diff\n\n"
+           "tests/test_windows.py:8: AssertionError")
+    text = prompts.failure_text(TestReport("cmd", 1, False, 1.0, "", {"t::a": TestCase("t::a", "failed", msg)}))
+    assert text.splitlines() == ["- t::a", "  assert [[1, 2], [2, 3]] == [[1, 2], [2, 3], [3, 4]]",
+                                 "    Right contains one more item: [3, 4]", "  def test_windows():",
+                                 "  >       assert windows([1, 2, 3, 4], 2) == [[1, 2], [2, 3], [3, 4]]",
+                                 "  tests/test_windows.py:8: AssertionError"]
+
+
 def test_greedy_infills_hide_the_cut_lines_with_or_without_an_adapter(tmp_path):
     from debugger.config import FixConfig
     from debugger.localization.ranking import Localization, ScoredSpan

@@ -313,3 +313,27 @@ def test_sources_of_different_kinds_vouch_without_a_second_program():
     v = Verdict(Candidate(Edit(2, 2, "    pass\n"), "def f(x):\n    pass\n", "mutant", "mutant line 2", 3, changed=2), True)
     v.candidate.suspicions = ["it deletes a statement"]
     assert choose([v], {ast_key(v.candidate.text): {"probe", "p1", "p2"}}, Comparison()).confidence["level"] == "medium"
+
+
+PAGES = ('def page_count(items: int, per_page: int) -> int:\n'
+         '    """Pages needed for `items`, `per_page` a page; no items still shows one (empty) page."""\n'
+         '    return items // per_page + 1\n')
+PAGES_TESTS = ("from shop import page_count\n\n\n"
+               "def test_exact():\n    assert page_count(10, 10) == 1\n\n\n"
+               "def test_partial():\n    assert page_count(15, 10) == 2\n")
+
+
+def test_a_fix_that_changes_an_answer_at_an_edge_no_test_passes_is_not_high(tmp_path):
+    """Two prompts write two programs that agree (ceiling division): both pass and both make page_count(0, 10)
+    0 where the code said 1, which no test asks about (the docstring's rule says 1). That is medium, and says
+    so; two programs that keep the edge's answer stay high."""
+    path = project(tmp_path, PAGES, PAGES_TESTS)
+    gen = answers(3, ["    return (items + per_page - 1) // per_page\n"], ["    return (per_page - 1 + items) // per_page\n"])
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "fixed" and res.confidence["level"] == "medium", res.confidence
+    assert any("page_count(0, 10), an edge no test passes" in r for r in res.confidence["reasons"])
+    gen = answers(3, ["    return max(1, (items + per_page - 1) // per_page)\n"],
+                  ["    return max(1, (per_page - 1 + items) // per_page)\n"])
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "fixed" and res.confidence["level"] == "high", res.confidence
+    assert not any("an edge no test passes" in r for r in res.confidence["reasons"])
