@@ -122,12 +122,42 @@ class RepairContext:
             self.result.error = error
         return self.result
 
+    def preload(self) -> None:
+        """Start loading the model in a thread while the tests run: nearly every repair that finds a failing
+        test asks it something, and loading it (reading and repacking ~1 GB of weights) then costs only what
+        the tests did not cover. Engines with nothing local to load (`Engine.loads`) are left alone. The
+        load is kept on `models` (a later repair takes it) and its events wait for `generator`."""
+        models = self.models
+        if models.generator is not None or models.loading is not None or not self.engine.loads:
+            return
+        import concurrent.futures
+        import queue
+        held: queue.SimpleQueue = queue.SimpleQueue()
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="debugger-load")
+        models.loading = (pool.submit(make_generator, models.cfg or self.cfg, held.put), held)
+        pool.shutdown(wait=False)
+
     def generator(self) -> Generator:
-        """The model, loaded the first time a prompt needs it (a fix the probe's mutants find loads none)."""
+        """The model: loaded the first time a prompt needs it, or taken from `preload` when that is done (its
+        progress shown while this waits)."""
+        import concurrent.futures
         models, cfg = self.models, self.cfg
         if models.generator is None:
             with self.clock("load"):
-                models.generator = make_generator(models.cfg or cfg, self.emit)
+                if models.loading is None:
+                    models.generator = make_generator(models.cfg or cfg, self.emit)
+                else:
+                    (future, held), models.loading = models.loading, None
+                    while True:
+                        try:
+                            gen = future.result(timeout=0.2)
+                            break
+                        except concurrent.futures.TimeoutError:
+                            pass
+                        finally:
+                            while not held.empty():
+                                self.emit(held.get())
+                    models.generator = gen
             self.emit(ev.ModelLoaded(models.generator))
         gen = models.generator
         if gen.fim is None and "infill" in cfg.formats and cfg.strategy != "naive":
@@ -430,6 +460,7 @@ class Models:
     scorer: Scorer | None = None
     cfg: FixConfig | None = None
     engine: Engine | None = None  # what a given generator can do (default: its engine's registry entry)
+    loading: Any = None  # (Future, events) of a generator loading beside the tests (RepairContext.preload)
 
 
 def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False,
@@ -439,6 +470,8 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     spans before any candidate is made; `pick` chooses among the candidates that passed instead of the ranking
     (choose.Choice -> its Verdict)."""
     ctx = context(path, cfg, root=root, apply=apply, models=models, on_event=on_event)
+    if cfg.strategy == "naive" or set(cfg.formats) - {"mutant"}:  # the model will be asked something
+        ctx.preload()
     before = baseline(ctx)
     if not before.failing:
         gone = ctx.result.tests["flaky"]

@@ -337,3 +337,35 @@ def test_a_fix_that_changes_an_answer_at_an_edge_no_test_passes_is_not_high(tmp_
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
     assert res.status == "fixed" and res.confidence["level"] == "high", res.confidence
     assert not any("an edge no test passes" in r for r in res.confidence["reasons"])
+
+
+def test_the_model_loads_while_the_tests_run_and_its_progress_reaches_the_caller(tmp_path, monkeypatch):
+    """`fix` starts loading the model beside the baseline's test run (a repair that finds a failing test nearly
+    always asks the model something); what the loader reports reaches the caller on the caller's thread,
+    before ModelLoaded."""
+    import threading
+
+    from debugger import events as ev
+    from debugger import pipeline
+    path = project(tmp_path, AREA, AREA_TESTS)
+    fixed = tmp_path / "fixed.py"
+    fixed.write_text(AREA.replace("w + h", "w * h"))
+    events, began, tests_started = [], [], threading.Event()
+    real = pipeline.make_generator
+
+    def loading(settings, on_event):
+        tests_started.wait(30)
+        began.append(any(isinstance(e, ev.Baseline) for _, e in events))  # the tests had finished already?
+        on_event(ev.ModelProgress("assemble", 1, 2))
+        return real(settings, on_event)
+
+    def on(e):
+        events.append((threading.current_thread(), e))
+        if isinstance(e, ev.BaselineStarted):
+            tests_started.set()
+    monkeypatch.setattr(pipeline, "make_generator", loading)
+    res = fix(str(path), cfg(model=f"fake:{fixed}", formats=["infill"]), on_event=on)
+    assert res.status == "fixed" and began == [False]
+    kinds = [type(e).__name__ for _, e in events]
+    assert kinds.index("Baseline") < kinds.index("ModelProgress") < kinds.index("ModelLoaded")
+    assert all(t is threading.main_thread() for t, _ in events)

@@ -52,17 +52,19 @@ class Engine:
     settable: bool  # a name the `engine` setting may give (the others follow from the model spec)
     weights: str  # what it loads a pack as: "gguf", "safetensors", or "" (nothing local)
     native: bool  # compiled code that `debugger model info` says it was built for (native.py)
+    loads: bool  # it loads weights here, worth starting while the tests run (pipeline.RepairContext.preload)
 
 
 ENGINES = {
     "llama": Engine("llama", _llama, scores=False, scored_beside=True, kinds=("pack", "gguf"), settable=True,
-                    weights="gguf", native=True),
+                    weights="gguf", native=True, loads=True),
     "transformers": Engine("transformers", _transformers, scores=True, scored_beside=False,
-                           kinds=("pack", "dir", "hub"), settable=True, weights="safetensors", native=False),
+                           kinds=("pack", "dir", "hub"), settable=True, weights="safetensors", native=False,
+                           loads=True),
     "openai": Engine("openai", _endpoint, scores=False, scored_beside=False, kinds=("openai",), settable=False,
-                     weights="", native=False),
+                     weights="", native=False, loads=False),
     "fake": Engine("fake", _fake, scores=False, scored_beside=False, kinds=("fake",), settable=False, weights="",
-                   native=False),
+                   native=False, loads=True),
 }
 SETTINGS = ("auto", *(n for n, e in ENGINES.items() if e.settable))  # what the `engine` setting may say
 
