@@ -125,8 +125,9 @@ class RepairContext:
     def preload(self) -> None:
         """Start loading the model in a thread while the tests run: nearly every repair that finds a failing
         test asks it something, and loading it (reading and repacking ~1 GB of weights) then costs only what
-        the tests did not cover. Engines with nothing local to load (`Engine.loads`) are left alone. The
-        load is kept on `models` (a later repair takes it) and its events wait for `generator`."""
+        the tests did not cover (`fix` skips it where a probe mutant may end the repair alone: `select` 0).
+        Engines with nothing local to load (`Engine.loads`) are left alone. The load is kept on `models` (a
+        later repair takes it) and its events wait for `generator`."""
         models = self.models
         if models.generator is not None or models.loading is not None or not self.engine.loads:
             return
@@ -470,7 +471,9 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     spans before any candidate is made; `pick` chooses among the candidates that passed instead of the ranking
     (choose.Choice -> its Verdict)."""
     ctx = context(path, cfg, root=root, apply=apply, models=models, on_event=on_event)
-    if cfg.strategy == "naive" or set(cfg.formats) - {"mutant"}:  # the model will be asked something
+    # the model will be asked something: a prompt is in the formats, and a probe mutant that passes does not end
+    # the repair without one (with `select` 0 it may: that repair loads no model)
+    if cfg.strategy == "naive" or (set(cfg.formats) - {"mutant"} and ("mutant" not in cfg.formats or cfg.select > 0)):
         ctx.preload()
     before = baseline(ctx)
     if not before.failing:
