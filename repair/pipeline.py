@@ -125,40 +125,40 @@ class RepairContext:
     def preload(self) -> None:
         """Start loading the model in a thread while the tests run: nearly every repair that finds a failing
         test asks it something, and loading it (reading and repacking ~1 GB of weights) then costs only what
-        the tests did not cover (`fix` skips it where a probe mutant may end the repair alone: `select` 0).
+        the tests did not cover. Not where nothing asks the model (no prompt format), nor where a probe
+        mutant that passes may end the repair without it (`select` 0): that repair loads no model.
         Engines with nothing local to load (`Engine.loads`) are left alone. The load is kept on `models` (a
         later repair takes it) and its events wait for `generator`."""
-        models = self.models
-        if models.generator is not None or models.loading is not None or not self.engine.loads:
+        models, cfg = self.models, self.cfg
+        asks = cfg.strategy == "naive" or (set(cfg.formats) - {"mutant"} and ("mutant" not in cfg.formats or
+                                                                               cfg.select > 0))
+        if not asks or models.generator is not None or models.loading is not None or not self.engine.loads:
             return
         import concurrent.futures
         import queue
         held: queue.SimpleQueue = queue.SimpleQueue()
         pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="debugger-load")
-        models.loading = (pool.submit(make_generator, models.cfg or self.cfg, held.put), held)
+        models.loading = (pool.submit(make_generator, models.cfg or cfg, held.put), held)
         pool.shutdown(wait=False)
 
     def generator(self) -> Generator:
         """The model: loaded the first time a prompt needs it, or taken from `preload` when that is done (its
         progress shown while this waits)."""
-        import concurrent.futures
         models, cfg = self.models, self.cfg
         if models.generator is None:
             with self.clock("load"):
                 if models.loading is None:
                     models.generator = make_generator(models.cfg or cfg, self.emit)
                 else:
+                    import concurrent.futures
                     (future, held), models.loading = models.loading, None
                     while True:
-                        try:
-                            gen = future.result(timeout=0.2)
+                        done = concurrent.futures.wait([future], timeout=0.2).done
+                        while not held.empty():
+                            self.emit(held.get())
+                        if done:
                             break
-                        except concurrent.futures.TimeoutError:
-                            pass
-                        finally:
-                            while not held.empty():
-                                self.emit(held.get())
-                    models.generator = gen
+                    models.generator = future.result()
             self.emit(ev.ModelLoaded(models.generator))
         gen = models.generator
         if gen.fim is None and "infill" in cfg.formats and cfg.strategy != "naive":
@@ -471,10 +471,7 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     spans before any candidate is made; `pick` chooses among the candidates that passed instead of the ranking
     (choose.Choice -> its Verdict)."""
     ctx = context(path, cfg, root=root, apply=apply, models=models, on_event=on_event)
-    # the model will be asked something: a prompt is in the formats, and a probe mutant that passes does not end
-    # the repair without one (with `select` 0 it may: that repair loads no model)
-    if cfg.strategy == "naive" or (set(cfg.formats) - {"mutant"} and ("mutant" not in cfg.formats or cfg.select > 0)):
-        ctx.preload()
+    ctx.preload()
     before = baseline(ctx)
     if not before.failing:
         gone = ctx.result.tests["flaky"]
