@@ -1,11 +1,13 @@
 """Turn raw model output into a span edit, or reject it.
 
 Tolerates code fences, chatter around them and missing indentation; rejects edits that do not parse,
-rename the function, are empty, or change nothing.
+rename the function, are empty, or change nothing. A rewrite keeps the original's comments, blank lines and
+docstring wherever it changed only those (`keep_prose`): the diff a user reads holds the fix, not rewording.
 """
 from __future__ import annotations
 
 import ast
+import difflib
 import io
 import re
 import textwrap
@@ -129,20 +131,122 @@ def _function_from(block: str, name: str) -> str | None:
     return None
 
 
-def parse_rewrite(completion: str, p: Prompt, full: str) -> Edit | None:
-    first = p.original.splitlines()[0] if p.original else ""
-    indent = _indent_of(first)
+def _comment_cols(text: str) -> dict[int, int] | None:
+    """Line number -> the column its comment starts at (None: the text does not tokenize)."""
+    try:
+        return {t.start[0]: t.start[1] for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type == tokenize.COMMENT}
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+
+
+def _code_lines(lines: list[str], cols: dict[int, int]):
+    """The code lines of a text, each with the comment-only and blank lines just above it: (those prose lines
+    per code line, plus one list for the prose after the last; the code lines; their trailing comments, "" for
+    none; their code without the comment)."""
+    gaps, code, tails, keys = [[]], [], [], []
+    for i, ln in enumerate(lines, 1):
+        key = (ln[:cols[i]] if i in cols else ln).rstrip()
+        if not key:
+            gaps[-1].append(ln)
+            continue
+        code.append(ln)
+        tails.append(ln[cols[i]:].strip() if i in cols else "")
+        keys.append(key)
+        gaps.append([])
+    return gaps, code, tails, keys
+
+
+def _docstring_at(text: str) -> tuple[tuple[int, int] | None, int] | None:
+    """(the (first, last) line of the first function's docstring in `text` or None, the line its body starts
+    on); None where `text` holds no function that parses."""
+    try:
+        tree = ast.parse(textwrap.dedent(text))
+    except (SyntaxError, ValueError):
+        return None
+    fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if fn is None:
+        return None
+    first = fn.body[0]
+    doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    return ((first.lineno, first.end_lineno) if doc else None), first.lineno
+
+
+def _behaviour(text: str) -> str | None:
+    """The AST without comments and docstrings: what a prose edit cannot change."""
+    try:
+        tree = ast.parse(textwrap.dedent(text))
+    except (SyntaxError, ValueError):
+        return None
+    for n in ast.walk(tree):
+        body = getattr(n, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
+                isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            n.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+def keep_prose(old: str, new: str) -> str:
+    """`new` (a rewrite of the function `old`) with `old`'s comments, blank lines and docstring wherever the
+    rewrite changed only those: a model asked for a function back rewords its docstring, drops or adds
+    comments ("# Fixed: ...") and blank lines, none of which a fix needs. Code lines stay as the rewrite has
+    them; where a changed stretch mixes code and prose, the comment lines the model added there are dropped.
+    Returns `new` unchanged where the result would behave otherwise (it never does) or cannot be read."""
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    at_a, at_b = _docstring_at(old), _docstring_at(new)
+    if at_a is None or at_b is None:
+        return new
+    (da, _), (db, body) = at_a, at_b
+    if (da is None) != (db is None) or (da and a[da[0] - 1:da[1]] != b[db[0] - 1:db[1]]):  # the original's, or none
+        if da and _indent_of(b[body - 1]) != _indent_of(a[da[0] - 1]):
+            return new  # the rewrite's body sits at another depth: leave it as the model wrote it
+        b[body - 1:db[1] if db else body - 1] = a[da[0] - 1:da[1]] if da else []
+    ca, cb = _comment_cols("".join(a)), _comment_cols("".join(b))
+    if ca is None or cb is None:
+        return new
+    (ga, la, ta, ka), (gb, lb, tb, kb) = _code_lines(a, ca), _code_lines(b, cb)
+    out: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
+        if tag == "equal":  # the same code: the original's lines, its comments and blank lines before them
+            for i in range(i1, i2):
+                out += ga[i] + [la[i]]
+            continue
+        said = {ln.strip() for i in range(i1, i2) for ln in ga[i]} | {ta[i] for i in range(i1, i2)}
+        for j in range(j1, j2):  # changed code: the rewrite's lines, less the comments it added
+            out += [ln for ln in gb[j] if not ln.strip() or ln.strip() in said]
+            line = lb[j]
+            if tb[j] and tb[j] not in said:  # a comment the model put after its code
+                line = kb[j] + line[len(line.rstrip("\r\n")):]
+            out.append(line)
+    out += ga[-1]
+    result = "".join(out)
+    return result if _behaviour(result) is not None and _behaviour(result) == _behaviour(new) else new
+
+
+def _rewrites(completion: str, p: Prompt):
+    """Each version of the prompt's function the completion holds, at the original's depth, prose kept."""
+    indent = _indent_of(p.original.splitlines()[0]) if p.original else ""
     for block in _blocks(completion):
         func = _function_from(block, p.name)
-        if func is None:
-            continue
-        new = textwrap.indent(func, indent, lambda ln: bool(ln.strip()))
-        if not new.endswith("\n"):
-            new += "\n"
+        if func is not None:
+            new = textwrap.indent(func, indent, lambda ln: bool(ln.strip()))
+            yield keep_prose(p.original, new if new.endswith("\n") else new + "\n")
+
+
+def parse_rewrite(completion: str, p: Prompt, full: str) -> Edit | None:
+    for new in _rewrites(completion, p):
         if new.strip() == p.original.strip() or not _parses(_splice(full, p, new)):
             continue
         return Edit(p.start_line, p.end_line, new)
     return None
+
+
+def unchanged(completion: str, p: Prompt) -> bool:
+    """Does the completion give the prompt's span back as it was (prose aside, for a rewrite)?"""
+    if p.kind == "infill":
+        lines = SPECIAL.split(completion)[0].splitlines(keepends=True)
+        return "".join(lines[:infill_keep(lines, p) or None]).strip() == p.original.strip()
+    return p.kind == "rewrite" and next(_rewrites(completion, p), "").strip() == p.original.strip()
 
 
 def parse_whole_file(completion: str, p: Prompt, full: str) -> Edit | None:

@@ -630,7 +630,7 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
             stop = ctx.deadline if select_until is None else min(ctx.deadline, select_until)
             if time.monotonic() > stop:
                 break
-            cands = _candidates(ctx, base, p, greedy, samples, rnd, seen, votes, seeds, stop)
+            cands = _candidates(ctx, base, p, greedy, samples, rnd, seen, votes, seeds, stop, select_until is not None)
             for i, c in enumerate(cands):
                 if time.monotonic() > ctx.deadline:  # the budget is the user's: no test run starts past it
                     result.candidates["unvalidated"] += len(cands) - i
@@ -677,8 +677,9 @@ def _queue(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConf
 
 
 def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: int, rnd: int, seen: set, votes: dict,
-                seeds: list[Candidate], stop: float) -> list[Candidate]:
-    """One prompt's new candidates (None: the probe's mutants), each new to the search, with its bytes."""
+                seeds: list[Candidate], stop: float, selecting: bool = False) -> list[Candidate]:
+    """One prompt's new candidates (None: the probe's mutants), each new to the search, with its bytes. While
+    selecting, a prompt whose greedy completion changes nothing gets no samples (see `generate`)."""
     if p is None:
         cands = [c for c in seeds if ast_key(c.text) not in seen]
         seen.update(ast_key(c.text) for c in cands)
@@ -687,8 +688,11 @@ def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: 
         gen = ctx.generator()
         filled, cached = getattr(gen, "prefilled", 0), getattr(gen, "reused", 0)
         with ctx.clock("generate"):
+            def unchanged(_p):
+                ctx.result.selection["unchanged"] = ctx.result.selection.get("unchanged", 0) + 1
             cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=ctx.cfg.temperature + 0.15 * rnd,
-                                     greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes)
+                                     greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes,
+                                     unchanged=unchanged if selecting else None)
         ctx.result.tokens += tokens
         ctx.result.prompt_tokens["prefilled"] += getattr(gen, "prefilled", 0) - filled
         ctx.result.prompt_tokens["cached"] += getattr(gen, "reused", 0) - cached

@@ -191,3 +191,20 @@ def test_nearby_spans_prompts_begin_alike_so_the_engine_prefills_their_shared_st
     # without a window (an endpoint) the whole file is shown, as before
     whole = _prompts(src, loc, report, FixConfig(formats=["infill"], context_lines=None))[0][1][0]
     assert whole.prefix == "".join(lines[:111])
+
+
+def test_a_rewrite_keeps_the_originals_comments_blank_lines_and_docstring_where_it_changed_only_those():
+    code = ('def total(items):\n    """Sum the prices.\n\n    Empty lists give 0."""\n    # start from nothing\n'
+            '    s = 0\n\n    for it in items:  # each one\n        s += it.price - 1\n    return s\n')
+    p = prompts.rewrite(code, 1, 10, "total", "m.py", "fail")
+    reply = ('```python\ndef total(items):\n    """Sum the prices of all items."""\n    s = 0\n'
+             '    for it in items:  # each item\n        # Fixed: no discount\n        s += it.price  # fixed\n'
+             '    return s  # the total\n```')
+    e = edits.parse(reply, p, code)
+    assert e.text == code.replace("it.price - 1", "it.price")  # the fix's line, nothing else
+    added = ('```python\ndef total(items):\n    if not items:  # nothing to add\n        return 0\n'
+             '    s = 0\n    for it in items:\n        s += it.price - 1\n    return s\n```')
+    e = edits.parse(added, p, code)  # a guard added: its code kept, its comment dropped, the rest as it was
+    assert e.text == code.replace("    # start from", "    if not items:\n        return 0\n    # start from")
+    prose = code.replace("# each one", "# every item").replace("Sum the prices.", "Add up prices.")
+    assert edits.parse(f"```python\n{prose}```", p, code) is None  # prose only: no edit at all

@@ -9,7 +9,7 @@ from pathlib import Path
 from debugger.choose import Choice, choose
 from debugger.config import FixConfig
 from debugger.differ import Comparison, changed_functions, compare, float_params, neighbours
-from debugger.generate import Candidate
+from debugger.generate import Candidate, Completion
 from debugger.pipeline import Models, fix
 from debugger.source import Edit, load
 from debugger.testrun import default_command, run_tests
@@ -369,3 +369,29 @@ def test_the_model_loads_while_the_tests_run_and_its_progress_reaches_the_caller
     kinds = [type(e).__name__ for _, e in events]
     assert kinds.index("Baseline") < kinds.index("ModelProgress") < kinds.index("ModelLoaded")
     assert all(t is threading.main_thread() for t, _ in events)
+
+
+def test_while_selecting_a_prompt_whose_greedy_changes_nothing_gets_no_samples(tmp_path):
+    """The first pass samples every prompt; once a fix passes, a prompt whose greedy completion gives its span
+    back as it was (here the rewrite of the function) is not sampled: its samples would cost seconds to say
+    the same. A rewrite whose greedy differs only in its docstring or comments changed nothing either."""
+    path = project(tmp_path, SHIPPING, SHIPPING_TESTS)
+    calls = []
+
+    class Gen(Scripted):
+        def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
+            calls.append((prompt.kind, greedy, samples))
+            if prompt.kind == "rewrite":  # the function back, its docstring reworded
+                same = SHIPPING.replace("ship free", "are shipped for free")
+                return [Completion(f"```python\n{same}```", 9, greedy)] * (int(greedy) + samples)
+            return super().complete(prompt, samples, temperature, greedy, deadline)
+
+    gen = Gen(3, ["    return 0.0\n"], ["    if total >= 50:\n"])  # the plain infill fails; the hinted one fixes it
+    res = fix(str(path), cfg(formats=["infill", "rewrite"], samples=2), models=Models(generator=gen))
+    assert res.status == "fixed" and "+    if total >= 50:" in res.diff
+    rewrites = [c for c in calls if c[0] == "rewrite"]
+    assert rewrites and all(samples == 0 for _, _, samples in rewrites), calls
+    assert res.selection["unchanged"] == len(rewrites)
+    calls.clear()  # with no fix yet, the same rewrite is sampled
+    res = fix(str(path), cfg(formats=["rewrite"], samples=2), models=Models(generator=gen))
+    assert res.status == "not_fixed" and ("rewrite", True, 2) in calls and "unchanged" not in res.selection
