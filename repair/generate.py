@@ -65,8 +65,8 @@ def generate(full_text: str, prompts: list[Prompt], generator: Generator, *, sam
     `votes` collects, per AST key, the prompts whose completions produced it (duplicates too): agreement
     between different prompts is evidence; samples of one prompt agreeing with each other much less so.
     With `unchanged`, a prompt whose greedy completion gives its span back as it was (the model, shown the
-    failure, sees nothing to change there) gets no samples: `unchanged(prompt)` is called instead. Its samples
-    mostly give the span back too (a rewrite's take seconds each), so where the search wants second opinions
+    failure, sees nothing to change there) gets no samples: `unchanged(prompt)` is called instead. A rewrite's
+    samples then mostly give the function back too, seconds each, so where the search wants second opinions
     (selection) they cost more than they say."""
     seen = seen if seen is not None else {ast_key(full_text)}
     out: list[Candidate] = []

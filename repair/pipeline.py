@@ -679,7 +679,9 @@ def _queue(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConf
 def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: int, rnd: int, seen: set, votes: dict,
                 seeds: list[Candidate], stop: float, selecting: bool = False) -> list[Candidate]:
     """One prompt's new candidates (None: the probe's mutants), each new to the search, with its bytes. While
-    selecting, a prompt whose greedy completion changes nothing gets no samples (see `generate`)."""
+    selecting, a rewrite whose greedy completion changes nothing gets no samples (see `generate`). Not an
+    infill: the hinted infill shows the cut lines, its greedy completion often copies them back, and its
+    samples are its point (skipping them cost 4 of 13 high fixes on the examples and traps their sources)."""
     if p is None:
         cands = [c for c in seeds if ast_key(c.text) not in seen]
         seen.update(ast_key(c.text) for c in cands)
@@ -692,7 +694,7 @@ def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: 
                 ctx.result.selection["unchanged"] = ctx.result.selection.get("unchanged", 0) + 1
             cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=ctx.cfg.temperature + 0.15 * rnd,
                                      greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes,
-                                     unchanged=unchanged if selecting else None)
+                                     unchanged=unchanged if selecting and p.kind == "rewrite" else None)
         ctx.result.tokens += tokens
         ctx.result.prompt_tokens["prefilled"] += getattr(gen, "prefilled", 0) - filled
         ctx.result.prompt_tokens["cached"] += getattr(gen, "reused", 0) - cached
@@ -735,11 +737,14 @@ def select(ctx: RepairContext, plausible: list[Verdict], votes: dict[str, set[st
     them (choose.py)."""
     from .choose import choose
     from .differ import compare
-    shortlist = choose(plausible, votes, None).ranked[:8]
+    first = choose(plausible, votes, None)
+    shortlist = first.ranked[:8]
     ids = {id(v): f"c{n}" for n, v in enumerate(shortlist)}
     ctx.emit(ev.Comparing(len(shortlist)))
+    # a lone candidate is run on the recorded inputs too where it could be called high (two sources or more):
+    # against the code, for an edge answer it changed (differ.Comparison.edges)
     comparison = compare(ctx.ws, ctx.src, {ids[id(v)]: v.candidate.text for v in shortlist}, before,
-                         record=len(shortlist) > 1)
+                         record=len(shortlist) > 1 or first.votes[id(first.winner)] >= 2)
     ctx.emit(ev.Compared(comparison))
     return choose(shortlist, votes, comparison, ids), comparison
 

@@ -326,7 +326,8 @@ PAGES_TESTS = ("from shop import page_count\n\n\n"
 def test_a_fix_that_changes_an_answer_at_an_edge_no_test_passes_is_not_high(tmp_path):
     """Two prompts write two programs that agree (ceiling division): both pass and both make page_count(0, 10)
     0 where the code said 1, which no test asks about (the docstring's rule says 1). That is medium, and says
-    so; two programs that keep the edge's answer stay high."""
+    so; two programs that keep the edge's answer stay high. One program that three prompts wrote, with no
+    other to run it against, is run against the code all the same."""
     path = project(tmp_path, PAGES, PAGES_TESTS)
     gen = answers(3, ["    return (items + per_page - 1) // per_page\n"], ["    return (per_page - 1 + items) // per_page\n"])
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
@@ -337,6 +338,19 @@ def test_a_fix_that_changes_an_answer_at_an_edge_no_test_passes_is_not_high(tmp_
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
     assert res.status == "fixed" and res.confidence["level"] == "high", res.confidence
     assert not any("an edge no test passes" in r for r in res.confidence["reasons"])
+    # one program, three prompts behind it (high, with nothing to compare it with): checked against the code too
+    fixed = "    return (items + per_page - 1) // per_page\n"
+
+    class Three(Scripted):
+        def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
+            if prompt.kind == "rewrite":
+                return [Completion(f"```python\n{PAGES.replace('    return items // per_page + 1', fixed[:-1])}```",
+                                   9, greedy)]
+            return super().complete(prompt, samples, temperature, greedy, deadline)
+    res = fix(str(path), cfg(formats=["infill", "rewrite"]), models=Models(generator=Three(3, [fixed], [fixed])))
+    assert res.status == "fixed" and res.winner["sources"] == 3 and res.candidates["plausible"] == 1
+    assert res.confidence["level"] == "medium", res.confidence
+    assert any("page_count(0, 10), an edge no test passes" in r for r in res.confidence["reasons"])
 
 
 def test_the_model_loads_while_the_tests_run_and_its_progress_reaches_the_caller(tmp_path, monkeypatch):
