@@ -170,9 +170,7 @@ def _call_text(function: str, call: str) -> str:
 def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport, *, call_timeout: float = 1.0,
             record: bool = True) -> Comparison:
     """Run each candidate (id -> the whole file's text) on the recorded inputs and their neighbours, and the
-    module's doctests; `record=False` runs the doctests only (`select` passes it for a lone candidate with one
-    source behind it: nothing to compare it with, and it cannot be called high anyway). A lone candidate
-    recorded is compared with the code alone: its edge answers (`Comparison.edges`)."""
+    module's doctests; `record=False` (one candidate: nothing to compare it with) runs the doctests only."""
     t0 = time.monotonic()
     functions, elsewhere = changed_functions(src.text, list(candidates.values()))
     result = Comparison(functions=functions)

@@ -241,14 +241,6 @@ def parse_rewrite(completion: str, p: Prompt, full: str) -> Edit | None:
     return None
 
 
-def unchanged(completion: str, p: Prompt) -> bool:
-    """Does the completion give the prompt's span back as it was (prose aside, for a rewrite)?"""
-    if p.kind == "infill":
-        lines = SPECIAL.split(completion)[0].splitlines(keepends=True)
-        return "".join(lines[:infill_keep(lines, p) or None]).strip() == p.original.strip()
-    return p.kind == "rewrite" and next(_rewrites(completion, p), "").strip() == p.original.strip()
-
-
 def parse_whole_file(completion: str, p: Prompt, full: str) -> Edit | None:
     """The naive peer: the model returns the whole file."""
     for block in _blocks(completion):

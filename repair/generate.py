@@ -59,32 +59,17 @@ def changed_lines(old: str, new: str) -> int:
 def generate(full_text: str, prompts: list[Prompt], generator: Generator, *, samples: int = 0,
              temperature: float = 0.8, greedy: bool = True, seen: set[str] | None = None, round: int = 0,
              on_prompt: Callable[[Prompt], None] | None = None, deadline: float | None = None,
-             votes: dict[str, set[str]] | None = None, unchanged: Callable[[Prompt], None] | None = None
-             ) -> tuple[list[Candidate], int]:
+             votes: dict[str, set[str]] | None = None) -> tuple[list[Candidate], int]:
     """Candidates for each prompt, deduplicated against `seen` (AST keys); returns (candidates, tokens).
     `votes` collects, per AST key, the prompts whose completions produced it (duplicates too): agreement
-    between different prompts is evidence; samples of one prompt agreeing with each other much less so.
-    With `unchanged`, a prompt whose greedy completion gives its span back as it was (the model, shown the
-    failure, sees nothing to change there) gets no samples: `unchanged(prompt)` is called instead. A rewrite's
-    samples then mostly give the function back too, seconds each, so where the search wants second opinions
-    (selection) they cost more than they say."""
+    between different prompts is evidence; samples of one prompt agreeing with each other much less so."""
     seen = seen if seen is not None else {ast_key(full_text)}
     out: list[Candidate] = []
     tokens = 0
     for p in prompts:
         if on_prompt:
             on_prompt(p)
-        if unchanged is not None and greedy and samples:
-            done = generator.complete(p, 0, temperature, True, deadline=deadline)
-            if done and edits.unchanged(done[0].text, p):
-                unchanged(p)
-                more = []
-            else:
-                more = generator.complete(p, samples, temperature, False, deadline=deadline)
-            completions = done + more
-        else:
-            completions = generator.complete(p, samples, temperature, greedy, deadline=deadline)
-        for c in completions:
+        for c in generator.complete(p, samples, temperature, greedy, deadline=deadline):
             tokens += c.tokens
             edit = edits.parse(c.text, p, full_text)
             if edit is None:

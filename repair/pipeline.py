@@ -630,7 +630,7 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
             stop = ctx.deadline if select_until is None else min(ctx.deadline, select_until)
             if time.monotonic() > stop:
                 break
-            cands = _candidates(ctx, base, p, greedy, samples, rnd, seen, votes, seeds, stop, select_until is not None)
+            cands = _candidates(ctx, base, p, greedy, samples, rnd, seen, votes, seeds, stop)
             for i, c in enumerate(cands):
                 if time.monotonic() > ctx.deadline:  # the budget is the user's: no test run starts past it
                     result.candidates["unvalidated"] += len(cands) - i
@@ -677,11 +677,8 @@ def _queue(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConf
 
 
 def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: int, rnd: int, seen: set, votes: dict,
-                seeds: list[Candidate], stop: float, selecting: bool = False) -> list[Candidate]:
-    """One prompt's new candidates (None: the probe's mutants), each new to the search, with its bytes. While
-    selecting, a rewrite whose greedy completion changes nothing gets no samples (see `generate`). Not an
-    infill: the hinted infill shows the cut lines, its greedy completion often copies them back, and its
-    samples are its point (skipping them cost 4 of 13 high fixes on the examples and traps their sources)."""
+                seeds: list[Candidate], stop: float) -> list[Candidate]:
+    """One prompt's new candidates (None: the probe's mutants), each new to the search, with its bytes."""
     if p is None:
         cands = [c for c in seeds if ast_key(c.text) not in seen]
         seen.update(ast_key(c.text) for c in cands)
@@ -690,11 +687,8 @@ def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: 
         gen = ctx.generator()
         filled, cached = getattr(gen, "prefilled", 0), getattr(gen, "reused", 0)
         with ctx.clock("generate"):
-            def unchanged(_p):
-                ctx.result.selection["unchanged"] = ctx.result.selection.get("unchanged", 0) + 1
             cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=ctx.cfg.temperature + 0.15 * rnd,
-                                     greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes,
-                                     unchanged=unchanged if selecting and p.kind == "rewrite" else None)
+                                     greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes)
         ctx.result.tokens += tokens
         ctx.result.prompt_tokens["prefilled"] += getattr(gen, "prefilled", 0) - filled
         ctx.result.prompt_tokens["cached"] += getattr(gen, "reused", 0) - cached
@@ -737,14 +731,11 @@ def select(ctx: RepairContext, plausible: list[Verdict], votes: dict[str, set[st
     them (choose.py)."""
     from .choose import choose
     from .differ import compare
-    first = choose(plausible, votes, None)
-    shortlist = first.ranked[:8]
+    shortlist = choose(plausible, votes, None).ranked[:8]
     ids = {id(v): f"c{n}" for n, v in enumerate(shortlist)}
     ctx.emit(ev.Comparing(len(shortlist)))
-    # a lone candidate is run on the recorded inputs too where it could be called high (two sources or more):
-    # against the code, for an edge answer it changed (differ.Comparison.edges)
     comparison = compare(ctx.ws, ctx.src, {ids[id(v)]: v.candidate.text for v in shortlist}, before,
-                         record=len(shortlist) > 1 or first.votes[id(first.winner)] >= 2)
+                         record=len(shortlist) > 1)
     ctx.emit(ev.Compared(comparison))
     return choose(shortlist, votes, comparison, ids), comparison
 

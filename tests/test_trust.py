@@ -9,7 +9,7 @@ from pathlib import Path
 from debugger.choose import Choice, choose
 from debugger.config import FixConfig
 from debugger.differ import Comparison, changed_functions, compare, float_params, neighbours
-from debugger.generate import Candidate, Completion
+from debugger.generate import Candidate
 from debugger.pipeline import Models, fix
 from debugger.source import Edit, load
 from debugger.testrun import default_command, run_tests
@@ -326,8 +326,7 @@ PAGES_TESTS = ("from shop import page_count\n\n\n"
 def test_a_fix_that_changes_an_answer_at_an_edge_no_test_passes_is_not_high(tmp_path):
     """Two prompts write two programs that agree (ceiling division): both pass and both make page_count(0, 10)
     0 where the code said 1, which no test asks about (the docstring's rule says 1). That is medium, and says
-    so; two programs that keep the edge's answer stay high. One program that three prompts wrote, with no
-    other to run it against, is run against the code all the same."""
+    so; two programs that keep the edge's answer stay high."""
     path = project(tmp_path, PAGES, PAGES_TESTS)
     gen = answers(3, ["    return (items + per_page - 1) // per_page\n"], ["    return (per_page - 1 + items) // per_page\n"])
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
@@ -338,19 +337,6 @@ def test_a_fix_that_changes_an_answer_at_an_edge_no_test_passes_is_not_high(tmp_
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
     assert res.status == "fixed" and res.confidence["level"] == "high", res.confidence
     assert not any("an edge no test passes" in r for r in res.confidence["reasons"])
-    # one program, three prompts behind it (high, with nothing to compare it with): checked against the code too
-    fixed = "    return (items + per_page - 1) // per_page\n"
-
-    class Three(Scripted):
-        def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
-            if prompt.kind == "rewrite":
-                return [Completion(f"```python\n{PAGES.replace('    return items // per_page + 1', fixed[:-1])}```",
-                                   9, greedy)]
-            return super().complete(prompt, samples, temperature, greedy, deadline)
-    res = fix(str(path), cfg(formats=["infill", "rewrite"]), models=Models(generator=Three(3, [fixed], [fixed])))
-    assert res.status == "fixed" and res.winner["sources"] == 3 and res.candidates["plausible"] == 1
-    assert res.confidence["level"] == "medium", res.confidence
-    assert any("page_count(0, 10), an edge no test passes" in r for r in res.confidence["reasons"])
 
 
 def test_the_model_loads_while_the_tests_run_and_its_progress_reaches_the_caller(tmp_path, monkeypatch):
@@ -383,29 +369,3 @@ def test_the_model_loads_while_the_tests_run_and_its_progress_reaches_the_caller
     kinds = [type(e).__name__ for _, e in events]
     assert kinds.index("Baseline") < kinds.index("ModelProgress") < kinds.index("ModelLoaded")
     assert all(t is threading.main_thread() for t, _ in events)
-
-
-def test_while_selecting_a_prompt_whose_greedy_changes_nothing_gets_no_samples(tmp_path):
-    """The first pass samples every prompt; once a fix passes, a prompt whose greedy completion gives its span
-    back as it was (here the rewrite of the function) is not sampled: its samples would cost seconds to say
-    the same. A rewrite whose greedy differs only in its docstring or comments changed nothing either."""
-    path = project(tmp_path, SHIPPING, SHIPPING_TESTS)
-    calls = []
-
-    class Gen(Scripted):
-        def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
-            calls.append((prompt.kind, greedy, samples))
-            if prompt.kind == "rewrite":  # the function back, its docstring reworded
-                same = SHIPPING.replace("ship free", "are shipped for free")
-                return [Completion(f"```python\n{same}```", 9, greedy)] * (int(greedy) + samples)
-            return super().complete(prompt, samples, temperature, greedy, deadline)
-
-    gen = Gen(3, ["    return 0.0\n"], ["    if total >= 50:\n"])  # the plain infill fails; the hinted one fixes it
-    res = fix(str(path), cfg(formats=["infill", "rewrite"], samples=2), models=Models(generator=gen))
-    assert res.status == "fixed" and "+    if total >= 50:" in res.diff
-    rewrites = [c for c in calls if c[0] == "rewrite"]
-    assert rewrites and all(samples == 0 for _, _, samples in rewrites), calls
-    assert res.selection["unchanged"] == len(rewrites)
-    calls.clear()  # with no fix yet, the same rewrite is sampled
-    res = fix(str(path), cfg(formats=["rewrite"], samples=2), models=Models(generator=gen))
-    assert res.status == "not_fixed" and ("rewrite", True, 2) in calls and "unchanged" not in res.selection
