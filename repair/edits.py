@@ -157,6 +157,11 @@ def _code_lines(lines: list[str], cols: dict[int, int]):
     return gaps, code, tails, keys
 
 
+def _is_doc(stmt: ast.AST) -> bool:
+    """Is this statement a docstring (a bare string, first in its body)?"""
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
 def _docstring_at(text: str) -> tuple[tuple[int, int] | None, int] | None:
     """(the (first, last) line of the first function's docstring in `text` or None, the line its body starts
     on); None where `text` holds no function that parses."""
@@ -168,8 +173,7 @@ def _docstring_at(text: str) -> tuple[tuple[int, int] | None, int] | None:
     if fn is None:
         return None
     first = fn.body[0]
-    doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
-    return ((first.lineno, first.end_lineno) if doc else None), first.lineno
+    return ((first.lineno, first.end_lineno) if _is_doc(first) else None), first.lineno
 
 
 def _behaviour(text: str) -> str | None:
@@ -180,8 +184,7 @@ def _behaviour(text: str) -> str | None:
         return None
     for n in ast.walk(tree):
         body = getattr(n, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
-                isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        if isinstance(body, list) and body and _is_doc(body[0]):
             n.body = body[1:] or [ast.Pass()]
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
 
@@ -223,18 +226,14 @@ def keep_prose(old: str, new: str) -> str:
     return result if _behaviour(result) is not None and _behaviour(result) == _behaviour(new) else new
 
 
-def _rewrites(completion: str, p: Prompt):
-    """Each version of the prompt's function the completion holds, at the original's depth, prose kept."""
+def parse_rewrite(completion: str, p: Prompt, full: str) -> Edit | None:
     indent = _indent_of(p.original.splitlines()[0]) if p.original else ""
     for block in _blocks(completion):
         func = _function_from(block, p.name)
-        if func is not None:
-            new = textwrap.indent(func, indent, lambda ln: bool(ln.strip()))
-            yield keep_prose(p.original, new if new.endswith("\n") else new + "\n")
-
-
-def parse_rewrite(completion: str, p: Prompt, full: str) -> Edit | None:
-    for new in _rewrites(completion, p):
+        if func is None:
+            continue
+        new = textwrap.indent(func, indent, lambda ln: bool(ln.strip()))
+        new = keep_prose(p.original, new if new.endswith("\n") else new + "\n")
         if new.strip() == p.original.strip() or not _parses(_splice(full, p, new)):
             continue
         return Edit(p.start_line, p.end_line, new)
