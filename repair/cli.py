@@ -9,7 +9,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import List, Optional
+
+IMPORTED = time.monotonic()  # before the imports below: `fix`'s budget holds for the whole process (see main)
+started: float | None = None
 
 import typer
 from rich.console import Console
@@ -119,7 +123,7 @@ def fix(
             from .verified import tree
             src = load(file, root)
             others = tree(src.root, src.rel)
-        result = run_fix(file, cfg, root=root, apply=apply, on_event=renderer.event)
+        result = run_fix(file, cfg, root=root, apply=apply, on_event=renderer.event, t0=started)
     except DebuggerError as e:
         renderer.stop()
         _fail(str(e), as_json, file)
@@ -581,7 +585,10 @@ def _root(version: bool = typer.Option(False, "--version", help="Show the versio
 
 
 def main(argv: list[str] | None = None) -> None:
+    global started
     args = sys.argv[1:] if argv is None else argv
+    if argv is None:  # this process's own command line: its clock started with the process, not with the repair
+        started = IMPORTED
     if not args or args[0] in TOOLING or args[0] in ("--help", "-h"):
         _register_tooling()
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -102,6 +103,7 @@ class RepairContext:
     result: FixResult
     t0: float = field(default_factory=time.monotonic)
     own_models: bool = True  # the models are this repair's alone (dropped when done), not a caller's warm ones
+    out_of_time: bool = False  # the search left a prompt or a validation out because it would end past the budget
 
     @property
     def deadline(self) -> float:
@@ -111,6 +113,11 @@ class RepairContext:
     def engine(self) -> Engine:
         """What runs the model: its capabilities decide the model's reads (engines.reads_surprisal)."""
         return self.models.engine or ENGINES[self.result.engine]
+
+    def lead(self, p: prompts.Prompt | None) -> float:
+        """Seconds before prompt `p` yields its first token, as the engine estimates it (0 where it cannot)."""
+        lead = getattr(self.generator(), "lead", None) if p is not None else None
+        return lead(p) if lead else 0.0
 
     def clock(self, phase: str) -> _Clock:
         """`with ctx.clock("validate"): ...` adds the block's time to that phase of the result."""
@@ -175,11 +182,12 @@ class RepairContext:
 
 
 def context(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False, models: Models | None = None,
-            on_event: Event | None = None, model: bool = True) -> RepairContext:
+            on_event: Event | None = None, model: bool = True, t0: float | None = None) -> RepairContext:
     """The context of a repair of `path`, after every check that needs no test run: the file is a target (not a
     test), writable and not mid-merge when it is to be written, the model known (`model=False`: a ranking that
-    reads no model). Every front-end (the command line, `debugger localize`, the server, the editor, the hook,
-    the Python API) starts here."""
+    reads no model). `t0` (time.monotonic()) starts the budget's clock earlier than now: the command line's start,
+    so that its budget holds for the whole process. Every front-end (the command line, `debugger localize`, the
+    server, the editor, the hook, the Python API) starts here."""
     from .engines.specs import check
     src = load(path, root)
     writer.check_target(src, apply)
@@ -194,7 +202,10 @@ def context(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool =
     result = FixResult(file=str(src.path), status="error", sandbox=ws.sandbox.isolation, source_sha256=src.sha256,
                        root=str(src.root), model=given.name if given else model_label(cfg.model, cfg.adapter),
                        engine=given.engine if given else pick(cfg.engine, cfg.model).name)
-    return RepairContext(src, cfg, ws, models, on_event or (lambda event: None), result, own_models=own)
+    ctx = RepairContext(src, cfg, ws, models, on_event or (lambda event: None), result, own_models=own)
+    if t0 is not None:
+        ctx.t0 = min(t0, ctx.t0)
+    return ctx
 
 
 def run_baseline(ws: Workspace, src: SourceFile) -> TestReport:
@@ -359,6 +370,9 @@ def relocalize(ctx: RepairContext, base: SourceFile, report: TestReport) -> Loca
     return localize_spans(base, report, weights=weights_for(ctx.cfg.weights, first_round=True), top_k=_depth_k(ctx.cfg))
 
 
+# the second look loads the scorer and probes again (15-23 s for a real bug on 2 cores), then a prompt must read
+# what it found (~10 s): it is not taken with less of the budget left
+LOOK_SECONDS = 30.0
 LOCALIZE_TOP = 8  # statements `debugger localize` ranks (a repair ranks deeper: top_k for each round)
 
 
@@ -466,11 +480,12 @@ class Models:
 
 def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = False,
         models: Models | None = None, on_event: Event | None = None,
-        steer: Callable[[Localization], Localization] | None = None, pick: Callable[[Any], Verdict] | None = None) -> FixResult:
+        steer: Callable[[Localization], Localization] | None = None, pick: Callable[[Any], Verdict] | None = None,
+        t0: float | None = None) -> FixResult:
     """Repair `path`: the stages in order over one context. `steer` (interactive use) may narrow the ranked
     spans before any candidate is made; `pick` chooses among the candidates that passed instead of the ranking
-    (choose.Choice -> its Verdict)."""
-    ctx = context(path, cfg, root=root, apply=apply, models=models, on_event=on_event)
+    (choose.Choice -> its Verdict). `t0`: see `context`."""
+    ctx = context(path, cfg, root=root, apply=apply, models=models, on_event=on_event, t0=t0)
     ctx.preload()
     before = baseline(ctx)
     if not before.failing:
@@ -489,7 +504,7 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
         error = (f"no candidate passed the tests ({tried(verdicts, ctx.result)})" if verdicts else
                  "the budget ran out before a candidate was tested" if ctx.result.candidates["unvalidated"] else
                  "the model produced no usable edit")
-        if time.monotonic() > ctx.deadline:
+        if ctx.out_of_time or time.monotonic() > ctx.deadline:
             error += f"; the repair budget of {cfg.budget:.0f}s ran out (--budget for more)"
         return ctx.done("not_fixed", error)
     with ctx.clock("compare"):
@@ -614,7 +629,7 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
         while queue or again:
             if again is not None and (rnd or select_until is not None or not queue or queue[0][0] is not None
                                       and (queue[0][0].kind != "infill" or queue[0][2])):
-                take = not rnd and select_until is None and time.monotonic() < ctx.deadline
+                take = not rnd and select_until is None and time.monotonic() + LOOK_SECONDS < ctx.deadline
                 looked, again = (again() if take else None), None
                 if looked is not None:  # its ranking's prompts not yet asked, after the mutants it found
                     loc = looked.deep
@@ -630,9 +645,14 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
             stop = ctx.deadline if select_until is None else min(ctx.deadline, select_until)
             if time.monotonic() > stop:
                 break
+            if time.monotonic() + ctx.lead(p) > stop:  # its prompt would not be read in time; a shorter one may
+                ctx.out_of_time |= stop == ctx.deadline
+                continue
             cands = _candidates(ctx, base, p, greedy, samples, rnd, seen, votes, seeds, stop)
             for i, c in enumerate(cands):
-                if time.monotonic() > ctx.deadline:  # the budget is the user's: no test run starts past it
+                # the budget is the user's: no validation starts that would end past it (as long as the typical one)
+                if time.monotonic() + (statistics.median(v.seconds for v in verdicts) if verdicts else 0) > ctx.deadline:
+                    ctx.out_of_time = True
                     result.candidates["unvalidated"] += len(cands) - i
                     break
                 v = _judge(ctx, base, c, before)

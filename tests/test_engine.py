@@ -132,22 +132,29 @@ def test_deadline_in_the_past_stops_decoding_at_once(tiny_pair):
 
 def test_a_deadline_stops_a_prompt_during_prefill_and_cached_prompt_tokens_are_counted(tiny_pair):
     """Prefill goes in batches that each report progress, so a deadline stops a long prompt before it is
-    read through (a 1.5B window takes 10-40 s to prefill on 2 cores); a prompt that begins like the last one
-    is read from the prompt cache, and the engine counts both."""
+    read through (a 1.5B window takes 10-40 s to prefill on 2 cores), and a prompt estimated not to be read by
+    the deadline is not sent at all; a prompt that begins like the last one is read from the prompt cache (its
+    estimated lead counts only the rest), and the engine counts both."""
     import time
 
     from debugger import prompts
-    from debugger.engines.llama import PREFILL_BATCH, LlamaGenerator
+    from debugger.engines.llama import CHARS_PER_TOKEN, PREFILL_BATCH, LlamaGenerator
     gen = LlamaGenerator(str(tiny_pair[1]), threads=1)
     text = "".join(f"v{i} = {i}\n" for i in range(110))  # ~800 tokens of one byte each
     p, q = prompts.infill(text, 60, 60), prompts.infill(text, 70, 70)
     p.max_new_tokens = q.max_new_tokens = 4
     (c,) = gen.complete(p, 0, 0.7, deadline=time.monotonic() - 1)
+    assert c.tokens == 0 and gen.prefilled + gen.reused == 0  # not sent: it would not be read by the deadline
+    assert gen.lead(p) > 0
+    gen.prefill_rate = float("inf")  # estimated as read at once: sent, and stopped by the progress it reports
+    (c,) = gen.complete(p, 0, 0.7, deadline=time.monotonic() + 1e-4)
     assert c.tokens == 0 and gen.prefilled < 2 * PREFILL_BATCH  # stopped before its prompt was read through
     before, cached = gen.prefilled, gen.reused
     gen.complete(p, 0, 0.7)
     assert gen.prefilled + gen.reused - before - cached > 6 * PREFILL_BATCH  # p whole, its stopped start cached
     before, cached = gen.prefilled, gen.reused
+    assert gen.prefill_rate < float("inf")  # measured from p's progress
+    assert gen.lead(p) == 0 and 0 < gen.lead(q) < 0.5 * len(q.text) / CHARS_PER_TOKEN / gen.prefill_rate
     gen.complete(q, 0, 0.7)  # shares lines 1-59 with p
     assert gen.reused - cached >= len("".join(text.splitlines(keepends=True)[:59]))
     assert gen.prefilled - before < 0.5 * (gen.prefilled + gen.reused - before - cached)

@@ -3,6 +3,8 @@ checks, and the confidence the tool reports. Candidates come from a scripted gen
 from __future__ import annotations
 
 import sys
+import time
+
 import pytest
 from pathlib import Path
 
@@ -223,6 +225,68 @@ def test_a_repair_that_finds_nothing_says_what_it_tried(tmp_path):
     res = fix(str(path), cfg(formats=["infill"], samples=0), models=Models(generator=wrong))
     assert res.status == "not_fixed"
     assert "2 validated: 2 infill; at lines 5; the closest left 1 test(s) failing" in res.error, res.error
+
+
+def test_no_validation_starts_that_would_end_past_the_budget(tmp_path, monkeypatch):
+    """With less of the budget left than a validation takes (the median of those run so far), the next candidate,
+    the fix, is left untested before the budget ends, not tested past it; the miss says the budget ran out."""
+    import time as real_time
+
+    import debugger.pipeline as pl
+
+    class Clock:  # the repair's clock, moved on to half a validation before the budget's end
+        skew = 0.0
+
+        def monotonic(self):
+            return real_time.monotonic() + self.skew
+
+        def __getattr__(self, name):
+            return getattr(real_time, name)
+
+    clock, tested, validate, ends = Clock(), [], pl.validate, []
+    context = pl.context
+
+    def start(*a, **k):
+        ctx = context(*a, **k)
+        ends.append(ctx)
+        return ctx
+
+    def timed(ws, src, c, data, before):
+        tested.append(c.text)
+        v = validate(ws, src, c, data, before)
+        clock.skew += ends[0].deadline - clock.monotonic() - v.seconds / 2
+        return v
+    monkeypatch.setattr(pl, "time", clock)
+    monkeypatch.setattr(pl, "validate", timed)
+    monkeypatch.setattr(pl, "context", start)
+    path = project(tmp_path, SHIPPING, SHIPPING_TESTS)
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=Scripted(3, ["    if total > 51:\n",
+                                                                                     "    if total >= 50:\n"])))
+    assert res.status == "not_fixed" and len(tested) == 1 and res.candidates["unvalidated"] == 1
+    assert "budget of 120s ran out" in res.error
+
+
+def test_a_prompt_that_would_not_be_read_before_the_budget_ends_is_not_asked(tmp_path):
+    """An engine that says how long a prompt takes to its first token (`lead`): a prompt that would not be read
+    before the budget's end is not sent, and the miss says the budget ran out."""
+    asked = []
+
+    class Slow(Scripted):
+        def lead(self, prompt):
+            return 1000.0 if prompt.start_line == 3 else 0.0
+    gen = Slow(3, ["    if total >= 50:\n"], on_call=asked.append)
+    res = fix(str(project(tmp_path, SHIPPING, SHIPPING_TESTS)), cfg(formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "not_fixed" and asked and all(p.start_line != 3 for p in asked)
+    assert "budget of 120s ran out" in res.error and res.seconds < 120
+
+
+def test_the_budget_counts_from_the_given_start(tmp_path):
+    """`t0` (the command line's process start) starts the budget's clock: a start 500 s ago leaves no budget."""
+    path = project(tmp_path, SHIPPING, SHIPPING_TESTS)
+    gen = Scripted(3, ["    if total >= 50:\n"])
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen), t0=time.monotonic() - 500)
+    assert res.status == "not_fixed" and res.seconds >= 500 and "budget of 120s ran out" in res.error
+    assert fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen)).status == "fixed"
 
 
 def test_no_candidate_is_tested_past_the_budget(tmp_path, monkeypatch):

@@ -4,10 +4,10 @@ On 2 CPU cores it decodes the 0.5B about 4x faster than transformers in fp32, an
 step. One greedy request, then the samples as one request of `n` completions: the samples share the
 greedy pass's cached prompt (llama.cpp copies the prompt's KV cache to each child slot), so the prompt is
 prefilled once per prompt. Completions are streamed so that a request stops as soon as every completion
-holds the lines an infill may keep, closes its code fence, or the repair deadline passes, prefill included:
-prompts are prefilled in batches of PREFILL_BATCH tokens and each batch reports its progress, so a prompt
-whose prefill would outlive the deadline stops at the next batch (a 1.5B window of ~1,000 tokens takes
-10-40 s to prefill on 2 cores; it used to run its course past the budget).
+holds the lines an infill may keep, closes its code fence, or the work already begun would end past the repair
+deadline, prefill included: prompts are prefilled in batches of PREFILL_BATCH tokens and each batch reports its
+progress, so a prompt whose prefill would outlive the deadline stops a batch before it would (a 1.5B window of
+~1,000 tokens takes 10-40 s to prefill on 2 cores; it used to run its course past the budget).
 
 The engine also opens an HTTP listener on a loopback port; it is given a random API key that nobody is
 told, so no other local process can use the model through it.
@@ -98,6 +98,8 @@ class LlamaGenerator:
         self.threads, self.draft = decode, draft
         self.drafted = self.accepted = 0  # tokens the drafts (n-gram or model) proposed, and those the model kept
         self.prefilled = self.reused = 0  # prompt tokens prefilled, and those read from the prompt cache instead
+        self.prefill_rate = 100.0  # prompt tokens/s, as last measured (the 1.5B's on 2 cores until then)
+        self._sent = ""  # the text of the last prompt sent (see lead)
         self.name = model_label(spec, adapter)
         # the model family's FIM tokens, from the vocabulary in the file's header (~0.1 s for 152k tokens)
         self.fim = fim_for_vocab(read_header(path, {"tokenizer.ggml.tokens"}).get("tokenizer.ggml.tokens") or [])
@@ -118,9 +120,18 @@ class LlamaGenerator:
             out += [Completion(t, n, False) for t, n in self._run(prompt, samples, temperature, seed, deadline)]
         return out
 
+    def lead(self, prompt: Prompt) -> float:
+        """Seconds before `prompt`'s first token, as estimated before it is sent: its text beyond what it shares
+        with the last prompt sent (the prompt cache holds that), at CHARS_PER_TOKEN and the last prefill rate."""
+        text = _plain(prompt)
+        return (len(text) - len(os.path.commonprefix([self._sent, text]))) / CHARS_PER_TOKEN / self.prefill_rate
+
     def _run(self, prompt: Prompt, n: int, temperature: float, seed: int, deadline: float | None):
         from ..edits import infill_done
 
+        if deadline is not None and time.monotonic() + self.lead(prompt) > deadline:
+            return [("", 0)] * n  # its prompt would not be read by the deadline: the server is not asked
+        self._sent = _plain(prompt)
         stops = list(dict.fromkeys(STOPS + list(self.fim.stops if self.fim else ())))
         body = {"max_tokens": prompt.max_new_tokens, "temperature": temperature, "stream": True,
                 "cache_prompt": True, "stop": stops, "n_probs": 0,
@@ -132,6 +143,7 @@ class LlamaGenerator:
         texts, tokens, ended = [""] * n, [0] * n, [False] * n
         done = [False] * n
         progress: dict = {}
+        last = [time.monotonic()]  # when the last chunk came
 
         def finished(i: int) -> bool:
             if prompt.kind == "infill":
@@ -156,11 +168,22 @@ class LlamaGenerator:
             timings = chunk.get("timings") or {}
             if chunk.get("prompt_progress"):  # the last one says what was read, and what came from the cache
                 progress.update(chunk["prompt_progress"])
+                read, ms = progress.get("processed", 0) - progress.get("cache", 0), progress.get("time_ms", 0)
+                if read > 0 and ms > 0:
+                    self.prefill_rate = read * 1000 / ms
             self.drafted += timings.get("draft_n", 0)
             self.accepted += timings.get("draft_n_accepted", 0)
             if "error" in chunk or (chunk.get("code") and not chunk.get("choices")):
                 raise RuntimeError(f"llama.cpp engine: {chunk.get('message') or chunk.get('error')}")
-            return all(done) or (deadline is not None and time.monotonic() > deadline)
+            if deadline is None or all(done):
+                return all(done)
+            # the server has begun the next batch (prefill: ~1.3 s of 128 tokens) when a chunk comes, and a stopped
+            # request still finishes it: go on only if the batch after it would also end by the deadline, and
+            # only while the prompt can be read by then (a prompt read in part yields nothing)
+            now = time.monotonic()
+            gap, last[0] = now - last[0], now
+            unread = progress.get("total", 0) - progress.get("processed", 0) if chunk.get("prompt_progress") else 0
+            return now + 2 * gap > deadline or (unread > 0 and now + unread / self.prefill_rate > deadline)
 
         with _LOCK:  # one request at a time: the slots are for one request's completions
             if prompt.kind == "infill":  # raw FIM text; rewrite and naive prompts are chats
@@ -175,3 +198,9 @@ class LlamaGenerator:
 
 
 _LOCK = threading.Lock()
+CHARS_PER_TOKEN = 4.0  # Python source in Qwen's tokenizer (4.4 measured on a click module): a guess on the safe side
+
+
+def _plain(prompt: Prompt) -> str:
+    """A prompt's text, for comparing prompts (a chat's messages joined: its template adds the same few tokens)."""
+    return prompt.text if prompt.kind == "infill" else "\n".join(m.get("content", "") for m in prompt.messages)
