@@ -12,15 +12,15 @@ import sys
 import time
 from typing import List, Optional
 
-IMPORTED = time.monotonic()  # before the imports below: `fix`'s budget holds for the whole process (see main)
-started: float | None = None
-
-import typer  # noqa: E402 (after the clock)
-from rich.console import Console  # noqa: E402 (after the clock)
-from rich.markup import escape  # noqa: E402 (after the clock)
+import typer
+from rich.console import Console
+from rich.markup import escape
 
 from .engines.packs import DEFAULT_MODEL
 from .errors import DebuggerError
+
+IMPORTED = time.monotonic()  # ~0.1 s after the process started: `fix`'s budget holds for the whole process (see main)
+started: float | None = None
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Offline, LLM-powered repair for Python: localize, patch, verify with your tests.")
