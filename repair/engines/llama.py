@@ -122,9 +122,11 @@ class LlamaGenerator:
 
     def lead(self, prompt: Prompt) -> float:
         """Seconds before `prompt`'s first token, as estimated before it is sent: its text beyond what it shares
-        with the last prompt sent (the prompt cache holds that), at CHARS_PER_TOKEN and the last prefill rate."""
+        with the last prompt sent (the prompt cache holds that), at CHARS_PER_TOKEN and the last prefill rate,
+        plus one batch: what a stop at the deadline leaves the server reading where the estimate fell short."""
         text = _plain(prompt)
-        return (len(text) - len(os.path.commonprefix([self._sent, text]))) / CHARS_PER_TOKEN / self.prefill_rate
+        unread = (len(text) - len(os.path.commonprefix([self._sent, text]))) / CHARS_PER_TOKEN
+        return (unread + PREFILL_BATCH) / self.prefill_rate if unread > 0 else 0.0
 
     def _run(self, prompt: Prompt, n: int, temperature: float, seed: int, deadline: float | None):
         from ..edits import infill_done
@@ -169,7 +171,7 @@ class LlamaGenerator:
             if chunk.get("prompt_progress"):  # the last one says what was read, and what came from the cache
                 progress.update(chunk["prompt_progress"])
                 read, ms = progress.get("processed", 0) - progress.get("cache", 0), progress.get("time_ms", 0)
-                if read > 0 and ms > 0:
+                if read >= PREFILL_BATCH and ms > 0:  # a whole batch: a few tokens' time is mostly the request's own
                     self.prefill_rate = read * 1000 / ms
             self.drafted += timings.get("draft_n", 0)
             self.accepted += timings.get("draft_n_accepted", 0)
