@@ -219,3 +219,18 @@ def test_python_api_loads_the_model_once(project, monkeypatch):
         root.rename(shutil_root)
         assert dbg.fix(str(shutil_root / "calc.py")).status == "fixed"
     assert made == [fake("calc")]
+
+
+@pytest.mark.integration
+def test_the_budget_counts_from_the_process_start_and_the_result_is_written_before_the_exit(project):
+    """A process whose command line started 500 s ago (its clock moved back) has no budget left: the repair
+    stops before any candidate, says the budget ran out and counts those seconds; its JSON and exit code
+    still come out (the command exits without the interpreter's teardown)."""
+    import json
+    root = project("calc")
+    code = ("import sys, time; import debugger.cli as c; c.IMPORTED = time.monotonic() - 500; "
+            f"sys.argv = ['debugger', 'fix', 'calc.py', '--model', {fake('calc')!r}, '--json']; c.main()")
+    p = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    data = json.loads(p.stdout)
+    assert p.returncode == 1 and data["status"] == "not_fixed" and data["seconds"] >= 500
+    assert "budget of 120s ran out" in data["error"] and data["candidates"]["validated"] == 0
