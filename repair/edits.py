@@ -70,16 +70,25 @@ def infill_done(text: str, p: Prompt) -> bool:
     return keep > 0 and len(complete) >= keep
 
 
+def comments(text: str) -> dict[int, tuple[int, str]] | None:
+    """The comments of a text of Python: line number -> (the column it starts at, the comment); None where the
+    text does not tokenize."""
+    try:
+        return {t.start[0]: (t.start[1], t.string) for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type == tokenize.COMMENT}
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+
+
 def _strip_comments(text: str) -> str:
     """Drop comments the model added: chatter, often cut off mid-sentence by the token limit."""
-    try:
-        toks = list(tokenize.generate_tokens(io.StringIO(textwrap.dedent(text)).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
+    found = comments(textwrap.dedent(text))
+    if found is None:
         return text
     lines = text.splitlines(keepends=True)
     shift = len(lines[0]) - len(textwrap.dedent(text).splitlines(keepends=True)[0]) if lines else 0
-    for t in reversed([t for t in toks if t.type == tokenize.COMMENT]):
-        row, col = t.start[0] - 1, t.start[1] + shift
+    for ln, (col, _) in sorted(found.items(), reverse=True):
+        row, col = ln - 1, col + shift
         if row < len(lines):
             kept = lines[row][:col].rstrip()
             lines[row] = kept + "\n" if kept else ""
@@ -129,15 +138,6 @@ def _function_from(block: str, name: str) -> str | None:
             # from the def line: decorators sit outside the tree-sitter span and stay as they are
             return textwrap.dedent("".join(lines[node.lineno - 1:node.end_lineno]))
     return None
-
-
-def _comment_cols(text: str) -> dict[int, int] | None:
-    """Line number -> the column its comment starts at (None: the text does not tokenize)."""
-    try:
-        return {t.start[0]: t.start[1] for t in tokenize.generate_tokens(io.StringIO(text).readline)
-                if t.type == tokenize.COMMENT}
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return None
 
 
 def _code_lines(lines: list[str], cols: dict[int, int]):
@@ -204,9 +204,10 @@ def keep_prose(old: str, new: str) -> str:
         if da and _indent_of(b[body - 1]) != _indent_of(a[da[0] - 1]):
             return new  # the rewrite's body sits at another depth: leave it as the model wrote it
         b[body - 1:db[1] if db else body - 1] = a[da[0] - 1:da[1]] if da else []
-    ca, cb = _comment_cols("".join(a)), _comment_cols("".join(b))
+    ca, cb = comments("".join(a)), comments("".join(b))
     if ca is None or cb is None:
         return new
+    ca, cb = {ln: col for ln, (col, _) in ca.items()}, {ln: col for ln, (col, _) in cb.items()}
     (ga, la, ta, ka), (gb, lb, tb, kb) = _code_lines(a, ca), _code_lines(b, cb)
     out: list[str] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():

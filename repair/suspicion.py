@@ -18,9 +18,9 @@ they mean.
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
+
+from .edits import comments
 
 FLOW = {ast.Raise: "raise", ast.Return: "return", ast.Break: "break", ast.Continue: "continue"}
 TRIVIAL = {0, 1, -1, 2, "", None}  # (True and False are 1 and 0)
@@ -106,14 +106,7 @@ def literals_of(messages: list[str]) -> set:
 
 def _comments(text: str, lo: int, hi: int) -> list[str]:
     """The comments on lines lo..hi, in order."""
-    found = []
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type == tokenize.COMMENT and lo <= tok.start[0] <= hi:
-                found.append(tok.string.strip())
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return []
-    return found
+    return [c.strip() for ln, (_, c) in sorted((comments(text) or {}).items()) if lo <= ln <= hi]
 
 
 def _docstrings(tree: ast.AST) -> dict[str, str]:
