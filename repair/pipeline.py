@@ -107,7 +107,8 @@ class RepairContext:
 
     @property
     def deadline(self) -> float:
-        return self.t0 + self.cfg.budget
+        """When the search stops: the budget's end, less what the repair takes to end after it (END)."""
+        return self.t0 + self.cfg.budget - END
 
     @property
     def engine(self) -> Engine:
@@ -370,6 +371,8 @@ def relocalize(ctx: RepairContext, base: SourceFile, report: TestReport) -> Loca
     return localize_spans(base, report, weights=weights_for(ctx.cfg.weights, first_round=True), top_k=_depth_k(ctx.cfg))
 
 
+# after the search stops: the result, the model dropped (a batch it was reading finished first), the exit
+END = 1.0
 # the second look loads the scorer and probes again (15-23 s for a real bug on 2 cores), then a prompt must read
 # what it found (~10 s): it is not taken with less of the budget left
 LOOK_SECONDS = 30.0
