@@ -154,7 +154,7 @@ def _row(t: Task, m: Model, gen, judge: _Judge, failure: str, window: int | None
         t1 = time.monotonic()
         edit = parse(c.text, p, text)
         fixed, correct = judge(edited_text(text, edit)) if edit else (False, False if t.judge else None)
-        tried.append({"kind": p.kind, "hinted": bool(p.head), "tokens": c.tokens, "seconds": round(t1 - t0, 2),
+        tried.append({"kind": p.kind, "hinted": p.hinted, "tokens": c.tokens, "seconds": round(t1 - t0, 2),
                       "judge_seconds": round(time.monotonic() - t1, 2), "patch": edit.text if edit else None,
                       "fixed": fixed, "correct": correct})
     return {"task": t.id, "config": m.label, "model": gen.name, "bug_kind": t.bug_kind, "prompts": tried,

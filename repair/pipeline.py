@@ -433,7 +433,8 @@ def _shown(loc: Localization, cfg: FixConfig) -> Localization:
 
 
 def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConfig, depth: int = 0):
-    """The stages of one round, cheapest first: greedy infills, sampled infills, function rewrites.
+    """The stages of one round, cheapest first: greedy infills, sampled infills, function rewrites (without an
+    adapter, each of the first three spans' hinted infill right after its plain one: see below).
 
     `depth` counts the rounds before this one that left the base as it was (no candidate fixed a failing
     test). Greedy passes repeat themselves exactly, so such a round moves them on to the next `top_k`
@@ -452,12 +453,22 @@ def _prompts(base: SourceFile, loc: Localization, report: TestReport, cfg: FixCo
         first = dict(zip(spans, prompts.shared_starts(spans, w or 0)))
         # The greedy pass does not show the cut lines: shown them, a model (the adapter too) tends to copy
         # them back, a no-op. The samples see the failure and the cut lines: a second view of the span.
-        stages.append(("infill", [prompts.infill(base.text, s.start_line, s.end_line, window=w,
-                                                  first=first[s.start_line, s.end_line]) for s in deeper], True, 0))
-        if cfg.samples:
-            hinted = [prompts.infill(base.text, s.start_line, s.end_line, failure, window=w,
-                                     first=first[s.start_line, s.end_line]) for s in top[:3]]
-            stages.append(("infill", hinted, depth == 0, cfg.samples))
+        plain = [prompts.infill(base.text, s.start_line, s.end_line, window=w, first=first[s.start_line, s.end_line])
+                 for s in deeper]
+        # the failure below the code where no adapter was trained on it above: the hinted prompt begins as its
+        # span's plain one, and asked right after it, finds all of that in the engine's cache (~800 tokens of a
+        # 40-line window, ~8 s of the 1.5B's prefill on 2 cores); it pays for its comment and what it writes
+        below = not cfg.adapter
+        hinted = [prompts.infill(base.text, s.start_line, s.end_line, failure, window=w,
+                                 first=first[s.start_line, s.end_line], below=below) for s in top[:3]] if cfg.samples else []
+        if below and not depth:
+            for n, p in enumerate(plain):
+                stages.append(("infill", [p], True, 0))
+                stages += [("infill", [hinted[n]], True, cfg.samples)] if n < len(hinted) else []
+        else:
+            stages.append(("infill", plain, True, 0))
+            if hinted:
+                stages.append(("infill", hinted, depth == 0, cfg.samples))
     if "rewrite" in cfg.formats:
         def rewrites(functions):
             return [prompts.rewrite(base.text, f.start_line, f.end_line, f.name, base.rel, failure) for f in functions]
@@ -612,7 +623,7 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
     trap than a fix), through the rest of the round's prompts, for the model's view of the failure. A probe
     mutant that would not be offered alone (`unsupported`) opens no window: the search goes on as though
     nothing had passed, until a prompt writes that program too (a second source) or another candidate passes.
-    `again` (`second_look`) is called once, in the first round, when its greedy infills have all failed: its
+    `again` (`second_look`) is called once, in the first round, when its plain infills have all failed: its
     ranking, and the probe's mutants it found, replace the prompts not yet asked.
     Between rounds (none passed), the candidate that fixed the most without regressions becomes the base,
     re-tested and re-localized (`relocalize`); when none fixed anything, the next round goes deeper (see
@@ -631,7 +642,7 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
             queue.insert(0, (None, True, 0))
         while queue or again:
             if again is not None and (rnd or select_until is not None or not queue or queue[0][0] is not None
-                                      and (queue[0][0].kind != "infill" or queue[0][2])):
+                                      and not any(q[0].kind == "infill" and not q[2] for q in queue if q[0])):
                 take = not rnd and select_until is None and time.monotonic() + LOOK_SECONDS < ctx.deadline
                 looked, again = (again() if take else None), None
                 if looked is not None:  # its ranking's prompts not yet asked, after the mutants it found

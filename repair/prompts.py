@@ -71,7 +71,7 @@ def refuse_infill(model: str):
 
 def fim_text(p: Prompt, fim: Fim) -> str:
     """An infill prompt in a family's tokens (its `text` is Qwen's)."""
-    return p.text if fim == QWEN else fim.prefix + p.head + p.prefix + fim.suffix + p.suffix + fim.middle
+    return p.text if fim == QWEN else fim.prefix + p.head + p.prefix + fim.suffix + p.suffix + p.tail + fim.middle
 
 
 @dataclass
@@ -84,7 +84,8 @@ class Prompt:
     messages: list[dict] = field(default_factory=list)  # chat prompt (rewrite)
     prefix: str = ""
     suffix: str = ""
-    head: str = ""  # infill: the failure comment above the prefix (hinted prompts)
+    head: str = ""  # infill: the failure comment above the prefix (hinted prompts, as the adapter was trained)
+    tail: str = ""  # infill: the failure comment below the suffix (hinted prompts, models without an adapter)
     name: str = ""  # function name for rewrites
     max_new_tokens: int = 64
     max_lines: int = 0  # infill: lines to keep from the completion (0 = no limit)
@@ -94,6 +95,11 @@ class Prompt:
     def key(self) -> str:
         """What tells two prompts apart: an infill's text, a chat's messages."""
         return self.text or repr(self.messages)
+
+    @property
+    def hinted(self) -> bool:
+        """An infill shown the failure."""
+        return bool(self.head or self.tail)
 
 
 @lru_cache(maxsize=None)
@@ -141,10 +147,13 @@ def failure_comment(failure: str, original: str = "") -> str:
 
 
 def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int = 3,
-           window: int | None = None, first: int | None = None) -> Prompt:
-    """Cut lines start..end and ask for the middle. With `failure`, the hinted template is used;
-    with `window`, only that many lines on each side are shown (what a CPU-trained adapter saw), the prefix
-    from line `first` when given (see `shared_starts`).
+           window: int | None = None, first: int | None = None, below: bool = False) -> Prompt:
+    """Cut lines start..end and ask for the middle. With `failure`, the hinted template is used (the failure
+    as a comment above the code, as the adapter was trained), or with `below`, the plain one with that comment
+    after the code: the prompt then begins as the plain prompt of its span does, and the engine's prompt cache
+    holds all of that but the comment (a window of 40 lines each side is ~800 tokens, ~8 s of prefill for the
+    1.5B on 2 cores). With `window`, only that many lines on each side are shown (what a CPU-trained adapter
+    saw), the prefix from line `first` when given (see `shared_starts`).
 
     The completion keeps as many lines as were cut, unless its first line opens a block (a missing
     condition): then up to `extra_lines` more are allowed, ended by the model's end-of-middle token.
@@ -157,11 +166,15 @@ def infill(text: str, start: int, end: int, failure: str = "", extra_lines: int 
     n = end - start + 1
     tokens = {"fim_prefix": QWEN.prefix, "fim_suffix": QWEN.suffix, "fim_middle": QWEN.middle}
     head = failure_comment(failure, original) if failure else ""
-    if failure:
+    tail = ""
+    if failure and below:
+        head, tail = "", ("" if not suffix or suffix.endswith("\n") else "\n") + "\n" + head.rstrip("\n") + "\n"
+        body = template("infill").substitute(prefix=prefix, suffix=suffix + tail, **tokens)
+    elif failure:
         body = template("infill_hint").substitute(failure=head, prefix=prefix, suffix=suffix, **tokens)
     else:
         body = template("infill").substitute(prefix=prefix, suffix=suffix, **tokens)
-    return Prompt("infill", start, end, original, text=body, prefix=prefix, suffix=suffix, head=head,
+    return Prompt("infill", start, end, original, text=body, prefix=prefix, suffix=suffix, head=head, tail=tail,
                   max_new_tokens=28 * (n + extra_lines) + 8, max_lines=n, extra_lines=extra_lines)
 
 

@@ -161,6 +161,21 @@ def test_a_deadline_stops_a_prompt_during_prefill_and_cached_prompt_tokens_are_c
     gen.complete(q, 0, 0.7)  # shares lines 1-59 with p
     assert gen.reused - cached >= len("".join(text.splitlines(keepends=True)[:59]))
     assert gen.prefilled - before < 0.5 * (gen.prefilled + gen.reused - before - cached)
+    # a hinted prompt with the failure below the code extends its plain prompt: only its comment is read
+    short = "".join(f"v{i} = {i}\n" for i in range(50))
+    p = prompts.infill(short, 30, 30)
+    h = prompts.infill(short, 30, 30, "- t::test\n  assert v30 == 31", below=True)
+    above = prompts.infill(short, 30, 30, "- t::test\n  assert v30 == 31")
+    p.max_new_tokens = h.max_new_tokens = 4
+    gen.complete(p, 0, 0.7)
+    unread = len(h.tail + "<|fim_middle|>")
+    assert 0 < gen.lead(h) <= (unread / CHARS_PER_TOKEN + PREFILL_BATCH) / gen.prefill_rate < gen.lead(above)
+    before, cached = gen.prefilled, gen.reused
+    gen.complete(h, 0, 0.7)
+    assert gen.prefilled - before <= unread and gen.reused - cached >= len(p.text) - 3 * len("<|fim_middle|>")  # a byte a token, but the FIM tokens
+    # a prompt longer than the model's context (1,024 tokens here) is answered by nothing, not by an error
+    (c,) = gen.complete(prompts.infill(short * 30, 30, 30), 0, 0.7)
+    assert (c.text, c.tokens) == ("", 0)
 
 
 def test_peft_adapter_converts_to_a_gguf_lora_the_engine_loads(tiny_pair, tmp_path, monkeypatch):

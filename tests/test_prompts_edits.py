@@ -135,9 +135,20 @@ def test_greedy_infills_hide_the_cut_lines_with_or_without_an_adapter(tmp_path):
     report = TestReport("pytest", 1, False, 0.1, "", {"t::test": TestCase("t::test", "failed", "assert 1 == 2")})
     for adapter in (None, "some/adapter"):  # shown the cut lines, the adapter's greedy copied them back
         stages = _prompts(src, loc, report, FixConfig(formats=["infill"], adapter=adapter))
-        assert [(greedy, samples) for _, _, greedy, samples in stages] == [(True, 0), (True, 3)]
-        assert all("# Failing test" not in p.text for p in stages[0][1]) and "x = r" not in stages[0][1][0].text
-        assert all("# Failing test" in p.text and "#> " in p.text for p in stages[1][1])
+        plain = [p for _, ps, _, samples in stages for p in ps if not samples]
+        hinted = [p for _, ps, _, samples in stages for p in ps if samples]
+        assert [p.start_line for p in plain] == [6, 7] and [p.start_line for p in hinted] == [6, 7]
+        assert all("# Failing test" not in p.text for p in plain) and "x = r" not in plain[0].text
+        assert all("# Failing test" in p.text and "#> " in p.text for p in hinted)
+        if adapter:  # the layout it was trained on: the failure above the code, all plain prompts first
+            assert [(greedy, samples) for _, _, greedy, samples in stages] == [(True, 0), (True, 3)]
+            assert hinted[0].text.startswith("<|fim_prefix|># Failing test")
+        else:  # the failure below the code, each hinted prompt right after its span's plain one, which it extends
+            assert [(greedy, samples) for _, _, greedy, samples in stages] == [(True, 0), (True, 3)] * 2
+            assert [ps[0].start_line for _, ps, _, _ in stages] == [6, 6, 7, 7]
+            for p, h in zip(plain, hinted):
+                assert h.text.startswith(p.text.removesuffix("<|fim_middle|>")) and h.hinted and not p.hinted
+                assert h.text.endswith("\n# Buggy lines (the gap must replace them):\n#> " + p.original + "<|fim_middle|>")
 
 
 def test_a_round_that_changed_nothing_goes_deeper_instead_of_repeating_its_greedy_passes(tmp_path):
@@ -158,7 +169,8 @@ def test_a_round_that_changed_nothing_goes_deeper_instead_of_repeating_its_greed
         return [(kind, [p.start_line for p in ps], greedy, samples)
                 for kind, ps, greedy, samples in _prompts(src, Localization(stmts, funcs), report, cfg, depth)]
 
-    assert plan(0) == [("infill", [2, 7], True, 0), ("infill", [2, 7], True, 2), ("rewrite", [1], True, 2)]
+    assert plan(0) == [("infill", [2], True, 0), ("infill", [2], True, 2), ("infill", [7], True, 0),
+                       ("infill", [7], True, 2), ("rewrite", [1], True, 2)]
     # the greedy passes move on to the next statements and function; only samples look at the first again
     assert plan(1) == [("infill", [12, 17], True, 0), ("infill", [2, 7], False, 2), ("rewrite", [6], True, 2),
                        ("rewrite", [1], False, 2)]

@@ -145,6 +145,7 @@ class LlamaGenerator:
         texts, tokens, ended = [""] * n, [0] * n, [False] * n
         done = [False] * n
         progress: dict = {}
+        failed: list[dict] = []
         last = [time.monotonic()]  # when the last chunk came
 
         def finished(i: int) -> bool:
@@ -176,7 +177,8 @@ class LlamaGenerator:
             self.drafted += timings.get("draft_n", 0)
             self.accepted += timings.get("draft_n_accepted", 0)
             if "error" in chunk or (chunk.get("code") and not chunk.get("choices")):
-                raise RuntimeError(f"llama.cpp engine: {chunk.get('message') or chunk.get('error')}")
+                failed.append(chunk.get("error") if isinstance(chunk.get("error"), dict) else chunk)
+                return True  # raised below: the server does not pass on what its callback raises
             if deadline is None or all(done):
                 return all(done)
             # the server has begun the next batch (prefill: ~1.3 s of 128 tokens) when a chunk comes, and a stopped
@@ -193,6 +195,10 @@ class LlamaGenerator:
                 self._server.handle_completions(dict(body, prompt=text), on_chunk)
             else:
                 self._server.handle_chat_completions(dict(body, messages=prompt.messages), on_chunk)
+        if failed and failed[0].get("type") == "exceed_context_size_error":
+            return [("", 0)] * n  # a prompt longer than the context: nothing to complete, as for one cut short
+        if failed:
+            raise RuntimeError(f"llama.cpp engine: {failed[0].get('message') or failed[0]}")
         cached = progress.get("cache", 0)
         self.prefilled += max(0, progress.get("processed", cached) - cached)
         self.reused += cached
