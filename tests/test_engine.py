@@ -172,7 +172,8 @@ def test_a_deadline_stops_a_prompt_during_prefill_and_cached_prompt_tokens_are_c
     assert 0 < gen.lead(h) <= (unread / CHARS_PER_TOKEN + PREFILL_BATCH) / gen.prefill_rate < gen.lead(above)
     before, cached = gen.prefilled, gen.reused
     gen.complete(h, 0, 0.7)
-    assert gen.prefilled - before <= unread and gen.reused - cached >= len(p.text) - 3 * len("<|fim_middle|>")  # a byte a token, but the FIM tokens
+    fim = 3 * len("<|fim_middle|>")  # a byte a token, but the three FIM tokens
+    assert gen.prefilled - before <= unread and gen.reused - cached >= len(p.text) - fim
     # a prompt longer than the model's context (1,024 tokens here) is answered by nothing, not by an error
     (c,) = gen.complete(prompts.infill(short * 30, 30, 30), 0, 0.7)
     assert (c.text, c.tokens) == ("", 0)
