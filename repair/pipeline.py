@@ -619,7 +619,8 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
     exists. Once one is plausible the search goes on for at most `cfg.select` more seconds, so that the choice
     is made among alternatives (choose.py), not by whichever came first: where the model made it, through the
     prompts that can give a second opinion on its place (another prompt for its span, the rewrite of its
-    function), and it ends when they are done; where the probe's blind edit made it (on real code more often a
+    function; their greedy completions only: the samples of a prompt are one source with its greedy one, see
+    choose.py), and it ends when they are done; where the probe's blind edit made it (on real code more often a
     trap than a fix), through the rest of the round's prompts, for the model's view of the failure. A probe
     mutant that would not be offered alone (`unsupported`) opens no window: the search goes on as though
     nothing had passed, until a prompt writes that program too (a second source) or another candidate passes.
@@ -654,6 +655,10 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
                     queue = [(None, True, 0)] * bool(fresh) + _queue(base, loc, base_report, cfg, depth, asked)
                 continue
             p, greedy, samples = queue.pop(0)
+            if select_until is not None and p is not None:  # choosing: a prompt's samples are no second source
+                if not greedy:
+                    continue
+                samples = 0
             if p is not None:
                 asked.add(p.key)
             stop = ctx.deadline if select_until is None else min(ctx.deadline, select_until)

@@ -15,19 +15,21 @@ from debugger.testrun import default_command, run_tests
 class Scripted:
     """Answers an infill of `line` with `answers` (the plain, greedy prompt's, first of them greedy) or `hinted`
     (the sampled prompt that shows the failure, when given); anything else with the original, a no-op.
-    `on_call(prompt)` sees every prompt first."""
+    `on_call(prompt)` sees every prompt first; `calls` records what was asked of it."""
     name = "scripted"
     engine = "fake"
     fim = QWEN
 
     def __init__(self, line: int, answers: list[str], hinted: list[str] | None = None, on_call=None):
         self.line, self.answers, self.hinted, self.on_call = line, list(answers), hinted, on_call
+        self.calls = []  # (prompt, greedy, samples) asked
 
     def complete(self, prompt, samples, temperature, greedy=True, deadline=None):
         if self.on_call:
             self.on_call(prompt)
+        self.calls.append((prompt, greedy, samples))
         if prompt.kind == "infill" and prompt.start_line == self.line and (greedy or self.hinted is not None):
-            answers = self.hinted if (self.hinted is not None and prompt.head) else self.answers
+            answers = self.hinted if (self.hinted is not None and prompt.hinted) else self.answers
             return [Completion(a + "<|endoftext|>", 5, i == 0) for i, a in enumerate(answers)]
         return [Completion(prompt.original + "<|endoftext|>", 1, True)]
 

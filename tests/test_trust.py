@@ -103,6 +103,8 @@ def test_selection_after_a_models_fix_asks_only_for_second_opinions_on_its_place
     after = asked[next(i for i, p in enumerate(asked) if p.start_line == 3) + 1:]
     assert after and all(p.start_line <= 3 <= p.end_line for p in after), [(p.start_line, p.end_line) for p in after]
     assert res.winner["sources"] == 2 and res.selection["seconds"] < 20
+    # greedy only: a prompt's samples are one source with its greedy answer
+    assert [(g, n) for p, g, n in gen.calls[-len(after):]] == [(True, 0)] * len(after)
     asked.clear()
     res = fix(str(path), cfg(formats=["mutant", "infill"]), models=Models(generator=gen))
     assert res.status == "fixed" and res.candidates["plausible"] >= 2
