@@ -5,8 +5,9 @@ suspect before anything runs. Two grades:
 
 - `unreachable` (the patch screen refuses these): code made never to run — an empty range where the original
   loop ran (`range(0, n)` made `range(n, 0)`), a `while`/`if` whose condition became a false constant, a value
-  compared with itself, a block wrapped in a new local function that nothing calls. A loop that never runs
-  passes a test that expected nothing to happen.
+  compared with itself, a block wrapped in a new local function that nothing calls, a new `return` (`raise`,
+  `break`, `continue`) with statements of its block after it. A loop that never runs passes a test that
+  expected nothing to happen; an early return passes a test of the value it returns.
 - `suspicions` (the choice ranks such candidates below the others, and a suspect fix is never called high):
   a dropped `raise`, `return`, `break` or `continue`; a deleted statement; a condition negated; a special case
   of a literal the failing tests use (`if x == 1337`); an edit to a docstring or a comment line. Each is a
@@ -62,6 +63,19 @@ def _constant_test(node: ast.AST) -> bool:
         ast.dump(test.left) == ast.dump(test.comparators[0]) and not isinstance(test.left, ast.Call)
 
 
+def _cut_short(tree: ast.AST, lo: int, hi: int) -> list[ast.stmt]:
+    """The `return`, `raise`, `break` and `continue` statements on lines lo..hi that statements of their own
+    block follow (those never run)."""
+    out = []
+    for node in ast.walk(tree):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list):
+                out += [s for s, after in zip(block, block[1:]) if isinstance(s, tuple(FLOW))
+                        and lo <= s.lineno <= hi and isinstance(after, ast.stmt)]
+    return out
+
+
 def unreachable(original: str, new: str, start: int, end: int, new_lines: int) -> list[str]:
     """Why the candidate's changed lines make code that never runs (empty: they do not)."""
     old_tree, new_tree = _parse(original), _parse(new)
@@ -78,6 +92,10 @@ def unreachable(original: str, new: str, start: int, end: int, new_lines: int) -
     for n in added:
         if isinstance(n, (ast.If, ast.While, ast.IfExp)) and _constant_test(n) and ast.unparse(n.test) not in old_const:
             reasons.append(f"its condition `{ast.unparse(n.test)}` is a constant: a branch that never runs")
+    cut = {ast.unparse(n) for n in _cut_short(old_tree, start, end)} if old_tree is not None else set()
+    for n in _cut_short(new_tree, start, start + new_lines - 1):
+        if ast.unparse(n) not in cut:
+            reasons.append(f"its new `{ast.unparse(n).splitlines()[0]}` comes before statements of its block: they never run")
     funcs = (ast.FunctionDef, ast.AsyncFunctionDef)
     old_defs = {n.name for n in old if isinstance(n, funcs)}
     new_defs = [n for n in added if isinstance(n, funcs) and not n.decorator_list and n.name not in old_defs]

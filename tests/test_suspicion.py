@@ -55,6 +55,26 @@ def test_a_block_wrapped_in_a_new_local_function_nothing_calls_is_refused():
     assert unreachable(SETITEM, method, 8, 9, 2) == []  # a method, not a local function
 
 
+CHARSET = ("def content_type(value, parameters):\n    if not value:\n        raise ValueError(value)\n"
+           "    charset = parameters.get('charset', 'UTF-8')\n    if charset != 'UTF-8':\n"
+           "        raise ValueError(charset)\n    return value\n")
+
+
+def test_a_new_exit_with_statements_of_its_block_after_it_is_refused():
+    # an infill that passed a real project's failing test: it returns early, and the charset check never runs
+    new = CHARSET.replace("    charset = parameters.get('charset', 'UTF-8')\n",
+                          "    if value.lower() == 'text/plain':\n        value = value[:-15]\n    return value\n")
+    found = unreachable(CHARSET, new, 4, 4, 3)
+    assert found and "`return value` comes before statements of its block" in found[0]
+    assert not screen(CHARSET, new, 4, 4, 3).ok
+    guarded = new.replace("        value = value[:-15]\n    return value\n", "        return value[:-15]\n")
+    assert unreachable(CHARSET, guarded, 4, 4, 2) == []  # a return inside its own branch: the rest still runs
+    last = CHARSET.replace("    return value\n", "    value = value.strip()\n    return value\n")
+    assert unreachable(CHARSET, last, 7, 7, 2) == []  # the block's last statement
+    dead = CHARSET.replace("    return value\n", "    return value\n    print(value)\n")
+    assert unreachable(dead, dead.replace("print(value)", "print(value, 1)"), 8, 8, 1) == []  # already so
+
+
 GUARD = ("def charge(amount, currency):\n    \"\"\"Charge `amount` in `currency`.\"\"\"\n    if amount < 0:\n"
          "        raise ValueError(amount)\n    # round to cents\n    return round(amount, 2)\n")
 
