@@ -167,17 +167,17 @@ def _call_text(function: str, call: str) -> str:
     return f"{function}({', '.join(shown)})"
 
 
-def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport, *, call_timeout: float = 1.0,
-            record: bool = True) -> Comparison:
+def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport, *,
+            call_timeout: float = 1.0) -> Comparison:
     """Run each candidate (id -> the whole file's text) on the recorded inputs and their neighbours, and the
-    module's doctests; `record=False` (one candidate: nothing to compare it with) runs the doctests only."""
+    module's doctests. One candidate is run too: its answers are compared with the code's at the edges."""
     t0 = time.monotonic()
     functions, elsewhere = changed_functions(src.text, list(candidates.values()))
     result = Comparison(functions=functions)
     with ws.copy(src) as copy:
         work = copy.parent
         calls: dict[str, list[str]] = {}
-        if functions and record:
+        if functions:
             spans = _function_lines(src.text, functions)
             tests = [n for n, t in before.tests.items() if "::" in n and spans & set(t.lines)] or \
                 [n for n in before.failing if "::" in n]
@@ -215,8 +215,6 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
     ran = [i for i in ids if i in results]
     if not out:
         result.skipped = "the check did not finish (time limit)"
-    elif not record:
-        result.skipped = "one candidate, nothing to compare it with"
     elif not functions:
         result.skipped = "the candidates change no module-level function" if elsewhere else "nothing to compare"
     elif not inputs or not any(inputs.values()):

@@ -392,12 +392,17 @@ PAGES_TESTS = ("from shop import page_count\n\n\n"
 def test_a_fix_that_changes_an_answer_at_an_edge_no_test_passes_is_not_high(tmp_path):
     """Two prompts write two programs that agree (ceiling division): both pass and both make page_count(0, 10)
     0 where the code said 1, which no test asks about (the docstring's rule says 1). That is medium, and says
-    so; two programs that keep the edge's answer stay high."""
+    so, also where they are one program from two prompts; two programs that keep the edge's answer stay high."""
     path = project(tmp_path, PAGES, PAGES_TESTS)
     gen = answers(3, ["    return (items + per_page - 1) // per_page\n"], ["    return (per_page - 1 + items) // per_page\n"])
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
     assert res.status == "fixed" and res.confidence["level"] == "medium", res.confidence
     assert any("page_count(0, 10), an edge no test passes" in r for r in res.confidence["reasons"])
+    # both prompts write the same program: one candidate, still run against the code's answers at the edge
+    same = "    return (items + per_page - 1) // per_page\n"
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=answers(3, [same], [same])))
+    assert res.status == "fixed" and res.candidates["plausible"] == 1 and res.confidence["level"] == "medium"
+    assert any("page_count(0, 10), an edge no test passes" in r for r in res.confidence["reasons"]), res.confidence
     gen = answers(3, ["    return max(1, (items + per_page - 1) // per_page)\n"],
                   ["    return max(1, (per_page - 1 + items) // per_page)\n"])
     res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
