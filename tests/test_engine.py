@@ -119,6 +119,22 @@ def test_samples_are_seeded_from_the_prompt(tiny_pair):
     assert all(0 < c.tokens <= 8 for c in first)
 
 
+def test_a_server_dropped_as_soon_as_it_is_made_is_stopped(tiny_pair):
+    """xllamacpp's Server returns before its loop runs, and dropping it in that window hung the process (one
+    in ~10 here: CI timed out in this file); the generator waits for the loop, so 40 in a row all end. In a
+    child process, so that a hang fails this test instead of the run."""
+    import subprocess
+    import sys
+    code = ("import sys\nfrom debugger.engines.llama import LlamaGenerator\n"
+            "for _ in range(40):\n    LlamaGenerator(sys.argv[1], threads=1)\nprint('ended')")
+    try:
+        out = subprocess.run([sys.executable, "-c", code, str(tiny_pair[1])], capture_output=True, text=True,
+                             timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a llama.cpp server dropped right after it was made never stopped")
+    assert out.returncode == 0 and out.stdout.strip() == "ended", out.stderr[-2000:]
+
+
 def test_deadline_in_the_past_stops_decoding_at_once(tiny_pair):
     import time
 

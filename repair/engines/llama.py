@@ -78,6 +78,7 @@ class LlamaGenerator:
             p.model_alias = {alias}
         p.warmup = False
         p.verbosity = -1
+        p.endpoint_metrics = True  # see the metrics call below
         if draft == "ngram":
             p.speculative.types = [xlc.common_speculative_type.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
             p.speculative.ngram_simple.size_n, p.speculative.ngram_simple.size_m = NGRAM_N, NGRAM_M
@@ -95,6 +96,9 @@ class LlamaGenerator:
             self._server = xlc.Server(p)
         except RuntimeError as e:
             raise PackError(f"llama.cpp could not load {path} ({e})") from None
+        # xllamacpp's Server returns before its loop has begun, and a server dropped then waits for that loop
+        # forever (the loop's start undoes the stop); the metrics answer comes from the loop, so it has begun
+        self._server.handle_metrics()
         self.threads, self.draft = decode, draft
         self.drafted = self.accepted = 0  # tokens the drafts (n-gram or model) proposed, and those the model kept
         self.prefilled = self.reused = 0  # prompt tokens prefilled, and those read from the prompt cache instead
