@@ -619,8 +619,9 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
     exists. Once one is plausible the search goes on for at most `cfg.select` more seconds, so that the choice
     is made among alternatives (choose.py), not by whichever came first: where the model made it, through the
     prompts that can give a second opinion on its place (another prompt for its span, the rewrite of its
-    function; their greedy completions only: the samples of a prompt are one source with its greedy one, see
-    choose.py), and it ends when they are done; where the probe's blind edit made it (on real code more often a
+    function; their greedy completions first: the samples of a prompt are one source with its greedy one, see
+    choose.py; then their samples, only while every fix has fewer than three sources behind it, for a different
+    program of the same behaviour), and it ends when they are done; where the probe's blind edit made it (on real code more often a
     trap than a fix), through the rest of the round's prompts, for the model's view of the failure. A probe
     mutant that would not be offered alone (`unsupported`) opens no window: the search goes on as though
     nothing had passed, until a prompt writes that program too (a second source) or another candidate passes.
@@ -634,6 +635,8 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
     base, base_report, seen = src, before, {ast_key(src.text)}
     asked: set[str] = set()  # prompts already sent
     select_until: float | None = None
+    later: list = []  # choosing: the samples not asked yet, for a fix the greedy second opinions left thin (_thin)
+    sampling = False  # asking them
     for c in seeds:
         votes.setdefault(ast_key(c.text), set()).add("probe")  # blind edits: all of them one source
     depth = 0  # rounds in a row that left the base unchanged
@@ -641,7 +644,9 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
         queue = _queue(base, loc, base_report, cfg, depth, set())  # a later round may ask again (hotter samples)
         if rnd == 0 and seeds:
             queue.insert(0, (None, True, 0))
-        while queue or again:
+        while queue or again or (later and select_until is not None and _thin(verdicts, votes)):
+            if not queue and again is None:  # the greedy second opinions are done: the samples they left
+                queue, later, sampling = later, [], True
             if again is not None and (rnd or select_until is not None or not queue or queue[0][0] is not None
                                       and not any(q[0].kind == "infill" and not q[2] for q in queue if q[0])):
                 take = not rnd and select_until is None and time.monotonic() + LOOK_SECONDS < ctx.deadline
@@ -655,7 +660,13 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
                     queue = [(None, True, 0)] * bool(fresh) + _queue(base, loc, base_report, cfg, depth, asked)
                 continue
             p, greedy, samples = queue.pop(0)
-            if select_until is not None and p is not None:  # choosing: a prompt's samples are no second source
+            if sampling and not _thin(verdicts, votes):
+                break
+            if select_until is not None and p is not None and not sampling:
+                # choosing: greedy answers first (a prompt's samples are no second source), samples only after
+                # them and only for a thin fix, where a different program of the same behaviour is evidence
+                if samples:
+                    later.append((p, False, samples))
                 if not greedy:
                     continue
                 samples = 0
@@ -707,6 +718,12 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
             depth += 1
         ctx.emit(ev.Round(rnd + 1, promising[0] if promising else None))
     return []
+
+
+def _thin(verdicts: list[Verdict], votes: dict[str, set[str]]) -> bool:
+    """Fewer than three sources behind every candidate that passed: what choose.py would call high only with a
+    second program that answers the same (or a doctest), which samples of the prompts asked may write."""
+    return max((len(votes.get(ast_key(v.candidate.text), ())) for v in verdicts if v.plausible), default=0) < 3
 
 
 def _queue(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConfig, depth: int, asked: set[str]) -> list:
