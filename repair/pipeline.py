@@ -620,8 +620,8 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
     is made among alternatives (choose.py), not by whichever came first: where the model made it, through the
     prompts that can give a second opinion on its place (another prompt for its span, the rewrite of its
     function; their greedy completions first: the samples of a prompt are one source with its greedy one, see
-    choose.py; then their samples, only while every fix has fewer than three sources behind it, for a different
-    program of the same behaviour), and it ends when they are done; where the probe's blind edit made it (on real code more often a
+    choose.py; then the hinted infill's samples, only while every fix has fewer than three sources behind it),
+    and it ends when they are done; where the probe's blind edit made it (on real code more often a
     trap than a fix), through the rest of the round's prompts, for the model's view of the failure. A probe
     mutant that would not be offered alone (`unsupported`) opens no window: the search goes on as though
     nothing had passed, until a prompt writes that program too (a second source) or another candidate passes.
@@ -663,9 +663,11 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
             if sampling and not _thin(verdicts, votes):
                 break
             if select_until is not None and p is not None and not sampling:
-                # choosing: greedy answers first (a prompt's samples are no second source), samples only after
-                # them and only for a thin fix, where a different program of the same behaviour is evidence
-                if samples:
+                # choosing: greedy answers first (a prompt's samples are no second source); after them, for a
+                # thin fix only, the samples of the infill that shows the failure (short, and its prompt cached):
+                # a different program of the same behaviour is evidence, and the same one a source if its greedy
+                # answer differed (a rewrite's samples, ~100 tokens each, cost a selection's whole window)
+                if samples and p.hinted:
                     later.append((p, False, samples))
                 if not greedy:
                     continue
