@@ -723,9 +723,11 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
 
 
 def _thin(verdicts: list[Verdict], votes: dict[str, set[str]]) -> bool:
-    """Fewer than three sources behind every candidate that passed: what choose.py would call high only with a
-    second program that answers the same (or a doctest), which samples of the prompts asked may write."""
-    return max((len(votes.get(ast_key(v.candidate.text), ())) for v in verdicts if v.plausible), default=0) < 3
+    """One program passed, with fewer than three sources behind it: choose.py would call it high only with a
+    second program that answers the same (or a doctest), which samples may write. Two programs that passed
+    are evidence already: the differential check says whether they agree."""
+    passed = {ast_key(v.candidate.text) for v in verdicts if v.plausible}
+    return len(passed) == 1 and len(votes.get(next(iter(passed)), ())) < 3
 
 
 def _queue(base: SourceFile, loc: Localization, report: TestReport, cfg: FixConfig, depth: int, asked: set[str]) -> list:

@@ -383,6 +383,8 @@ def test_sources_of_different_kinds_vouch_without_a_second_program():
     v = Verdict(Candidate(Edit(2, 2, "    return x\n"), "def f(x):\n    return x\n", "infill", "g", 3, changed=2), True)
     assert _thin([v], {ast_key(v.candidate.text): {"p1", "p2"}})
     assert not _thin([v], {ast_key(v.candidate.text): {"p1", "p2", "probe"}})
+    w = Verdict(Candidate(Edit(2, 2, "    return +x\n"), "def f(x):\n    return +x\n", "infill", "g", 3, changed=2), True)
+    assert not _thin([v, w], {ast_key(v.candidate.text): {"p1"}, ast_key(w.candidate.text): {"p2"}})  # two programs
     v = Verdict(Candidate(Edit(2, 2, "    pass\n"), "def f(x):\n    pass\n", "mutant", "mutant line 2", 3, changed=2), True)
     v.candidate.suspicions = ["it deletes a statement"]
     assert choose([v], {ast_key(v.candidate.text): {"probe", "p1", "p2"}}, Comparison()).confidence["level"] == "medium"
