@@ -620,8 +620,8 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
     is made among alternatives (choose.py), not by whichever came first: where the model made it, through the
     prompts that can give a second opinion on its place (another prompt for its span, the rewrite of its
     function; their greedy completions first: the samples of a prompt are one source with its greedy one, see
-    choose.py; then the hinted infill's samples, only while every fix has fewer than three sources behind it),
-    and it ends when they are done; where the probe's blind edit made it (on real code more often a
+    choose.py; then the hinted infill's samples, only while one program has passed, with fewer than three
+    sources behind it: `_thin`), and it ends when they are done; where the probe's blind edit made it (on real code more often a
     trap than a fix), through the rest of the round's prompts, for the model's view of the failure. A probe
     mutant that would not be offered alone (`unsupported`) opens no window: the search goes on as though
     nothing had passed, until a prompt writes that program too (a second source) or another candidate passes.
