@@ -7,12 +7,14 @@ Python braces in code need no escaping. Two edit formats:
 """
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from string import Template
 
-from .testrun import TestReport
+from .testrun import TestCase, TestReport
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_FAILURE = 1500
@@ -108,16 +110,69 @@ def template(name: str) -> Template:
 
 
 def failure_text(report: TestReport, limit: int = MAX_FAILURE) -> str:
-    """The failing tests and their messages, bounded: what a developer would paste."""
+    """The failing tests, each as a developer reads its failure (`digest`), bounded."""
     parts = []
     for nodeid in report.failing[:3]:
-        lines = _said_once(report.tests[nodeid].message.strip().splitlines())
-        parts.append(f"- {nodeid}\n  " + "\n  ".join(lines[-12:]))
+        parts.append(f"- {nodeid}\n  " + "\n  ".join(digest(report.tests[nodeid])))
     more = len(report.failing) - 3
     if more > 0:
         parts.append(f"- ... and {more} more failing")
     text = "\n".join(parts)
     return text if len(text) <= limit else text[:limit // 3] + "\n  ...\n" + text[-2 * limit // 3:]
+
+
+_LOCATION = re.compile(r"^\S+:\d+: ")  # pytest's "tests/test_x.py:85: Failed", "src/m.py:587: in __get__"
+_ARGUMENT = re.compile(r"^[A-Za-z_]\w* = ")  # a frame's argument, as pytest prints it above the frame's code
+
+
+def digest(t: TestCase) -> list[str]:
+    """A failure in the order a developer reads it, in at most ~16 lines: the error as the runner states it
+    (with an assertion's diff lines), the test's arguments (`environments = []`), the test's last lines up to
+    the failing one, and where the error came from. The tail of a long report, which prompts used to show,
+    is often the middle of a library's frames or a test's expected-output literal, and lost the error itself."""
+    line = 160
+    summary, message = t.summary.strip(), t.message.strip()
+    if not summary:
+        return [ln[:line] for ln in _said_once(message.splitlines())[-12:]]
+    rest = [ln for ln in (message[len(summary):] if message.startswith(summary) else message).lstrip("\n").splitlines()
+            if ln.strip(" ^~") or not ln]  # not the carets under an expression
+    said = [ln.rstrip() for ln in summary.splitlines() if ln.strip() and not ln.strip().startswith("Use -v to get")]
+    if len(said) == 1 and ":" not in said[0]:  # "collection failure": the error is in the report's E lines
+        said += textwrap.dedent("\n".join(ln[1:] for ln in rest if ln.startswith("E "))).splitlines()[-4:]
+    marked = [ln for ln in said[1:] if ln.lstrip()[:1] in ("-", "+", "?")]  # ndiff / pytest's diff lines
+    out = [ln[:line] for ln in ([said[0]] + (marked or said[1:]))[:7]]
+    at = [i for i, ln in enumerate(rest) if _LOCATION.match(ln)]
+    first = rest[:at[0]] if at else rest
+    args = []
+    for ln in first:
+        if not ln.strip():
+            break
+        if _ARGUMENT.match(ln) and not ln.startswith("self = "):
+            args.append(ln[:line])
+    out += args[:3]
+    arrow = next((i for i, ln in enumerate(first) if ln.startswith(">")), None)
+    if arrow is not None:
+        above = [ln.rstrip() for ln in first[:arrow] if ln.strip() and not _ARGUMENT.match(ln)][-4:]
+        below = []
+        for ln in first[arrow + 1:arrow + 3]:
+            if not ln.strip() or ln.startswith("E "):
+                break
+            below.append(ln.rstrip())
+        out += [ln[:line] for ln in above + [first[arrow].rstrip()] + below]
+    own = [i for i in at if not rest[i].startswith(("/", "<"))]  # not a library's or the probe's frames
+    if own and own[-1] != at[0]:
+        # where the error came from in the project: its line, printed above its location ("> code", then
+        # "path:N: Error") or below it ("path:N: in name", then the code)
+        i = own[-1]
+        if re.search(r":\d+: in \S+$", rest[i]):
+            code = next((ln for ln in rest[i + 1:i + 3] if ln.strip()), "")
+        else:
+            code = next((ln for ln in reversed(rest[max([j for j in at if j < i], default=-1) + 1:i])
+                         if ln.startswith(">")), "")
+        out += [code.rstrip()[:line]] if code.strip() else []
+    if own:
+        out.append(rest[own[-1]].strip()[:line])
+    return out
 
 
 def _said_once(lines: list[str]) -> list[str]:
@@ -139,7 +194,7 @@ def failure_comment(failure: str, original: str = "") -> str:
     way to say them. Showing the cut lines lets a trained adapter learn the small edit a bug usually needs."""
     if not failure.strip():
         return ""
-    text = "# Failing test:\n" + "".join(f"# {ln}\n" for ln in failure.splitlines()[:14])
+    text = "# Failing test:\n" + "".join(f"# {ln}\n" for ln in failure.splitlines()[:16])
     cut = original.splitlines()[:6]
     if cut:
         text += "# Buggy lines (the gap must replace them):\n" + "".join(f"#> {ln}\n" for ln in cut)

@@ -33,12 +33,13 @@ class Frame:
 class TestCase:
     nodeid: str
     outcome: str  # passed | failed | error | skipped
-    message: str = ""
+    message: str = ""  # the runner's whole report of the failure (JUnit: the message, then the traceback)
     frames: list[Frame] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)  # lines of the target file this test executed
     files: dict[str, list[int]] = field(default_factory=dict)  # with target_dir: relative path -> lines
     arcs: list[tuple[int, int]] = field(default_factory=list)  # (line, next line) in the target; 0 in, -1 out
     recent: list[int] = field(default_factory=list)  # a failing test's last target lines, by last run, oldest first
+    summary: str = ""  # the error as the runner states it (JUnit's message attribute): the head of `message`
 
 
 @dataclass
@@ -157,16 +158,18 @@ def _merge_junit(xml: Path, tests: dict[str, TestCase], copy: Path) -> None:
         bad = case.find("failure")
         if bad is None:
             bad = case.find("error")
-        text = "" if bad is None else ((bad.get("message") or "") + "\n" + (bad.text or "")).strip()
+        summary = "" if bad is None else (bad.get("message") or "").strip()
+        text = "" if bad is None else (summary + "\n" + (bad.text or "")).strip()
         t = by_key.get(key)
         if t is None:
             if bad is None:
                 continue
             # Collection errors have no probe record: the module that failed to import is the test.
             nodeid = case.get("file") or (key[0].replace(".", "/") + ".py" if key[0] else key[1].replace(".", "/") + ".py")
-            tests[nodeid] = TestCase(nodeid, "error", text[-MAX_MESSAGE:], _frames_from_text(text, copy))
+            tests[nodeid] = TestCase(nodeid, "error", text[-MAX_MESSAGE:], _frames_from_text(text, copy),
+                                     summary=summary[:MAX_MESSAGE])
         elif bad is not None and text:
-            t.message = text[-MAX_MESSAGE:]
+            t.message, t.summary = text[-MAX_MESSAGE:], summary[:MAX_MESSAGE]
             if t.outcome == "passed":  # teardown errors are reported on a passed call
                 t.outcome = "error"
 

@@ -220,3 +220,32 @@ def test_a_rewrite_keeps_the_originals_comments_blank_lines_and_docstring_where_
     assert e.text == code.replace("    # start from", "    if not items:\n        return 0\n    # start from")
     prose = code.replace("# each one", "# every item").replace("Sum the prices.", "Add up prices.")
     assert edits.parse(f"```python\n{prose}```", p, code) is None  # prose only: no edit at all
+
+
+def test_failure_text_leads_with_the_error_the_arguments_and_the_failing_lines(tmp_path):
+    """A real pytest report, read as a developer reads it: the error first (a long report's tail, which prompts
+    showed before, was its test's last source lines and lost the error), the test's arguments, its lines up to
+    the failing one, and the project's line the error came from."""
+    from debugger.testrun import default_command, run_tests
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "env.py").write_text(
+        "def pick(envs):\n    if envs:\n        return envs[0]\n    return None\n\n\n"
+        "def dig(data, key):\n    return data[key]\n")
+    (tmp_path / "tests").mkdir()
+    literal = "\n".join(f"    # padding line {i}" for i in range(30))
+    (tmp_path / "tests" / "test_env.py").write_text(
+        "import pytest\nfrom pkg.env import dig, pick\n\n\n@pytest.mark.parametrize('envs', [[]])\n"
+        "def test_none_matches(envs):\n    chosen = pick(envs)\n" + literal + "\n"
+        "    with pytest.raises(LookupError):\n        pick(envs)\n\n\n"
+        "def test_dig():\n    assert dig({'a': 1}, 'b') == 2\n")
+    report = run_tests(tmp_path, default_command(), target="pkg/env.py")
+    assert report.tests["tests/test_env.py::test_none_matches[envs0]"].summary.startswith("Failed: DID NOT RAISE")
+    text = prompts.failure_text(report)
+    first, second = text.split("- tests/test_env.py::test_dig")
+    assert first.splitlines()[:3] == ["- tests/test_env.py::test_none_matches[envs0]",
+                                      "  Failed: DID NOT RAISE <class 'LookupError'>", "  envs = []"]
+    assert ">       with pytest.raises(LookupError):" in first and "padding line 27" in first
+    assert "padding line 3\n" not in first and first.rstrip().endswith("tests/test_env.py:37: Failed")
+    assert second.splitlines()[1:] == ["  KeyError: 'b'", "  def test_dig():", "  >       assert dig({'a': 1}, 'b') == 2",
+                                       "  >       return data[key]", "  pkg/env.py:8: KeyError"]
