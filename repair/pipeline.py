@@ -24,6 +24,7 @@ from .localization.passes import ModelReads, Scorer, locate
 from .localization.ranking import Localization, weights_for
 from .localization.ranking import localize as localize_spans
 from .screen import screen
+from .suspicion import FLOW_TRAPS
 from .source import Edit, InputError, SourceFile, edited_text, load
 from .testrun import TestReport
 from .validate import Verdict, validate
@@ -527,8 +528,11 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     if blind:
         w = choice.winner.candidate
         ctx.result.unclaimed = [{"candidate": w.origin, "why": blind, "diff": unified_diff(ctx.src, w.text)}]
+        n = choice.votes[id(choice.winner)]
         return ctx.done("not_fixed", f"only a blind edit passed, the probe's {w.origin} ({blind}), and nothing beyond "
-                                     "the failing tests supports it: not offered as a fix")
+                                     "the failing tests supports it: not offered as a fix" if w.kind == "mutant" and n < 2
+                        else f"the candidate that passed, {w.origin}, reads like a trap ({blind}) and only {n} source(s) "
+                             "wrote it: not offered as a fix")
     best = pick(choice) if pick is not None else choice.winner
     if best is not choice.winner:
         choice.confidence["reasons"].append("you chose it over the ranking's first")
@@ -537,11 +541,18 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
 
 
 def unsupported(v: Verdict, sources: int, before: TestReport) -> str | None:
-    """Why the chosen candidate is no fix to offer, or None. A probe mutant is a blind one-token edit: alone (no
-    prompt to the model wrote the same behaviour), it is offered only when it reads like no trap (suspicion.py)
-    and a test that passed before runs the line it changes, so more than the failing tests vouch for it. On a
-    real project whose visible test is one failing test, a negated condition that passes is more often a trap."""
+    """Why the chosen candidate is no fix to offer, or None. An edit that takes code out of the flow (it drops a
+    `raise` or `return`, deletes a statement, negates a condition) passes a failing test as easily as it fixes
+    a bug: on a real project whose visible test is one failing test it is more often the trap, so it is offered
+    only with three sources or more behind it (the traps' `parse_bool_unknown`: 3; a tune-split bug whose
+    model rewrite and probe mutant both dropped the `raise` the fix kept: 2). A probe mutant is a blind
+    one-token edit: alone (no prompt to the model wrote the same behaviour), it is offered only when it reads
+    like no trap (suspicion.py) and a test that passed before runs the line it changes, so more than the
+    failing tests vouch for it."""
     c = v.candidate
+    flow = [s for s in c.suspicions if s.startswith(FLOW_TRAPS)]
+    if flow and sources < 3:
+        return "; ".join(flow)
     if c.kind != "mutant" or sources > 1:
         return None
     if c.suspicions:
@@ -693,8 +704,8 @@ def search(ctx: RepairContext, before: TestReport, loc: Localization, seeds: lis
                 verdicts.append(v)
             # a blind edit the choice would not offer (`unsupported`) starts no selection: the search goes on for
             # one it would, until a prompt writes that same program too (a second source) or another passes
-            offered = [v for v in verdicts if v.plausible and not (v.candidate.kind == "mutant" and unsupported(
-                v, len(votes.get(ast_key(v.candidate.text), ())), before))]
+            offered = [v for v in verdicts if v.plausible and not unsupported(
+                v, len(votes.get(ast_key(v.candidate.text), ())), before)]
             if offered and select_until is None:
                 c = offered[0].candidate
                 select_until = time.monotonic() + cfg.select

@@ -465,3 +465,20 @@ def test_programs_the_check_could_not_run_are_not_said_to_behave_otherwise():
     assert not any("behave differently" in r for r in unrun.confidence["reasons"])
     seen = choose([a, b], votes, Comparison(functions=["f"], inputs=5, classes=[["a"], ["b"]]), {id(a): "a", id(b): "b"})
     assert seen.confidence["level"] == "low" and any("behave differently" in r for r in seen.confidence["reasons"])
+
+
+def test_a_fix_that_drops_a_raise_needs_three_sources(tmp_path):
+    """A candidate that passes by taking code out of the flow (here: the `raise` the failing test ran into) is
+    the trap on a real project's one failing test as often as the fix: with two prompts behind it, it is shown,
+    not offered, and it opens no selection window (the search goes on as though nothing had passed)."""
+    code = ("def charge(amount: float) -> float:\n    if amount <= 0:\n        raise ValueError(amount)\n"
+            "    return amount\n")
+    tests = ("import pytest\nfrom shop import charge\n\n\ndef test_zero():\n    assert charge(0) == 0\n\n\n"
+             "def test_negative():\n    with pytest.raises(ValueError):\n        charge(-1)\n")
+    path = project(tmp_path, code, tests)
+    one = f"{sys.executable} -m pytest -q tests/test_shop.py::test_zero"
+    gen = Scripted(3, ["        pass\n"], hinted=["        pass\n"])
+    res = fix(str(path), cfg(test=one, formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "not_fixed" and "reads like a trap (it drops a `raise`)" in res.error, res.error
+    assert "only 2 source(s)" in res.error and res.unclaimed and path.read_text() == code
+    assert "first_plausible" not in res.selection  # no window: every prompt of the round was asked
