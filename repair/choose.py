@@ -9,8 +9,8 @@ a probe mutant (the model read the function's names and docstring, a mutant did 
 Confidence is high only when that evidence agrees and was shown by running code or by sources of different
 kinds: two or more sources behind the fix, and either a second, different program that answers the same on
 every input compared, a doctest example that passes, three sources or more, or the probe among them; no
-other plausible program (one the differential check saw behave otherwise makes it low, or medium for a clear
-majority; one it could not run, medium); no doctest broken; no answer changed at an edge value (0, empty,
+plausible candidate behaving otherwise, or not run by the check (low, or medium for a clear majority); no
+doctest broken; no answer changed at an edge value (0, empty,
 None) that no test passes (differ.Comparison.edges); nothing in the edit that reads like a trap
 (suspicion.py: a dropped raise or return, a deleted statement, a negated condition, a special case of the
 tests' own values, a docstring or comment edited). A suspect fix ranks below an equally supported one that
@@ -90,27 +90,27 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
     if broken(winner):
         level = "low"
         reasons.append(f"it fails doctest(s) {', '.join(broken(winner)[:3])}")
-    # behaving otherwise is a finding of the differential check: a candidate it could not run (a method's edit,
-    # no plain values) is another program, not known to differ (at marshmallow-30ff: `self.nested` chosen, right,
-    # and called low for two such programs)
-    compared = {id(v) for v in plausible if klass[id(v)] < len(cmp.classes)}
-    differ = [v for v in alternatives if id(v) in compared and id(winner) in compared]
+    # behaving otherwise is a finding of the differential check; programs it could not run (an edit inside a
+    # method, no plain values, a module that did not load) are other programs, not known to differ: said so
+    ran = cmp.inputs > 0 and ids.get(id(winner)) not in cmp.errors
+    differ = [v for v in alternatives if ran and ids.get(id(v)) not in cmp.errors]
     unknown = [v for v in alternatives if v not in differ]
-    if differ:
+    if alternatives:
         # a clear majority (three or more sources, at least twice any alternative's) is medium, else low
-        rival = max(behind[id(v)] for v in differ)
+        rival = max(behind[id(v)] for v in alternatives)
         level = "medium" if level == "high" and n_votes >= 3 and n_votes >= 2 * rival else "low"
-        reasons.append(f"{len(differ)} other candidate(s) pass the tests and behave differently "
-                       f"({n_votes} sources behind this one, {rival} behind the next): your tests allow more than one fix")
+        votes_said = f"({n_votes} sources behind this one, {rival} behind the next)"
+        if differ:
+            reasons.append(f"{len(differ)} other candidate(s) pass the tests and behave differently {votes_said}: "
+                           "your tests allow more than one fix")
+        if unknown:
+            reasons.append(f"{len(unknown)} other program(s) pass the tests that the differential check could not "
+                           f"run {votes_said}: nothing tells them apart")
     elif n_votes >= 2:
         reasons.append(f"{n_votes} independent sources (prompts, probe mutants) produced this behaviour")
     else:
         level = "medium" if level == "high" else level
         reasons.append("one source produced it: nothing independent agrees with it")
-    if unknown:
-        level = "medium" if level == "high" else level
-        reasons.append(f"{len(unknown)} other program(s) pass the tests that the differential check could not run "
-                       f"beside it: read them too")
     if cmp.inputs and len(cmp.classes) > 0:
         agree = f"{len(twins)} different programs agree" if len(twins) > 1 else "compared"
         reasons.append(f"{agree} on {cmp.inputs} inputs of {', '.join(cmp.functions)} "

@@ -452,19 +452,23 @@ def test_the_model_loads_while_the_tests_run_and_its_progress_reaches_the_caller
 
 
 def test_programs_the_check_could_not_run_are_not_said_to_behave_otherwise():
-    """Behaving otherwise is what the differential check found: a passing program it could not run (a method's
-    edit) makes the fix medium (read them too), not low; one it saw answer otherwise makes it low."""
+    """Behaving otherwise is what the differential check found: other passing programs it could not run (a
+    method's edit) are said to be that, not to behave differently; either way, without a clear majority the
+    fix is low (nothing tells them apart)."""
     def verdict(line: str, origin: str) -> Verdict:
         return Verdict(Candidate(Edit(2, 2, line), f"def f(x):\n{line}", "infill", origin, 3, changed=2), True)
     a, b = verdict("    return x + 1\n", "infill greedy @2-2"), verdict("    return 1 + x + 0\n", "rewrite greedy f")
     from debugger.generate import ast_key
     votes = {ast_key(a.candidate.text): {"p1", "p2"}, ast_key(b.candidate.text): {"p3"}}
-    unrun = choose([a, b], votes, Comparison(skipped="the candidates change no module-level function"))
-    assert unrun.winner is a and unrun.alternatives == [b] and unrun.confidence["level"] == "medium"
+    ids = {id(a): "a", id(b): "b"}
+    unrun = choose([a, b], votes, Comparison(classes=[["a"], ["b"]], skipped="the candidates change no module-level "
+                                             "function"), ids)  # differ.compare: a class each, no inputs
+    assert unrun.winner is a and unrun.alternatives == [b] and unrun.confidence["level"] == "low"
     assert any("could not run" in r for r in unrun.confidence["reasons"])
     assert not any("behave differently" in r for r in unrun.confidence["reasons"])
-    seen = choose([a, b], votes, Comparison(functions=["f"], inputs=5, classes=[["a"], ["b"]]), {id(a): "a", id(b): "b"})
+    seen = choose([a, b], votes, Comparison(functions=["f"], inputs=5, classes=[["a"], ["b"]]), ids)
     assert seen.confidence["level"] == "low" and any("behave differently" in r for r in seen.confidence["reasons"])
+    assert not any("could not run" in r for r in seen.confidence["reasons"])
 
 
 def test_a_fix_that_drops_a_raise_needs_three_sources(tmp_path):
