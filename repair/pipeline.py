@@ -542,7 +542,7 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
 
 def unsupported(v: Verdict, sources: int, before: TestReport) -> str | None:
     """Why the chosen candidate is no fix to offer, or None. An edit that takes code out of the flow (it drops a
-    `raise` or `return`, deletes a statement, negates a condition) passes a failing test as easily as it fixes
+    `raise` or `return`, a `break` or `continue`) passes a failing test as easily as it fixes
     a bug: on a real project whose visible test is one failing test it is more often the trap, so it is offered
     only with three sources or more behind it (the traps' `parse_bool_unknown`: 3; a tune-split bug whose
     model rewrite and probe mutant both dropped the `raise` the fix kept: 2). A probe mutant is a blind

@@ -26,7 +26,7 @@ from .edits import comments
 FLOW = {ast.Raise: "raise", ast.Return: "return", ast.Break: "break", ast.Continue: "continue"}
 # what takes code out of the flow (a dropped `raise` passes a test that wanted no error as easily as a fix
 # does): offered as a fix only with three sources behind it (pipeline.unsupported)
-FLOW_TRAPS = ("it drops a `", "it deletes a statement", "it negates a condition")
+FLOW_TRAPS = ("it drops a `",)  # (a statement count falls too where `while True: pass` becomes `return x`)
 TRIVIAL = {0, 1, -1, 2, "", None}  # (True and False are 1 and 0)
 _LITERAL = re.compile(r"""(?<![\w.])(-?\d+(?:\.\d+)?)(?![\w.])|'([^'\n]{1,60})'|"([^"\n]{1,60})\"""")
 
