@@ -86,7 +86,7 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
     # docstrings whose examples the fix passes and that speak to it: the changed functions' own, or ones the
     # original failed
     attempted = len([t for t in set(mine.get("tests", [])) - set(mine.get("failed", []))
-                     if t in original_failed or t.rsplit(".", 1)[-1] in cmp.functions])
+                     if t in original_failed or any(t == f or t.endswith("." + f) for f in cmp.functions)])
     if broken(winner):
         level = "low"
         reasons.append(f"it fails doctest(s) {', '.join(broken(winner)[:3])}")

@@ -2,12 +2,15 @@
 
 Plausible candidates can all pass the visible tests and still differ (patch overfitting). This runs them
 against each other: the tests run once more with a profile hook that records the plain-valued arguments
-they pass to the functions the candidates change (`_probe/debugger_calls.py`); those inputs and their
-neighbours (numbers one off, zero, the sign flipped; empty, shortened, reversed and extended strings and
-collections) are then fed to each candidate's version of the module in one sandboxed process
-(`_probe/debugger_differ.py`), which also runs the module's doctests. What it does not see: methods (their
-`self` cannot be rebuilt outside the test), arguments that are not plain values, and behaviour that needs
-state the tests set up first.
+they pass to the functions and methods the candidates change (`_probe/debugger_calls.py`; for a method, the
+instance too, pickled as it was when the call began); those inputs and their neighbours (numbers one off,
+zero, the sign flipped; empty, shortened, reversed and extended strings and collections) are then fed to
+each candidate's version of the module in one sandboxed process (`_probe/debugger_differ.py`), which gives
+each method call a fresh copy of its recorded instance, made an instance of the candidate's class, and
+compares what it returns and what it did to the instance; it also runs the module's doctests. The pickles
+are opened only there, inside the sandbox: this process passes them on unread. What it does not see:
+arguments that are not plain values, instances that cannot be pickled, nested classes, and behaviour that
+needs state outside the instance that the tests set up first.
 """
 from __future__ import annotations
 
@@ -50,28 +53,66 @@ class Comparison:
     skipped: str = ""  # why no input could be compared, if none could
 
 
+def _defs(text: str) -> tuple[dict[str, str], str]:
+    """Module-level functions and methods of module-level classes ("Class.method") -> their AST dump; and a
+    dump of everything else (module-level code, class bodies without their methods)."""
+    fn = (ast.FunctionDef, ast.AsyncFunctionDef)
+    tree = ast.parse(text)
+    defs, rest = {}, []
+    for n in tree.body:
+        if isinstance(n, fn):
+            defs[n.name] = ast.dump(n)
+        elif isinstance(n, ast.ClassDef):
+            defs.update({f"{n.name}.{m.name}": ast.dump(m) for m in n.body if isinstance(m, fn)})
+            rest += [f"class {n.name}"] + [ast.dump(x) for x in n.bases + n.keywords + n.decorator_list] + \
+                [ast.dump(m) for m in n.body if not isinstance(m, fn)]
+        else:
+            rest.append(ast.dump(n))
+    return defs, "\n".join(rest)
+
+
 def changed_functions(original: str, texts: list[str]) -> tuple[list[str], bool]:
-    """Names of module-level functions whose body differs in some text; and whether an edit fell elsewhere
-    (a method, module-level code), which the check cannot call."""
-    def defs(text):
-        tree = ast.parse(text)
-        funcs = {n.name: ast.dump(n) for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        rest = ast.dump(ast.Module([n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))],
-                                   []))
-        return funcs, rest
+    """Names of module-level functions and methods ("Class.method") whose code differs in some text; and
+    whether an edit fell elsewhere (module-level code, a class body outside its methods), which the check
+    cannot call."""
     try:
-        base, base_rest = defs(original)
+        base, base_rest = _defs(original)
     except SyntaxError:  # the bug is a syntax error: no function of the original to call
         return [], True
     names, elsewhere = [], False
     for t in texts:
         try:
-            funcs, rest = defs(t)
+            funcs, rest = _defs(t)
         except SyntaxError:
             continue
         names += [n for n, d in funcs.items() if base.get(n) != d and n not in names]
         elsewhere |= rest != base_rest
     return names, elsewhere
+
+
+def _find(tree: ast.Module, name: str):
+    """The def of a module-level function or of a method ("Class.method"), or None."""
+    fn = (ast.FunctionDef, ast.AsyncFunctionDef)
+    owner, _, meth = name.rpartition(".")
+    for n in tree.body:
+        if not owner and isinstance(n, fn) and n.name == name:
+            return n
+        if owner and isinstance(n, ast.ClassDef) and n.name == owner:
+            return next((m for m in n.body if isinstance(m, fn) and m.name == meth), None)
+    return None
+
+
+def method_kinds(text: str, names: list[str]) -> dict[str, str]:
+    """For the methods among `names`: "method" (its first parameter the instance, recorded pickled), "class"
+    (a classmethod: the candidate's class is passed) or "static"."""
+    tree = ast.parse(text)
+    kinds = {}
+    for name in names:
+        node = _find(tree, name) if "." in name else None
+        if node is not None:
+            decos = {ast.unparse(d) for d in node.decorator_list}
+            kinds[name] = "static" if "staticmethod" in decos else "class" if "classmethod" in decos else "method"
+    return kinds
 
 
 def neighbours(call: tuple, floats: frozenset = frozenset()) -> list[tuple]:
@@ -107,27 +148,36 @@ def neighbours(call: tuple, floats: frozenset = frozenset()) -> list[tuple]:
 
 
 def float_params(text: str, function: str) -> frozenset:
-    """Positions and names of the module-level function's parameters annotated `float`."""
-    for n in ast.parse(text).body:
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == function:
-            params = n.args.posonlyargs + n.args.args
-            found = {(i, a.arg) for i, a in enumerate(params) if a.annotation is not None
-                     and "float" in ast.unparse(a.annotation)}
-            found |= {(None, a.arg) for a in n.args.kwonlyargs if a.annotation is not None
-                      and "float" in ast.unparse(a.annotation)}
-            return frozenset(x for pair in found for x in pair if x is not None)
-    return frozenset()
+    """Positions and names of the function's (or method's, "Class.method", counted after the instance or
+    class) parameters annotated `float`."""
+    n = _find(ast.parse(text), function)
+    if n is None:
+        return frozenset()
+    params = n.args.posonlyargs + n.args.args
+    if "." in function and method_kinds(text, [function]).get(function) != "static":
+        params = params[1:]
+    found = {(i, a.arg) for i, a in enumerate(params) if a.annotation is not None
+             and "float" in ast.unparse(a.annotation)}
+    found |= {(None, a.arg) for a in n.args.kwonlyargs if a.annotation is not None
+              and "float" in ast.unparse(a.annotation)}
+    return frozenset(x for pair in found for x in pair if x is not None)
 
 
-def _inputs(recorded: list[str], floats: frozenset = frozenset()) -> list[str]:
+def _inputs(recorded: list[str], floats: frozenset = frozenset(), held: list | None = None) -> tuple[list, list]:
+    """The recorded calls, then their neighbours, up to MAX_INPUTS; and for each, what the recording held of it
+    (None, or the objects' pickle as text and the holes they fill), which a call's neighbours share: a hole
+    is None, which has no neighbours, so it stays a hole."""
     calls = [ast.literal_eval(c) for c in recorded]
-    keys, out = set(), []
-    for call in calls + [n for c in calls for n in neighbours(c, floats)]:
-        k = repr(call)
+    held = held or [None] * len(calls)
+    keys, out, owners = set(), [], []
+    pairs = list(zip(calls, held)) + [(n, h) for c, h in zip(calls, held) for n in neighbours(c, floats)]
+    for call, h in pairs:
+        k = (repr(call), h and h[0])
         if k not in keys and len(out) < MAX_INPUTS:
             keys.add(k)
-            out.append(k)
-    return out
+            out.append(k[0])
+            owners.append(h)
+    return out, owners
 
 
 def _module(src: SourceFile) -> tuple[str, str]:
@@ -137,6 +187,19 @@ def _module(src: SourceFile) -> tuple[str, str]:
     while top > 0 and (src.root / Path(*parts[:top]) / "__init__.py").exists():
         top -= 1
     return str(Path(*parts[:top])) if top else ".", ".".join(parts[top:])
+
+
+def _test_paths(copy: Path, before: TestReport) -> list[str]:
+    """Where pytest put the test modules on sys.path (the first folder above each without an __init__.py):
+    objects of classes the tests define unpickle from there."""
+    out = []
+    for name in before.tests:
+        d = (copy / name.split("::")[0]).parent
+        while (d / "__init__.py").exists() and d != copy:
+            d = d.parent
+        if d.is_dir() and str(d) not in out:
+            out.append(str(d))
+    return out[:20]
 
 
 def _python(command: str) -> str:
@@ -153,17 +216,20 @@ def _python(command: str) -> str:
     return sys.executable
 
 
-def _edge(call: str) -> bool:
-    """Whether a call passes an edge value: zero, an empty string or container, None."""
+def _edge(call: str, holes: list = ()) -> bool:
+    """Whether a call passes an edge value: zero, an empty string or container, None (not an object's hole)."""
     args, kwargs = ast.literal_eval(call)
+    values = [v for i, v in enumerate(args) if i not in holes] + [v for k, v in kwargs.items() if k not in holes]
     return any(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0)
                or (isinstance(v, (str, bytes, list, tuple, dict, set, frozenset)) and len(v) == 0)
-               for v in list(args) + list(kwargs.values()))
+               for v in values)
 
 
-def _call_text(function: str, call: str) -> str:
+def _call_text(function: str, call: str, holes: list = ()) -> str:
+    """The call as a user reads it; an object the test passed shows as `<object>`."""
     args, kwargs = ast.literal_eval(call)
-    shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    shown = ["<object>" if i in holes else repr(a) for i, a in enumerate(args)] + \
+        [f"{k}={'<object>' if k in holes else repr(v)}" for k, v in kwargs.items()]
     return f"{function}({', '.join(shown)})"
 
 
@@ -177,11 +243,13 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
     with ws.copy(src) as copy:
         work = copy.parent
         calls: dict[str, list[str]] = {}
+        held: dict[str, list] = {}  # per call: None, or (the pickled objects, passed on unread; their holes)
+        kinds = method_kinds(src.text, functions)
         if functions:
             spans = _function_lines(src.text, functions)
             tests = [n for n, t in before.tests.items() if "::" in n and spans & set(t.lines)] or \
                 [n for n in before.failing if "::" in n]
-            spec = {"target": str((copy / src.rel).resolve()), "functions": functions,
+            spec = {"target": str((copy / src.rel).resolve()), "functions": functions, "methods": kinds,
                     "out": str(work / "calls.jsonl"), "limit": 64}
             (work / "calls.json").write_text(json.dumps(spec))
             ws.tests(copy, select=tests or None, plugins=("debugger_calls",),
@@ -190,8 +258,10 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
                 for ln in (work / "calls.jsonl").read_text(encoding="utf-8").splitlines():
                     r = json.loads(ln)
                     calls.setdefault(r["function"], []).append(r["call"])
+                    held.setdefault(r["function"], []).append((r["objects"], r["holes"]) if "objects" in r else None)
         result.recorded = sum(len(v) for v in calls.values())
-        inputs = {fn: _inputs(cs, float_params(src.text, fn)) for fn, cs in calls.items()}
+        made = {fn: _inputs(cs, float_params(src.text, fn), held[fn]) for fn, cs in calls.items()}
+        inputs = {fn: m[0] for fn, m in made.items()}
         ids = list(candidates)
         runs = dict(candidates)
         if ids:
@@ -199,7 +269,9 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
         runs["_original"] = src.text  # its doctests: one that fails everywhere, the original too, proves nothing
         path, module = _module(src)
         spec = {"file": str(copy / src.rel), "module": module, "path": str((copy / path).resolve()),
-                "candidates": runs, "calls": inputs, "call_timeout": call_timeout}
+                "test_paths": _test_paths(copy, before),
+                "candidates": runs, "calls": inputs, "call_timeout": call_timeout, "methods": kinds,
+                "objects": {fn: [h and h[0] for h in m[1]] for fn, m in made.items()}}
         (work / "differ.json").write_text(json.dumps(spec))
         script = PROBE_DIR / "debugger_differ.py"
         cmd = " ".join(shlex.quote(a) for a in (_python(ws.command), str(script), str(work / "differ.json"),
@@ -216,9 +288,9 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
     if not out:
         result.skipped = "the check did not finish (time limit)"
     elif not functions:
-        result.skipped = "the candidates change no module-level function" if elsewhere else "nothing to compare"
+        result.skipped = "the candidates change no function or method" if elsewhere else "nothing to compare"
     elif not inputs or not any(inputs.values()):
-        result.skipped = "the tests pass no plain values to " + ", ".join(functions)
+        result.skipped = "the tests' calls of " + ", ".join(functions) + " could not be recorded"
     vectors: dict[str, list[str]] = {i: [] for i in ran}
     again, before_fix = results.get("_again", {}), results.get("_original", {})
     moved: dict[str, list[str]] = {i: [] for i in ran}  # edge neighbours where the code returned, answered otherwise
@@ -229,19 +301,24 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
             seen = {i: results[i].get(fn, [])[j] if j < len(results[i].get(fn, [])) else "missing" for i in ran}
             if ran and again.get(fn, [None] * (j + 1))[j] != seen[ran[0]]:
                 continue  # the same code answered differently twice: time, randomness, hash order
+            if any(s.startswith("? ") for s in seen.values()):
+                continue  # the recorded objects could not be rebuilt
             result.inputs += 1
             for i in ran:
                 vectors[i].append(seen[i])
+            holes = (made[fn][1][j] or (None, []))[1]
             was = before_fix.get(fn, [])[j] if j < len(before_fix.get(fn, [])) else None
             if was is not None and call not in tested:  # a neighbour: did the candidate keep the code's answer?
-                edge = _edge(call)
+                edge = _edge(call, holes)
                 for i in ran:
                     if edge and was.startswith("= ") and seen[i] != was:
-                        moved[i].append(_call_text(fn, call))
+                        moved[i].append(_call_text(fn, call, holes))
                     elif not edge:
                         kept[i][seen[i] == was] += 1
             if len(set(seen.values())) > 1 and len(result.disagreements) < 5:
-                result.disagreements.append(Disagreement(_call_text(fn, call), seen))
+                result.disagreements.append(Disagreement(_call_text(fn, call, holes), seen))
+    if inputs and any(inputs.values()) and not result.inputs and not result.skipped:
+        result.skipped = "no recorded call of " + ", ".join(functions) + " could be replayed"
     # an edge's changed answer counts where the fix is otherwise local: it keeps the code's answers on most other
     # neighbours (a ceiling division changes page_count only at multiples, and at (0, 10)); a fix that changes
     # nearly every answer (`w + h` -> `w * h`) is a new behaviour whose edges changed with it
@@ -257,7 +334,8 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
 def _function_lines(text: str, names: list[str]) -> set[int]:
     tree = ast.parse(text)
     lines: set[int] = set()
-    for n in tree.body:
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name in names:
+    for name in names:
+        n = _find(tree, name)
+        if n is not None:
             lines.update(range(n.lineno, (n.end_lineno or n.lineno) + 1))
     return lines

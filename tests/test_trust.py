@@ -66,7 +66,8 @@ def test_neighbours_move_one_argument_at_a_time():
 def test_changed_functions_names_what_the_candidates_touch():
     other = SHIPPING + "\n\nclass C:\n    def m(self):\n        return 1\n"
     assert changed_functions(other, [other.replace("> 50", ">= 50")]) == (["shipping_cost"], False)
-    assert changed_functions(other, [other.replace("return 1", "return 2")]) == ([], True)  # a method
+    assert changed_functions(other, [other.replace("return 1", "return 2")]) == (["C.m"], False)  # a method
+    assert changed_functions(other, [other.replace("class C:", "class C:\n    n = 1")]) == ([], True)  # its body
     assert changed_functions("def f(:\n", ["def f():\n    pass\n"]) == ([], True)
 
 
@@ -155,17 +156,60 @@ def test_compare_reports_inputs_where_candidates_differ_and_drops_noise(tmp_path
     assert any(d.input == "pick([3])" or d.input == "pick([2, 1, 3])" for d in cmp.disagreements)
 
 
-def test_calls_with_objects_are_not_recorded(tmp_path):
-    code = "def size(x) -> int:\n    return len(x) + 1\n"
-    tests = ("from shop import size\n\n\nclass Box:\n    def __len__(self):\n        return 2\n\n\n"
-             "def test_size():\n    assert size(Box()) == 2\n")
+CART = ("class Cart:\n"
+        "    def __init__(self, prices):\n        self.prices = list(prices)\n        self.paid = False\n\n"
+        "    def total(self, discount: float) -> float:\n"
+        "        return sum(self.prices) - discount\n\n"
+        "    @classmethod\n    def empty(cls, note: str):\n        return cls([])\n")
+CART_TESTS = ("from shop import Cart\n\n\ndef test_total():\n    cart = Cart([10, 20])\n    cart.paid = True\n"
+              "    assert cart.total(0.5) == 29.5 - 1\n\n\ndef test_empty():\n    assert Cart.empty('x').prices == []\n")
+
+
+@pytest.mark.integration
+def test_methods_are_compared_on_the_instances_the_tests_made(tmp_path):
+    """A method's candidates run on a copy of the instance the test called it on (its attributes as they were
+    when the call began: `paid` set after construction), made an instance of each candidate's class; what
+    they return and what they do to the instance are compared."""
+    path = project(tmp_path, CART, CART_TESTS)
+    src = load(str(path))
+    before = run_tests(src.root, default_command(), target=src.rel, timeout=60)
+    fixes = {"a": CART.replace("- discount", "- discount * 2"),  # 30 - 1.0: passes, as does b
+             "b": CART.replace("- discount", "- discount - 1 if self.paid else 0"),
+             "c": CART.replace("- discount", "- discount - 1 if self.paid else -1"),  # b's twin off the test's path
+             "d": CART.replace("        return sum(self.prices) - discount",
+                               "        self.paid = False\n        return sum(self.prices) - discount * 2")}
+    cmp = compare(workspace(src.root, timeout=60, test_timeout=5), src, fixes, before)
+    assert cmp.functions == ["Cart.total"] and cmp.recorded == 1 and not cmp.errors, cmp
+    assert cmp.inputs > 1 and not cmp.skipped
+    assert sorted(cmp.classes) == [["a"], ["b", "c"], ["d"]], cmp.classes  # b and c agree: `paid` was True
+    said = {d.input: d.results for d in cmp.disagreements}
+    assert said["Cart.total(0.5)"]["a"] == "= 29.0" and said["Cart.total(0.5)"]["b"] == "= 29.0" or \
+        any(r["a"] != r["b"] for r in said.values())
+    assert any("; self -> " in r["d"] for r in said.values())  # what d did to the instance is an answer too
+    empty = compare(workspace(src.root, timeout=60, test_timeout=5), src,
+                    {"a": CART.replace("cls([])", "cls(())"), "b": CART.replace("cls([])", "cls([0])")}, before)
+    assert empty.functions == ["Cart.empty"] and empty.inputs and empty.classes == [["a"], ["b"]]
+
+
+def test_calls_with_objects_replay_them_as_they_were(tmp_path):
+    """An object the test passes (a class of the test module) is pickled as it was when the call began and
+    fills its hole on every replay; its neighbours keep it. One that does not pickle (a lambda's result
+    holder) makes its call unrecorded."""
+    code = "def size(x, extra: int = 0) -> int:\n    return len(x) + 1 + extra\n"
+    tests = ("from shop import size\n\n\nclass Box:\n    def __init__(self, n):\n        self.n = n\n\n"
+             "    def __len__(self):\n        return self.n\n\n\n"
+             "def test_size():\n    assert size(Box(2), extra=0) == 2\n\n\n"
+             "def test_lambda():\n    assert size([1], extra=0) == 1 or size(Box(lambda: 1), extra=1)\n")
     path = project(tmp_path, code, tests)
     src = load(str(path))
     before = run_tests(src.root, default_command(), target=src.rel, timeout=60)
     fixed = code.replace(" + 1", "")
     cmp = compare(workspace(src.root, timeout=60, test_timeout=5), src,
-                  {"a": fixed, "b": fixed.replace("len(x)", "x.__len__()")}, before)
-    assert cmp.recorded == 0 and cmp.inputs == 0 and "no plain values" in cmp.skipped
+                  {"a": fixed, "b": fixed.replace("len(x)", "x.__len__()"), "c": fixed.replace("+ extra", "+ abs(extra)")},
+                  before)
+    assert cmp.recorded == 2 and cmp.inputs > 4 and not cmp.skipped and not cmp.errors, cmp  # Box(2), [1]
+    assert cmp.classes == [["a", "b"], ["c"]], cmp.classes
+    assert any(d.input == "size(<object>, -1)" for d in cmp.disagreements), cmp.disagreements
 
 
 def test_choose_without_a_comparison_ranks_by_sources():

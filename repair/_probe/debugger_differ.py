@@ -2,23 +2,32 @@
 
 Run as `python debugger_differ.py SPEC OUT` in a scratch copy of the project, inside the sandbox; standard
 library only. SPEC (JSON): {"file": path of the module, "module": its dotted name, "path": the directory to
-put first on sys.path, "candidates": {id: source text}, "calls": {function: [repr of (args, kwargs)]},
+put first on sys.path, "test_paths": directories of the test modules, put last, "candidates": {id: source
+text}, "calls": {function: [repr of (args, kwargs)]}, "methods": {"Class.method": "method" | "class" |
+"static"}, "objects": {function: [per call, None or the base64 pickle of {"self":
+instance, "args": {position: value}, "kwargs": {name: value}}: what fills the call's holes]},
 "call_timeout": seconds}. For each candidate the module is executed afresh from its text under its own
 name, so relative imports resolve as in the project; then every listed function is called on every input
-(a deep copy each time) and its doctests are run. OUT (JSON):
+(a deep copy each time) and its doctests are run. The objects a call held are unpickled afresh for each
+call, after the candidate's module loaded (so objects of its classes are the candidate's; a method's
+instance pickled under another module name is made so); a method is called on its instance, a
+classmethod on the candidate's class. OUT (JSON):
 {"results": {id: {function: [outcome per input]}}, "doctests": {id: {"attempted": examples, "failed": [names],
  "tests": [names of the docstrings with examples]}},
  "errors": {id: why the module did not load}}. An outcome is "= repr" (memory addresses blanked, an
-iterator consumed), "! ExceptionType", or "timeout" (after three of those a candidate's remaining calls are
-not made); "; args -> repr" is added when the call changed its
-arguments. Output the candidates print is discarded.
+iterator consumed), "! ExceptionType", "timeout" (after three of those a candidate's remaining calls are
+not made), or "? why" where a recorded instance could not be rebuilt; "; args -> repr" is added when the
+call changed its arguments, "; self -> repr" when a method changed its instance's attributes. Output the candidates print is discarded.
 """
 import ast
+import base64
 import copy
 import doctest
 import io
 import json
+import pickle
 import re
+import reprlib
 import signal
 import sys
 import types
@@ -44,15 +53,76 @@ def _show(value):
             items.append(x)
         value = items
     try:
-        text = repr(value)
+        text = _Plain().repr(value)
     except Exception as e:  # a broken __repr__ is an outcome too
         text = f"<repr failed: {type(e).__name__}>"
     return _ADDR.sub("", text)[:400]
 
 
-def _call(fn, call, limit):
+class _Plain(reprlib.Repr):
+    """repr, except that an object with the default repr shows its attributes: `Cart(prices=[0], paid=False)`
+    where repr says `<shop.Cart object at 0x...>` for every cart."""
+    def __init__(self):
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxother, self.maxlong = 6, 400, 400, 400
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = self.maxdeque = 50
+
+    def repr_instance(self, x, level):
+        if type(x).__repr__ is object.__repr__ and isinstance(getattr(x, "__dict__", None), dict):
+            if level <= 0:
+                return f"{type(x).__qualname__}(...)"
+            inner = ", ".join(f"{k}={self.repr1(v, level - 1)}" for k, v in list(vars(x).items())[:20])
+            return f"{type(x).__qualname__}({inner})"
+        return repr(x)
+
+
+def _state(obj):
+    try:
+        return _show(vars(obj))
+    except TypeError:  # no __dict__ (slots): its repr
+        return _show(obj)
+
+
+def _held(objects, limit):
+    """The objects a recorded call held, rebuilt afresh: {"self", "args", "kwargs"}."""
+    if not objects:
+        return {"self": None, "args": {}, "kwargs": {}}
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return pickle.loads(base64.b64decode(objects))  # noqa: S301 - recorded by the tests, in the sandbox
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _bound(mod, name, kind, obj):
+    """The callable for a function or method of the candidate's module: a method bound to the rebuilt
+    instance (its class made the candidate's), a classmethod to the candidate's class."""
+    if not kind:
+        f = getattr(mod, name, None)
+        if not callable(f):
+            raise LookupError("missing")
+        return f
+    owner, _, meth = name.rpartition(".")
+    cls = getattr(mod, owner, None)
+    if not isinstance(cls, type) or meth not in vars(cls):
+        raise LookupError("missing")
+    if kind != "method":
+        return getattr(cls, meth)
+    if type(obj) is not cls:
+        obj.__class__ = cls  # pickled under another module name: the candidate's class all the same
+    raw = vars(cls)[meth]
+    if isinstance(raw, property):
+        return lambda: raw.fget(obj)
+    return getattr(obj, meth)
+
+
+def _call(fn, call, limit, instance=None, held=None):
     args, kwargs = copy.deepcopy(call)
-    before = repr((args, kwargs))
+    if held:
+        args = tuple(held["args"].get(i, a) for i, a in enumerate(args))
+        kwargs = {k: held["kwargs"].get(k, v) for k, v in kwargs.items()}
+    before = _show((args, kwargs))
+    state = _state(instance) if instance is not None else None
     signal.setitimer(signal.ITIMER_REAL, limit)
     try:
         outcome = "= " + _show(fn(*args, **kwargs))
@@ -64,10 +134,25 @@ def _call(fn, call, limit):
         outcome = "! " + type(e).__name__
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    after = repr((args, kwargs))
+    after = _show((args, kwargs))
     if after != before:
-        outcome += "; args -> " + _ADDR.sub("", after)[:200]
+        outcome += "; args -> " + after[:200]
+    if instance is not None and _state(instance) != state:
+        outcome += "; self -> " + _state(instance)[:300]
     return outcome
+
+
+def _replay(mod, fn, kind, objects, call, limit):
+    try:
+        held = _held(objects, limit)
+        bound = _bound(mod, fn, kind, held["self"])
+    except LookupError:
+        return "! missing"
+    except CallTimeout:
+        return "? the recorded objects took too long to rebuild"
+    except Exception as e:  # dropped from the comparison
+        return f"? the recorded objects could not be rebuilt ({type(e).__name__})"
+    return _call(bound, call, limit, held["self"] if kind == "method" else None, held)
 
 
 def _load(name, file, text):
@@ -105,9 +190,11 @@ def main(spec_path, out_path):
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
     sys.path.insert(0, spec["path"])
+    sys.path += [d for d in spec.get("test_paths", []) if d not in sys.path]  # classes the tests define
     signal.signal(signal.SIGALRM, _alarm)
     limit = float(spec.get("call_timeout", 1.0))
     calls = {fn: [ast.literal_eval(c) for c in cs] for fn, cs in spec["calls"].items()}
+    methods, objects = spec.get("methods", {}), spec.get("objects", {})
     out = {"results": {}, "doctests": {}, "errors": {}}
     real_out, real_err = sys.stdout, sys.stderr
     for cid, text in spec["candidates"].items():
@@ -120,11 +207,14 @@ def main(spec_path, out_path):
                 continue
             res, hung = {}, 0
             for fn, inputs in calls.items():
-                f = getattr(mod, fn, None)
+                kind = methods.get(fn)
                 res[fn] = []
-                for c in inputs:
+                for j, c in enumerate(inputs):
                     # a candidate that hangs on three inputs is not given a limit's worth of time on every other
-                    outcome = "! missing" if not callable(f) else "timeout" if hung >= 3 else _call(f, c, limit)
+                    if hung >= 3:
+                        outcome = "timeout"
+                    else:
+                        outcome = _replay(mod, fn, kind, (objects.get(fn) or [None] * (j + 1))[j], c, limit)
                     hung += outcome == "timeout"
                     res[fn].append(outcome)
                 sys.stdout.seek(0)
