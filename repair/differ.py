@@ -197,8 +197,8 @@ def _test_paths(copy: Path, before: TestReport) -> list[str]:
         d = (copy / name.split("::")[0]).parent
         while (d / "__init__.py").exists() and d != copy:
             d = d.parent
-        if d.is_dir() and str(d) not in out:
-            out.append(str(d))
+        if d.is_dir() and str(d.resolve()) not in out:
+            out.append(str(d.resolve()))
     return out[:20]
 
 
@@ -269,7 +269,7 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
         runs["_original"] = src.text  # its doctests: one that fails everywhere, the original too, proves nothing
         path, module = _module(src)
         spec = {"file": str(copy / src.rel), "module": module, "path": str((copy / path).resolve()),
-                "test_paths": _test_paths(copy, before),
+                "root": str(copy.resolve()), "test_paths": _test_paths(copy, before),
                 "candidates": runs, "calls": inputs, "call_timeout": call_timeout, "methods": kinds,
                 "objects": {fn: [h and h[0] for h in m[1]] for fn, m in made.items()}}
         (work / "differ.json").write_text(json.dumps(spec))

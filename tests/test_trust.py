@@ -162,7 +162,9 @@ CART = ("class Cart:\n"
         "        return sum(self.prices) - discount\n\n"
         "    @classmethod\n    def empty(cls, note: str):\n        return cls([])\n")
 CART_TESTS = ("from shop import Cart\n\n\ndef test_total():\n    cart = Cart([10, 20])\n    cart.paid = True\n"
-              "    assert cart.total(0.5) == 29.5 - 1\n\n\ndef test_empty():\n    assert Cart.empty('x').prices == []\n")
+              "    assert cart.total(0.5) == 29.5 - 1\n\n\ndef test_empty():\n    assert Cart.empty('x').prices == []\n\n\n"
+              "class Gift(Cart):\n    def total(self, discount):\n        return super().total(discount)\n\n\n"
+              "def test_gift():\n    gift = Gift([10])\n    gift.paid = True\n    assert gift.total(2.0) > 0\n")
 
 
 @pytest.mark.integration
@@ -178,10 +180,13 @@ def test_methods_are_compared_on_the_instances_the_tests_made(tmp_path):
              "c": CART.replace("- discount", "- discount - 1 if self.paid else -1"),  # b's twin off the test's path
              "d": CART.replace("        return sum(self.prices) - discount",
                                "        self.paid = False\n        return sum(self.prices) - discount * 2")}
+    # e is a's twin except on a subclass the tests define: its instances are rebuilt, for every candidate, as
+    # instances of a subclass of that candidate's class (Cart.total is still the candidate's own, not Gift's)
+    fixes["e"] = fixes["a"].replace("discount * 2", "discount * 2 - (type(self).__name__ == 'Gift')")
     cmp = compare(workspace(src.root, timeout=60, test_timeout=5), src, fixes, before)
-    assert cmp.functions == ["Cart.total"] and cmp.recorded == 1 and not cmp.errors, cmp
+    assert cmp.functions == ["Cart.total"] and cmp.recorded == 2 and not cmp.errors, cmp
     assert cmp.inputs > 1 and not cmp.skipped
-    assert sorted(cmp.classes) == [["a"], ["b", "c"], ["d"]], cmp.classes  # b and c agree: `paid` was True
+    assert sorted(cmp.classes) == [["a"], ["b", "c"], ["d"], ["e"]], cmp.classes  # b and c agree: `paid` was True
     said = {d.input: d.results for d in cmp.disagreements}
     assert said["Cart.total(0.5)"]["a"] == "= 29.0" and said["Cart.total(0.5)"]["b"] == "= 29.0" or \
         any(r["a"] != r["b"] for r in said.values())

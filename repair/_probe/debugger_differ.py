@@ -16,8 +16,10 @@ classmethod on the candidate's class. OUT (JSON):
  "tests": [names of the docstrings with examples]}},
  "errors": {id: why the module did not load}}. An outcome is "= repr" (memory addresses blanked, an
 iterator consumed), "! ExceptionType", "timeout" (after three of those a candidate's remaining calls are
-not made), or "? why" where a recorded instance could not be rebuilt; "; args -> repr" is added when the
-call changed its arguments, "; self -> repr" when a method changed its instance's attributes. Output the candidates print is discarded.
+not made), or "? why" where a call's recorded objects could not be rebuilt; "; args -> repr" is added when
+the call changed its arguments, "; self -> repr" when a method changed its instance's attributes. Output the
+candidates print is discarded; the project's modules a candidate imported ("root": the project's copy) are
+forgotten before the next one loads.
 """
 import ast
 import base64
@@ -25,6 +27,7 @@ import copy
 import doctest
 import io
 import json
+import os
 import pickle
 import re
 import reprlib
@@ -106,14 +109,16 @@ def _bound(mod, name, kind, obj):
     cls = getattr(mod, owner, None)
     if not isinstance(cls, type) or meth not in vars(cls):
         raise LookupError("missing")
+    raw = vars(cls)[meth]  # the candidate's own, even where a subclass of the tests overrides it
     if kind != "method":
-        return getattr(cls, meth)
-    if type(obj) is not cls:
+        return raw.__get__(None, cls)
+    if not isinstance(obj, cls):
+        if type(obj).__qualname__ != cls.__qualname__:
+            raise TypeError("the instance is of another class")
         obj.__class__ = cls  # pickled under another module name: the candidate's class all the same
-    raw = vars(cls)[meth]
     if isinstance(raw, property):
         return lambda: raw.fget(obj)
-    return getattr(obj, meth)
+    return raw.__get__(obj, type(obj))
 
 
 def _call(fn, call, limit, instance=None, held=None):
@@ -197,6 +202,8 @@ def main(spec_path, out_path):
     methods, objects = spec.get("methods", {}), spec.get("objects", {})
     out = {"results": {}, "doctests": {}, "errors": {}}
     real_out, real_err = sys.stdout, sys.stderr
+    loaded = set(sys.modules)
+    root = os.path.join(spec.get("root", spec["path"]), "")
     for cid, text in spec["candidates"].items():
         sys.stdout = sys.stderr = io.StringIO()
         try:
@@ -223,6 +230,10 @@ def main(spec_path, out_path):
             out["doctests"][cid] = _doctests(mod, limit)
         finally:
             sys.stdout, sys.stderr = real_out, real_err
+            for name in set(sys.modules) - loaded:  # the project's and the tests' modules it imported are
+                file = getattr(sys.modules[name], "__file__", None) or ""  # imported afresh for the next: a test's
+                if name == spec["module"] or file.startswith(root):  # subclass must extend that one's class
+                    del sys.modules[name]
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump(out, f)
 
