@@ -550,7 +550,7 @@ def unsupported(v: Verdict, sources: int, before: TestReport) -> str | None:
     like no trap (suspicion.py) and a test that passed before runs the line it changes, so more than the
     failing tests vouch for it."""
     c = v.candidate
-    flow = [s for s in c.suspicions if s.startswith(FLOW_TRAPS)]
+    flow = [s for s in c.suspicions if getattr(s, "kind", "") in FLOW_TRAPS]
     if flow and sources < 3:
         return "; ".join(flow)
     if c.kind != "mutant" or sources > 1:

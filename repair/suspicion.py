@@ -26,9 +26,20 @@ from .edits import comments
 FLOW = {ast.Raise: "raise", ast.Return: "return", ast.Break: "break", ast.Continue: "continue"}
 # what takes code out of the flow (a dropped `raise` passes a test that wanted no error as easily as a fix
 # does): offered as a fix only with three sources behind it (pipeline.unsupported)
-FLOW_TRAPS = ("it drops a `",)  # (a statement count falls too where `while True: pass` becomes `return x`)
+FLOW_TRAPS = {"drop"}  # (a statement count falls too where `while True: pass` becomes `return x`: not one)
 TRIVIAL = {0, 1, -1, 2, "", None}  # (True and False are 1 and 0)
 _LITERAL = re.compile(r"""(?<![\w.])(-?\d+(?:\.\d+)?)(?![\w.])|'([^'\n]{1,60})'|"([^"\n]{1,60})\"""")
+
+
+class Suspicion(str):
+    """One reason a candidate reads like a trap: the sentence a user reads, with its `kind` (drop, delete,
+    negate, special-case, docstring, comment) for the rules that weigh it."""
+    kind: str
+
+    def __new__(cls, kind: str, text: str):
+        s = super().__new__(cls, text)
+        s.kind = kind
+        return s
 
 
 def _region(tree: ast.AST, lo: int, hi: int) -> list[ast.AST]:
@@ -159,7 +170,8 @@ def _negates(before: list, after: list) -> bool:
     return False
 
 
-def suspicions(original: str, new: str, start: int, end: int, new_lines: int, literals: set = frozenset()) -> list[str]:
+def suspicions(original: str, new: str, start: int, end: int, new_lines: int,
+               literals: set = frozenset()) -> list[Suspicion]:
     """What about the candidate's changed lines reads like a trap (see the module's docstring); empty: nothing."""
     old_tree, new_tree = _parse(original), _parse(new)
     if old_tree is None or new_tree is None:
@@ -169,13 +181,13 @@ def suspicions(original: str, new: str, start: int, end: int, new_lines: int, li
     for kind, word in FLOW.items():
         lost = sum(isinstance(n, kind) for n in old) - sum(isinstance(n, kind) for n in added)
         if lost > 0:
-            reasons.append(f"it drops a `{word}`")
+            reasons.append(Suspicion("drop", f"it drops a `{word}`"))
     statements = (ast.stmt,)
     if sum(isinstance(n, statements) for n in added) < sum(isinstance(n, statements) for n in old):
-        reasons.append("it deletes a statement")
+        reasons.append(Suspicion("delete", "it deletes a statement"))
     if (_negates(old, added) or _negates(added, old)) and \
             sum(isinstance(n, ast.stmt) for n in added) == sum(isinstance(n, ast.stmt) for n in old):
-        reasons.append("it negates a condition")
+        reasons.append(Suspicion("negate", "it negates a condition"))
     old_compares = {ast.unparse(n) for n in old if isinstance(n, ast.Compare)}
     old_values = {n.value for n in old if isinstance(n, ast.Constant) and isinstance(n.value, (int, float, str))}
     for n in added:  # a value the tests use, new to these lines: the code now knows the test's input
@@ -183,9 +195,10 @@ def suspicions(original: str, new: str, start: int, end: int, new_lines: int, li
             consts = [c.value for c in (n.left, *n.comparators) if isinstance(c, ast.Constant)]
             if any(v in literals and v not in old_values for v in consts
                    if isinstance(v, (int, float, str)) and not isinstance(v, bool)):
-                reasons.append(f"it special-cases a value the failing tests use (`{ast.unparse(n)}`)")
+                reasons.append(Suspicion("special-case",
+                                         f"it special-cases a value the failing tests use (`{ast.unparse(n)}`)"))
     if _docstrings(old_tree) != _docstrings(new_tree):
-        reasons.append("it edits a docstring")
+        reasons.append(Suspicion("docstring", "it edits a docstring"))
     if _comments(original, start, end) != _comments(new, start, start + new_lines - 1):
-        reasons.append("it edits a comment")
+        reasons.append(Suspicion("comment", "it edits a comment"))
     return list(dict.fromkeys(reasons))

@@ -94,6 +94,8 @@ def test_edits_that_read_like_traps_are_said(old_lines, new_lines, start, end, w
     new = GUARD.replace(old_lines, new_lines)
     found = suspicions(GUARD, new, start, end, len(new_lines.splitlines()), literals_of(["assert charge(1337, 'EUR') == 1337.0"]))
     assert any(word in f for f in found) if word else found == [], found
+    assert all(f.kind in ("drop", "delete", "negate", "special-case", "docstring", "comment") for f in found)
+    assert ("drop" in {f.kind for f in found}) == (word or "").startswith(("drops", "deletes"))  # read by unsupported()
     # an honest edit of the same lines is not suspect
     assert suspicions(GUARD, GUARD.replace("round(amount, 2)", "round(amount, 3)"), 6, 6, 1, {1337}) == []
 
