@@ -18,10 +18,12 @@ import os
 import pickle
 import sys
 import threading
+import time
 
 _SPEC = os.environ.get("DEBUGGER_CALLS")
 _PLAIN = (int, float, complex, str, bytes, bool, type(None))
 _MAX_OBJECTS = 65536  # characters of pickled objects kept per call
+_PICKLE_SECONDS = 1.0  # per function, then its calls with objects are no longer recorded
 
 
 def _plain(v, depth=0):
@@ -54,6 +56,7 @@ if _SPEC:
     out = open(spec["out"], "a", encoding="utf-8")  # noqa: SIM115 - open for the session
     seen: dict = {name: set() for name in wanted}
     tries: dict = {name: 0 for name in wanted}  # calls looked at: a hot function is not pickled forever
+    spent: dict = {name: 0.0 for name in wanted}  # seconds spent pickling its objects
     files: dict = {}
 
     def _is_target(code):
@@ -99,7 +102,13 @@ if _SPEC:
                     {k: None if k in held["kwargs"] else v for k, v in kwargs.items()})
             objects = None
             if kind == "method" or held["args"] or held["kwargs"]:
-                objects = base64.b64encode(pickle.dumps(held | {"self": instance}, protocol=4)).decode()
+                if spent[name] > _PICKLE_SECONDS:  # big objects on a hot path: the tests are not slowed for them
+                    return
+                t0 = time.perf_counter()
+                try:
+                    objects = base64.b64encode(pickle.dumps(held | {"self": instance}, protocol=4)).decode()
+                finally:
+                    spent[name] += time.perf_counter() - t0
                 if len(objects) > _MAX_OBJECTS:
                     return
             text = repr(call)
