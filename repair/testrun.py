@@ -72,11 +72,12 @@ def default_command() -> str:
 
 
 def run_tests(copy: Path, command: str, *, target: str | None = None, select: list[str] | None = None,
-              exitfirst: bool = False, timeout: float = 120.0, test_timeout: float = 30.0,
+              first: list[str] | None = None, exitfirst: bool = False, timeout: float = 120.0, test_timeout: float = 30.0,
               sandbox: Sandbox | None = None, coverage_dir: bool = False,
               extra_env: dict[str, str] | None = None, plugins: tuple[str, ...] = ()) -> TestReport:
     """Run `command` in the scratch copy `copy`; `target` (relative path) turns on line recording for
-    that file, `coverage_dir` for every file of the copy; `plugins`: more of repair/_probe's to load."""
+    that file, `coverage_dir` for every file of the copy; `plugins`: more of repair/_probe's to load; `first`:
+    tests run before the others, the rest skipped if one of them fails (without `select`)."""
     work = copy.parent
     xml, probe = work / "junit.xml", work / "probe.jsonl"
     for p in (xml, probe, Path(str(probe) + ".hang")):
@@ -96,12 +97,16 @@ def run_tests(copy: Path, command: str, *, target: str | None = None, select: li
         "DEBUGGER_EXITFIRST": "1" if exitfirst else "",
         "DEBUGGER_TARGET": str((copy / target).resolve()) if target else "",
         "DEBUGGER_SELECT": "",
+        "DEBUGGER_FIRST": "",
         "DEBUGGER_TARGET_DIR": str(copy.resolve()) + os.sep if coverage_dir else "",
     } | (extra_env or {}))
     if select:
         sel = work / "select.txt"
         sel.write_text("\n".join(select) + "\n")
         env["DEBUGGER_SELECT"] = str(sel)
+    elif first:
+        (work / "first.txt").write_text("\n".join(first) + "\n")
+        env["DEBUGGER_FIRST"] = str(work / "first.txt")
     result = (sandbox or make_sandbox()).run(command, copy, env, timeout)
     tests = _read_probe(probe, copy)
     _merge_junit(xml, tests, copy)

@@ -1,10 +1,11 @@
 """Stage 4: does a candidate fix the failing tests without breaking others? Judged in a scratch copy.
 
-The failing tests run first, since most candidates die there in a fraction of the suite's time;
-survivors then run the whole suite.
+The failing tests run first, since most candidates die there in a fraction of the suite's time; the
+rest of the suite runs after them in the same session only if they all pass.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .generate import Candidate
@@ -30,22 +31,33 @@ class Verdict:
 
 
 def validate(ws: Workspace, src: SourceFile, candidate: Candidate, data: bytes, before: TestReport) -> Verdict:
-    """`data` is the candidate's bytes for the file, exactly what --apply would write."""
-    seconds = 0.0
+    """`data` is the candidate's bytes for the file, exactly what --apply would write. One test run: the
+    failing tests first, and the rest of the suite only if they all pass; a regression that run shows is
+    confirmed by the suite in its own order (a test that needs another to run before it is not broken by
+    the candidate)."""
     with ws.copy(src, data) as copy:
         failing = before.failing
         selectable = [n for n in failing if "::" in n]  # collection errors are not selectable tests
         if selectable and len(selectable) == len(failing):
             # all of them, not just up to the first failure: how many a candidate fixes is what
             # picks the one to continue from when none passes
-            first = ws.tests(copy, select=selectable)
-            seconds += first.seconds
-            if first.failing or first.timed_out or not first.tests:
-                still = [n for n in selectable if n not in first.tests or n in first.failing]
-                return Verdict(candidate, False, [n for n in selectable if n in first.passing],
-                               still, [], first, seconds)
+            run = ws.tests(copy, first=selectable)
+            seconds = run.seconds
+            still = [n for n in selectable if n not in run.tests or n in run.failing]
+            if still or run.timed_out or not run.tests:
+                first = dataclasses.replace(run, tests={n: t for n, t in run.tests.items() if n in selectable})
+                return Verdict(candidate, False, [n for n in selectable if n in run.passing], still, [], first,
+                               seconds)
+            if all(n in run.passing for n in before.passing):
+                return _verdict(candidate, run, before, seconds)
+        else:
+            seconds = 0.0
         full = ws.tests(copy)
-    seconds += full.seconds
+    return _verdict(candidate, full, before, seconds + full.seconds)
+
+
+def _verdict(candidate: Candidate, full: TestReport, before: TestReport, seconds: float) -> Verdict:
+    failing = before.failing
     passed = set(full.passing)
     regressions = [n for n in before.passing if n not in passed]
     # a test that failed before and is gone now (a collection error) counts as fixed

@@ -101,6 +101,38 @@ def test_select_and_exitfirst(tmp_path):
     assert list(rep.tests) == ["tests/test_mod.py::test_inc_again"]  # ran in the given order, stopped
 
 
+def test_failing_tests_first_and_the_rest_only_if_they_pass(tmp_path):
+    tests = TESTS + "\ndef test_inc_again():\n    assert inc(5) == 6\n"
+    root = make(tmp_path, CODE, tests)
+    first = ["tests/test_mod.py::test_inc_again", "tests/test_mod.py::test_inc"]
+    rep = run(root, first=first)
+    assert list(rep.tests) == first and rep.failing == first  # both ran, in that order; the rest did not
+    fixed = make(tmp_path / "fixed", CODE.replace("x + 2", "x + 1"), tests)
+    rep = run(fixed, first=first)
+    assert list(rep.tests)[:2] == first and "tests/test_mod.py::test_dec" in rep.passing and not rep.failing
+
+
+def test_a_regression_seen_out_of_order_is_checked_in_order(tmp_path):
+    """A test that needs another to run before it fails when the failing tests are moved ahead of that one;
+    the candidate did not break it: the suite in its own order says so."""
+    from debugger.generate import Candidate
+    from debugger.source import Edit, load
+    from debugger.validate import validate
+    from conftest import workspace
+    code = "CALLS = []\n\n\ndef inc(x):\n    CALLS.append(x)\n    return x + 2\n"
+    tests = ("import mod\n\n\ndef test_nothing_called_yet():\n    assert mod.CALLS == []\n\n\n"
+             "def test_inc():\n    assert mod.inc(1) == 2\n")
+    root = make(tmp_path, code, tests)
+    before = run(root, target="mod.py")
+    assert before.failing == ["tests/test_mod.py::test_inc"]
+    fixed = code.replace("x + 2", "x + 1")
+    src = load(str(root / "mod.py"))
+    v = validate(workspace(root, timeout=60, test_timeout=5), src, Candidate(Edit(6, 6, "    return x + 1\n"), fixed,
+                 "infill", "infill greedy @6-6", 3), fixed.encode(), before)
+    assert v.plausible and not v.regressions and v.full_suite
+    assert list(v.report.tests) == ["tests/test_mod.py::test_nothing_called_yet", "tests/test_mod.py::test_inc"]
+
+
 def test_non_pytest_command(tmp_path):
     root = make(tmp_path, CODE, TESTS)
     rep = run(root, command="python3 -c 'import mod; assert mod.inc(1) == 2'", target="mod.py")

@@ -7,6 +7,8 @@ Standard library and pytest only, so it imports in any environment that runs pyt
                           bodies, decorators, tables built at import): those count as run by every test
   DEBUGGER_TARGET_DIR     absolute directory: lines executed in every file under it are recorded
   DEBUGGER_SELECT         file of node ids, in order: every other test is deselected
+  DEBUGGER_FIRST          file of node ids run first, in order (the rest after them, as collected); if any of
+                          them fails, the session stops when they are done
   DEBUGGER_EXITFIRST      "1": stop at the first failure
   DEBUGGER_TEST_TIMEOUT   seconds per test: then it fails with TestTimeout; if that cannot
                           stop it, every stack is dumped to OUT.hang and the process exits
@@ -178,9 +180,22 @@ if int(pytest.__version__.split(".")[0]) >= 7:  # older pytest passes py.path ob
         return _ignore(collection_path, config)
 
 
+_first = {"left": set(), "failed": False}
+
+
+def _run_first(items):
+    with open(os.environ["DEBUGGER_FIRST"], encoding="utf-8") as f:
+        order = {ln.strip(): i for i, ln in enumerate(f) if ln.strip()}
+    first = sorted((it for it in items if it.nodeid in order), key=lambda it: order[it.nodeid])
+    items[:] = first + [it for it in items if it.nodeid not in order]
+    _first["left"] = {it.nodeid for it in first}
+
+
 def pytest_collection_modifyitems(session, config, items):
     sel = os.environ.get("DEBUGGER_SELECT")
     if not sel:
+        if os.environ.get("DEBUGGER_FIRST"):
+            _run_first(items)
         return
     with open(sel, encoding="utf-8") as f:
         order = {ln.strip(): i for i, ln in enumerate(f) if ln.strip()}
@@ -229,6 +244,11 @@ def pytest_runtest_protocol(item, nextitem):
         if _OUT:
             with open(_OUT, "a", encoding="utf-8") as f:
                 f.write(json.dumps(rec) + "\n")
+        if item.nodeid in _first["left"]:
+            _first["left"].discard(item.nodeid)
+            _first["failed"] |= rec["outcome"] in ("failed", "error")
+            if not _first["left"] and _first["failed"]:
+                item.session.shouldstop = "debugger: a test run first still fails"
 
 
 @pytest.hookimpl(hookwrapper=True)
