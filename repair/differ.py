@@ -244,7 +244,7 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
         work = copy.parent
         calls: dict[str, list[str]] = {}
         held: dict[str, list] = {}  # per call: None, or (the pickled objects, passed on unread; their holes)
-        kinds = method_kinds(src.text, functions)
+        kinds = method_kinds(src.text, functions) if functions else {}  # (none where the file does not parse)
         if functions:
             spans = _function_lines(src.text, functions)
             tests = [n for n, t in before.tests.items() if "::" in n and spans & set(t.lines)] or \

@@ -227,30 +227,44 @@ def run_baseline(ws: Workspace, src: SourceFile) -> TestReport:
     return report
 
 
-def flaky(ws: Workspace, src: SourceFile, before: TestReport) -> list[str]:
-    """The failure must reproduce: failing tests run once more, alone; those that pass now are flaky.
-    They are marked so, and neither repaired nor demanded of a candidate."""
+def flaky(ws: Workspace, src: SourceFile, before: TestReport, again: dict | None = None) -> list[str]:
+    """The failure must reproduce: failing tests run once more; those that pass now are flaky. They are
+    marked so, and neither repaired nor demanded of a candidate. `again`: the mutation probe's unmutated run
+    of them (nodeid -> [outcome, message]), which is that second run where it holds every one of them;
+    else they run once more, alone."""
     selectable = [n for n in before.failing if "::" in n]
     if not selectable:
         return []
-    again = ws.run(src, select=selectable)
-    gone = [n for n in selectable if n in again.tests and again.tests[n].outcome == "passed"]
+    if again is None or any(n not in again for n in selectable):
+        report = ws.run(src, select=selectable)
+        again = {n: [t.outcome] for n, t in report.tests.items()}
+    gone = [n for n in selectable if n in again and again[n][0] == "passed"]
     for n in gone:
         before.tests[n].outcome = "flaky"
     return gone
 
 
-def baseline(ctx: RepairContext) -> TestReport:
-    """Stage 1: the project's tests against the file as it is, and the failures run again to see they
-    reproduce (only where something fails)."""
+def baseline(ctx: RepairContext, reproduce: bool = True) -> TestReport:
+    """Stage 1: the project's tests against the file as it is; with `reproduce`, the failures run again to see
+    they reproduce (only where something fails; `fix` has the mutation probe's run do that: `reproduced`)."""
     ctx.emit(ev.BaselineStarted(ctx.ws.command))
     with ctx.clock("tests"):
         before = run_baseline(ctx.ws, ctx.src)
-        gone = flaky(ctx.ws, ctx.src, before) if before.failing else []
+        gone = flaky(ctx.ws, ctx.src, before) if before.failing and reproduce else []
     ctx.emit(ev.Baseline(before))
     ctx.result.tests = {"command": ctx.ws.command, "failing_before": before.failing, "passing_after": before.passing,
                         "flaky": gone}
     return before
+
+
+def reproduced(ctx: RepairContext, before: TestReport, located: Located | None) -> list[str]:
+    """The failing tests that did not fail again (flaky), from the mutation probe's unmutated run where it ran
+    them all (one test session fewer), else from a run of their own."""
+    m = located.reads.mutation if located is not None else None
+    with ctx.clock("tests"):
+        gone = flaky(ctx.ws, ctx.src, before, m.base if m is not None and m.base else None)
+    ctx.result.tests.update(failing_before=before.failing, passing_after=before.passing, flaky=gone)
+    return gone
 
 
 def mutation_probe(ws: Workspace, src: SourceFile, report: TestReport, emit: Event):
@@ -502,12 +516,14 @@ def fix(path: str, cfg: FixConfig, *, root: str | None = None, apply: bool = Fal
     (choose.Choice -> its Verdict). `t0`: see `context`."""
     ctx = context(path, cfg, root=root, apply=apply, models=models, on_event=on_event, t0=t0)
     ctx.preload()
-    before = baseline(ctx)
+    before = baseline(ctx, reproduce=False)
     if not before.failing:
-        gone = ctx.result.tests["flaky"]
-        return ctx.done("flaky", f"{len(gone)} failing test(s) passed when run again: flaky, not patched "
-                                 f"({', '.join(gone[:3])})") if gone else ctx.done("already_passing")
+        return ctx.done("already_passing")
     located = localize(ctx, before, steer)
+    gone = reproduced(ctx, before, located)
+    if not before.failing:
+        return ctx.done("flaky", f"{len(gone)} failing test(s) passed when run again: flaky, not patched "
+                                 f"({', '.join(gone[:3])})")
     if cfg.strategy != "naive" and located.empty:
         return ctx.done("not_fixed", f"the failing tests never execute {ctx.src.rel}; the bug is probably elsewhere")
     votes: dict[str, set[str]] = {}

@@ -41,6 +41,9 @@ class Suspicion(str):
         s.kind = kind
         return s
 
+    def __getnewargs__(self):  # copies and pickles (a candidate's verdict is copied) make it the same way
+        return self.kind, str(self)
+
 
 def _region(tree: ast.AST, lo: int, hi: int) -> list[ast.AST]:
     """The nodes that start on lines lo..hi."""

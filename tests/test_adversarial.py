@@ -163,6 +163,24 @@ def test_flaky_failure_is_reported_not_patched(tmp_path):
     assert result.tests["flaky"] == ["tests/test_calc.py::test_flaky"] and not result.diff
 
 
+def test_the_probes_unmutated_run_is_the_second_look_at_a_flaky_failure(tmp_path, monkeypatch):
+    """Where the mutation probe runs the failing tests, its unmutated run is the run that shows whether the
+    failure reproduces: no test session of its own."""
+    from debugger.workspace import Workspace
+    marker = tmp_path / "ran-once"
+    tests = ("import pathlib\nfrom calc import add\n\n\ndef test_flaky():\n"
+             f"    marker = pathlib.Path({str(marker)!r})\n"
+             "    first = not marker.exists()\n    marker.touch()\n    assert add(1, 2) == 3 and not first\n")
+    target = make(tmp_path, source="def add(a, b):\n    total = a\n    total += b\n    return total\n", tests=tests)
+    runs, run = [], Workspace.run
+    monkeypatch.setattr(Workspace, "run", lambda self, *a, **k: runs.append(k) or run(self, *a, **k))
+    events = []
+    result = fix(str(target), cfg(sandbox="local"), models=Models(generator=scripted()), on_event=events.append)
+    assert result.status == "flaky" and result.tests["flaky"] == ["tests/test_calc.py::test_flaky"]
+    assert any(e.name == "mutation" and e.probe.run > 0 for e in events)  # the probe ran...
+    assert [k for k in runs if k.get("select")] == []  # ...and no run of the failing tests alone
+
+
 # -- the sandbox itself ------------------------------------------------------------------------------------
 def run(cmd: str, tmp_path: Path, timeout: float = 30, limits: Limits | None = None, name: str = "auto"):
     work = tmp_path / "work" / "copy"

@@ -2,6 +2,9 @@
 never runs, ranked down and never called high when they drop, delete, negate or special-case."""
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 
 from debugger.choose import choose
@@ -95,6 +98,8 @@ def test_edits_that_read_like_traps_are_said(old_lines, new_lines, start, end, w
     found = suspicions(GUARD, new, start, end, len(new_lines.splitlines()), literals_of(["assert charge(1337, 'EUR') == 1337.0"]))
     assert any(word in f for f in found) if word else found == [], found
     assert all(f.kind in ("drop", "delete", "negate", "special-case", "docstring", "comment") for f in found)
+    assert [(f, f.kind) for f in copy.deepcopy(found)] == [(f, f.kind) for f in pickle.loads(pickle.dumps(found))] \
+        == [(f, f.kind) for f in found]
     assert ("drop" in {f.kind for f in found}) == (word or "").startswith(("drops", "deletes"))  # read by unsupported()
     # an honest edit of the same lines is not suspect
     assert suspicions(GUARD, GUARD.replace("round(amount, 2)", "round(amount, 3)"), 6, 6, 1, {1337}) == []
