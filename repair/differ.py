@@ -61,9 +61,11 @@ def _defs(text: str) -> tuple[dict[str, str], str]:
     defs, rest = {}, []
     for n in tree.body:
         if isinstance(n, fn):
-            defs[n.name] = ast.dump(n)
+            defs[n.name] = defs.get(n.name, "") + ast.dump(n)
         elif isinstance(n, ast.ClassDef):
-            defs.update({f"{n.name}.{m.name}": ast.dump(m) for m in n.body if isinstance(m, fn)})
+            for m in n.body:  # a property's getter and setter share their name: both count
+                if isinstance(m, fn):
+                    defs[f"{n.name}.{m.name}"] = defs.get(f"{n.name}.{m.name}", "") + ast.dump(m)
             rest += [f"class {n.name}"] + [ast.dump(x) for x in n.bases + n.keywords + n.decorator_list] + \
                 [ast.dump(m) for m in n.body if not isinstance(m, fn)]
         else:

@@ -68,6 +68,8 @@ def test_changed_functions_names_what_the_candidates_touch():
     assert changed_functions(other, [other.replace("> 50", ">= 50")]) == (["shipping_cost"], False)
     assert changed_functions(other, [other.replace("return 1", "return 2")]) == (["C.m"], False)  # a method
     assert changed_functions(other, [other.replace("class C:", "class C:\n    n = 1")]) == ([], True)  # its body
+    prop = "class P:\n    @property\n    def x(self):\n        return 1\n\n    @x.setter\n    def x(self, v):\n        pass\n"
+    assert changed_functions(prop, [prop.replace("return 1", "return 2")]) == (["P.x"], False)  # the getter
     assert changed_functions("def f(:\n", ["def f():\n    pass\n"]) == ([], True)
 
 
