@@ -133,6 +133,34 @@ def test_a_regression_seen_out_of_order_is_checked_in_order(tmp_path):
     assert list(v.report.tests) == ["tests/test_mod.py::test_nothing_called_yet", "tests/test_mod.py::test_inc"]
 
 
+def test_a_slow_suite_runs_the_failing_tests_alone_first(tmp_path, monkeypatch):
+    """One session per candidate where the suite is quick or has no module but the failing tests': a slow one's
+    failing tests run alone (only their modules collected), the suite after them where they pass."""
+    import dataclasses
+    from debugger.generate import Candidate
+    from debugger.source import Edit, load
+    from debugger.validate import ONE_SESSION_SECONDS, validate
+    from debugger.workspace import Workspace
+    from conftest import workspace
+    root = make(tmp_path, CODE, TESTS)
+    fixed = CODE.replace("x + 2", "x + 1")
+    src, calls, tests = load(str(root / "mod.py")), [], Workspace.tests
+    monkeypatch.setattr(Workspace, "tests", lambda self, copy, **k: calls.append(k) or tests(self, copy, **k))
+    ws = workspace(root, timeout=60, test_timeout=5)
+    root.joinpath("tests", "test_other.py").write_text("def test_other():\n    pass\n")  # a module more
+    before = run(root, target="mod.py")
+    for seconds, sessions in ((0.5, [{"first"}]), (ONE_SESSION_SECONDS + 1, [{"select"}, set()])):
+        calls.clear()
+        v = validate(ws, src, Candidate(Edit(3, 3, "    y = x + 1\n"), fixed, "infill", "infill greedy @3-3", 3),
+                     fixed.encode(), dataclasses.replace(before, seconds=seconds))
+        assert v.plausible and [set(k) & {"first", "select"} for k in calls] == sessions, calls
+    root.joinpath("tests", "test_other.py").unlink()  # slow, but nothing to collect beyond the failing tests' module
+    calls.clear()
+    v = validate(ws, src, Candidate(Edit(3, 3, "    y = x + 1\n"), fixed, "infill", "infill greedy @3-3", 3),
+                 fixed.encode(), dataclasses.replace(run(root, target="mod.py"), seconds=ONE_SESSION_SECONDS + 1))
+    assert v.plausible and [set(k) & {"first", "select"} for k in calls] == [{"first"}], calls
+
+
 def test_non_pytest_command(tmp_path):
     root = make(tmp_path, CODE, TESTS)
     rep = run(root, command="python3 -c 'import mod; assert mod.inc(1) == 2'", target="mod.py")
