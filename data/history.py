@@ -91,10 +91,12 @@ def _changed(repo: Path, parent: str, commit: str) -> list[tuple[str, str]]:
 def mine(repo: Path, *, rev: str = "HEAD", limit: int | None = None, command: str | None = None,
          name: str | None = None, max_lines: int = 20, timeout: float = 300.0, test_timeout: float = 30.0,
          seen: set[str] = frozenset(), stats: HistoryStats | None = None, tasks: Path | None = None,
-         on_progress: Callable[[int, int], None] | None = None) -> Iterator[BugRecord]:
+         on_progress: Callable[[int, int], None] | None = None, judged: dict[str, str] | None = None,
+         on_judged: Callable[[str, str], None] | None = None) -> Iterator[BugRecord]:
     """Records from the commits of `rev` (newest first, at most `limit`). `command`: the pytest command
     the changed test files are appended to (default: pytest on this interpreter). `seen`: commits already
-    recorded (a rerun skips them). `tasks`: also write each kept bug there as a `debugger eval` task (its
+    recorded (a rerun skips them); `judged`: commits whose tests were run before and skipped, with why (a
+    rerun counts them so, without running them again); `on_judged(commit, why)` hears of each such skip. `tasks`: also write each kept bug there as a `debugger eval` task (its
     visible test the failing tests, its hidden judge the fix's whole test modules; see _judge)."""
     repo = Path(repo).resolve()
     _git(repo, "rev-parse", "--git-dir")  # not a repository: CalledProcessError before any work
@@ -119,6 +121,9 @@ def mine(repo: Path, *, rev: str = "HEAD", limit: int | None = None, command: st
             stats.skipped["not one source file changed with tests"] += 1
             continue
         stats.candidates += 1
+        if judged and commit in judged:
+            stats.skipped[judged[commit]] += 1
+            continue
         rel = sources[0][1]
         buggy, fixed = _show(repo, parents[0], rel), _show(repo, commit, rel)
         if buggy is None or fixed is None:
@@ -138,6 +143,8 @@ def mine(repo: Path, *, rev: str = "HEAD", limit: int | None = None, command: st
         verdict = _judge(repo, commit, rel, buggy, run, base, task, [start, end], timeout, test_timeout)
         if isinstance(verdict, str):
             stats.skipped[verdict] += 1
+            if on_judged:
+                on_judged(commit, verdict)
             continue
         rec.failing_tests, rec.failure = verdict
         stats.kept += 1

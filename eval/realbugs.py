@@ -93,6 +93,13 @@ def build(mirror: Path, out: Path, names: list[str] | None = None, max_lines: in
     out = Path(out)
     records = out / "bugs.jsonl"
     seen = {json.loads(r.provenance).get("commit", "") for r in read_jsonl(records)} if records.exists() else set()
+    skips = out / "judged.jsonl"  # commits whose tests ran and did not make a bug: a rerun does not run them again
+    judged = {r["commit"]: r["why"] for r in map(json.loads, skips.read_text().splitlines())} if skips.exists() else {}
+
+    def remember(commit: str, why: str) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        with skips.open("a") as f:
+            f.write(json.dumps({"commit": commit, "why": why}) + "\n")
     chosen = [p for p in projects() if not names or p.name in names]
     missing = sorted(set(names or []) - {p.name for p in chosen})
     if missing:
@@ -106,7 +113,7 @@ def build(mirror: Path, out: Path, names: list[str] | None = None, max_lines: in
         stats = HistoryStats(p.name)
         t0 = time.monotonic()
         for rec in mine(repo, limit=p.commits, command=command(python), name=p.name, max_lines=max_lines,
-                        seen=seen, stats=stats, tasks=out / "tasks" / p.split,
+                        seen=seen, stats=stats, tasks=out / "tasks" / p.split, judged=judged, on_judged=remember,
                         on_progress=(lambda done, total, name=p.name: on_progress(name, done, total))
                         if on_progress else None):
             rec.provenance = json.dumps({**json.loads(rec.provenance), "split": p.split, "repo": p.repo})

@@ -34,6 +34,9 @@ def test_build_mines_a_history_into_split_tasks_and_resumes(tmp_path, monkeypatc
     commit(repo, "first", {"calc.py": CALC, "tests/test_calc.py": TESTS, "pyproject.toml": "[project]\nname='calc'\n"})
     commit(repo, "clamp: the upper bound", {"calc.py": CALC.replace("min(x, lo)", "min(x, hi)"),
                                             "tests/test_calc.py": TESTS + CLAMP_TEST})
+    commit(repo, "a comment, and a test that passed before", {
+        "calc.py": CALC.replace("min(x, lo)", "min(x, hi)") + "# done\n",
+        "tests/test_calc.py": TESTS + CLAMP_TEST + "\n\ndef test_more():\n    assert True\n"})
     manifest = tmp_path / "projects.toml"
     manifest.write_text('[[project]]\nname = "calc"\nrepo = "someone/calc"\nsplit = "heldout"\n'
                         'install = ["pytest==9.2.0"]\ncommits = 10\n')
@@ -50,8 +53,12 @@ def test_build_mines_a_history_into_split_tasks_and_resumes(tmp_path, monkeypatc
     [rec] = [json.loads(ln) for ln in (out / "bugs.jsonl").read_text().splitlines()]
     assert json.loads(rec["provenance"])["split"] == "heldout"
     assert realbugs.summary(out) == {"heldout": {"bugs": 1, "projects": 1, "per_project": {"calc": 1}}}
-    [again] = realbugs.build(mirror, out)  # resumable: the commit is read once
-    assert again.kept == 0 and again.stats["skipped"] == {"already recorded": 1, "merge or root": 1}
+    assert built.stats["skipped"] == {"merge or root": 1, "no test fails without the fix": 1}
+    from debugger.data import history
+    monkeypatch.setattr(history, "_judge", lambda *a: pytest.fail("a commit's tests ran again"))
+    [again] = realbugs.build(mirror, out)  # resumable: each commit's tests run once, kept or not
+    assert again.kept == 0 and again.stats["skipped"] == {"already recorded": 1, "merge or root": 1,
+                                                          "no test fails without the fix": 1}
     with pytest.raises(ValueError, match="no such project"):
         realbugs.build(mirror, out, ["nope"])
 
