@@ -96,8 +96,9 @@ def mine(repo: Path, *, rev: str = "HEAD", limit: int | None = None, command: st
     """Records from the commits of `rev` (newest first, at most `limit`). `command`: the pytest command
     the changed test files are appended to (default: pytest on this interpreter). `seen`: commits already
     recorded (a rerun skips them); `judged`: commits whose tests were run before and skipped, with why (a
-    rerun counts them so, without running them again); `on_judged(commit, why)` hears of each such skip. `tasks`: also write each kept bug there as a `debugger eval` task (its
-    visible test the failing tests, its hidden judge the fix's whole test modules; see _judge)."""
+    rerun counts them so, without running them again); `on_judged(commit, why)` hears of each such skip.
+    `tasks`: also write each kept bug there as a `debugger eval` task (its visible test the failing tests,
+    its hidden judge the fix's whole test modules; see _judge)."""
     repo = Path(repo).resolve()
     _git(repo, "rev-parse", "--git-dir")  # not a repository: CalledProcessError before any work
     stats = stats if stats is not None else HistoryStats(name or repo.name)
