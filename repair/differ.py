@@ -1,16 +1,16 @@
 """The differential check: do the candidates that pass the tests behave the same off the tests' path?
 
 Plausible candidates can all pass the visible tests and still differ (patch overfitting). This runs them
-against each other: the tests run once more with a profile hook that records the plain-valued arguments
-they pass to the functions and methods the candidates change (`_probe/debugger_calls.py`; for a method, the
-instance too, pickled as it was when the call began); those inputs and their neighbours (numbers one off,
-zero, the sign flipped; empty, shortened, reversed and extended strings and collections) are then fed to
-each candidate's version of the module in one sandboxed process (`_probe/debugger_differ.py`), which gives
-each method call a fresh copy of its recorded instance, made an instance of the candidate's class, and
-compares what it returns and what it did to the instance; it also runs the module's doctests. The pickles
-are opened only there, inside the sandbox: this process passes them on unread. What it does not see:
-arguments that are not plain values, instances that cannot be pickled, nested classes, and behaviour that
-needs state outside the instance that the tests set up first.
+against each other: the tests run once more with a profile hook that records the calls they make to the
+functions and methods the candidates change (`_probe/debugger_calls.py`): plain values (numbers, strings,
+bytes, None and containers of them) as they are, a method's instance and every other argument pickled as
+it was when the call began. Those calls and their neighbours (one plain argument at a time: numbers one off,
+zero, the sign flipped; empty, shortened, reversed and extended strings and collections) are then made on
+each candidate's version of the module in one sandboxed process (`_probe/debugger_differ.py`), each on fresh
+copies of its objects (a method's instance made one of the candidate's class); what it returns and what it
+does to its arguments and its instance are compared. It also runs the module's doctests. The pickles are
+opened only there, inside the sandbox: this process passes them on unread. What it does not see: objects
+that do not pickle, methods of nested classes, and state outside the call's objects that the tests set up.
 """
 from __future__ import annotations
 
