@@ -273,7 +273,9 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
         spec = {"file": str(copy / src.rel), "module": module, "path": str((copy / path).resolve()),
                 "root": str(copy.resolve()), "test_paths": _test_paths(copy, before),
                 "candidates": runs, "calls": inputs, "call_timeout": call_timeout, "methods": kinds,
-                "objects": {fn: [h and h[0] for h in m[1]] for fn, m in made.items()}}
+                "pickles": list(dict.fromkeys(h[0] for m in made.values() for h in m[1] if h))}
+        at = {s: i for i, s in enumerate(spec["pickles"])}  # a call's neighbours share its objects: each sent once
+        spec["objects"] = {fn: [h and at[h[0]] for h in m[1]] for fn, m in made.items()}
         (work / "differ.json").write_text(json.dumps(spec))
         script = PROBE_DIR / "debugger_differ.py"
         cmd = " ".join(shlex.quote(a) for a in (_python(ws.command), str(script), str(work / "differ.json"),

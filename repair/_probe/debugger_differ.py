@@ -4,8 +4,8 @@ Run as `python debugger_differ.py SPEC OUT` in a scratch copy of the project, in
 library only. SPEC (JSON): {"file": path of the module, "module": its dotted name, "path": the directory to
 put first on sys.path, "test_paths": directories of the test modules, put last, "candidates": {id: source
 text}, "calls": {function: [repr of (args, kwargs)]}, "methods": {"Class.method": "method" | "class" |
-"static"}, "objects": {function: [per call, None or the base64 pickle of {"self":
-instance, "args": {position: value}, "kwargs": {name: value}}: what fills the call's holes]},
+"static"}, "pickles": [base64 pickles of {"self": instance, "args": {position: value}, "kwargs": {name:
+value}}], "objects": {function: [per call, None or the index of the pickle that fills its holes]},
 "call_timeout": seconds}. For each candidate the module is executed afresh from its text under its own
 name, so relative imports resolve as in the project; then every listed function is called on every input
 (a deep copy each time) and its doctests are run. The objects a call held are unpickled afresh for each
@@ -199,7 +199,7 @@ def main(spec_path, out_path):
     signal.signal(signal.SIGALRM, _alarm)
     limit = float(spec.get("call_timeout", 1.0))
     calls = {fn: [ast.literal_eval(c) for c in cs] for fn, cs in spec["calls"].items()}
-    methods, objects = spec.get("methods", {}), spec.get("objects", {})
+    methods, objects, pickles = spec.get("methods", {}), spec.get("objects", {}), spec.get("pickles", [])
     out = {"results": {}, "doctests": {}, "errors": {}}
     real_out, real_err = sys.stdout, sys.stderr
     loaded = set(sys.modules)
@@ -221,7 +221,8 @@ def main(spec_path, out_path):
                     if hung >= 3:
                         outcome = "timeout"
                     else:
-                        outcome = _replay(mod, fn, kind, (objects.get(fn) or [None] * (j + 1))[j], c, limit)
+                        k = (objects.get(fn) or [None] * (j + 1))[j]
+                        outcome = _replay(mod, fn, kind, None if k is None else pickles[k], c, limit)
                     hung += outcome == "timeout"
                     res[fn].append(outcome)
                 sys.stdout.seek(0)
