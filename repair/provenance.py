@@ -50,7 +50,8 @@ def _outside(output: Path | None) -> list[str]:
 
 def provenance(output: Path | None = None) -> dict:
     """Where a measurement came from. `output`: the folder the measurement writes into, left out of
-    `git_dirty` (a run writing into docs/ would otherwise call its own results uncommitted changes)."""
+    `git_dirty` (a run writing into docs/ would otherwise call its own results uncommitted changes), as are
+    untracked files."""
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -58,7 +59,8 @@ def provenance(output: Path | None = None) -> dict:
             return ""
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "git_sha": git("rev-parse", "HEAD") or None,
-        "git_dirty": bool(git("status", "--porcelain", "--", ".", *_outside(output))),
+        # tracked files changed; untracked ones (a link, a scratch file) change no code that ran
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", *_outside(output))),
         "versions": {k: _version(k) for k in ("debugger", "torch", "transformers", "peft", "accelerate",
                                               "datasets", "tree-sitter", "xllamacpp")},
         "engine_build": engine_build(),

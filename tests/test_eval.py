@@ -346,7 +346,8 @@ def test_default_eval_config_is_the_shipped_default(tmp_path):
 
 
 def test_provenance_leaves_the_runs_own_output_out_of_git_dirty(tmp_path, monkeypatch):
-    """A run writing into the repository (docs/eval-*) is not its own 'uncommitted change'; anything else is."""
+    """A run writing into the repository (docs/eval-*) is not its own 'uncommitted change', nor is an untracked
+    file; a tracked file changed anywhere else is."""
     import subprocess
 
     from debugger import provenance as pv
@@ -360,7 +361,11 @@ def test_provenance_leaves_the_runs_own_output_out_of_git_dirty(tmp_path, monkey
     monkeypatch.setattr(pv, "REPO", repo)
     out = repo / "docs" / "run"
     out.mkdir(parents=True)
-    (out / "results.jsonl").write_text("{}\n")
+    (out / "report.md").write_text("old\n")
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-qm", "a report"], check=True)
+    (out / "report.md").write_text("new\n")  # the run rewrites its committed report
+    (repo / "link").symlink_to(repo / "a.py")  # untracked: no code that ran changed
     assert pv.provenance(out)["git_dirty"] is False
     assert pv.provenance()["git_dirty"] is True and pv.provenance(tmp_path / "elsewhere")["git_dirty"] is True
     (repo / "a.py").write_text("x = 2\n")
