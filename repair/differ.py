@@ -149,14 +149,15 @@ def neighbours(call: tuple, floats: frozenset = frozenset()) -> list[tuple]:
     return out
 
 
-def float_params(text: str, function: str) -> frozenset:
+def float_params(text: str, function: str, kind: str | None = None) -> frozenset:
     """Positions and names of the function's (or method's, "Class.method", counted after the instance or
-    class) parameters annotated `float`."""
+    class) parameters annotated `float`. `kind`: the method's (method_kinds), where the caller has it."""
     n = _find(ast.parse(text), function)
     if n is None:
         return frozenset()
     params = n.args.posonlyargs + n.args.args
-    if "." in function and method_kinds(text, [function]).get(function) != "static":
+    kind = kind or ("." in function and method_kinds(text, [function]).get(function)) or None
+    if kind and kind != "static":
         params = params[1:]
     found = {(i, a.arg) for i, a in enumerate(params) if a.annotation is not None
              and "float" in ast.unparse(a.annotation)}
@@ -262,7 +263,7 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
                     calls.setdefault(r["function"], []).append(r["call"])
                     held.setdefault(r["function"], []).append((r["objects"], r["holes"]) if "objects" in r else None)
         result.recorded = sum(len(v) for v in calls.values())
-        made = {fn: _inputs(cs, float_params(src.text, fn), held[fn]) for fn, cs in calls.items()}
+        made = {fn: _inputs(cs, float_params(src.text, fn, kinds.get(fn)), held[fn]) for fn, cs in calls.items()}
         inputs = {fn: m[0] for fn, m in made.items()}
         ids = list(candidates)
         runs = dict(candidates)
