@@ -53,22 +53,31 @@ class Comparison:
     skipped: str = ""  # why no input could be compared, if none could
 
 
+def _functions(tree: ast.Module):
+    """(name, def) for each module-level function and each method of a module-level class ("Class.method");
+    a property's getter and setter share their name, so a name can come twice."""
+    fn = (ast.FunctionDef, ast.AsyncFunctionDef)
+    for n in tree.body:
+        if isinstance(n, fn):
+            yield n.name, n
+        elif isinstance(n, ast.ClassDef):
+            yield from ((f"{n.name}.{m.name}", m) for m in n.body if isinstance(m, fn))
+
+
 def _defs(text: str) -> tuple[dict[str, str], str]:
     """Module-level functions and methods of module-level classes ("Class.method") -> their AST dump; and a
     dump of everything else (module-level code, class bodies without their methods)."""
     fn = (ast.FunctionDef, ast.AsyncFunctionDef)
     tree = ast.parse(text)
-    defs, rest = {}, []
+    defs: dict[str, str] = {}
+    for name, node in _functions(tree):  # a property's getter and setter both count
+        defs[name] = defs.get(name, "") + ast.dump(node)
+    rest = []
     for n in tree.body:
-        if isinstance(n, fn):
-            defs[n.name] = defs.get(n.name, "") + ast.dump(n)
-        elif isinstance(n, ast.ClassDef):
-            for m in n.body:  # a property's getter and setter share their name: both count
-                if isinstance(m, fn):
-                    defs[f"{n.name}.{m.name}"] = defs.get(f"{n.name}.{m.name}", "") + ast.dump(m)
+        if isinstance(n, ast.ClassDef):
             rest += [f"class {n.name}"] + [ast.dump(x) for x in n.bases + n.keywords + n.decorator_list] + \
                 [ast.dump(m) for m in n.body if not isinstance(m, fn)]
-        else:
+        elif not isinstance(n, fn):
             rest.append(ast.dump(n))
     return defs, "\n".join(rest)
 
@@ -94,14 +103,7 @@ def changed_functions(original: str, texts: list[str]) -> tuple[list[str], bool]
 
 def _find(tree: ast.Module, name: str):
     """The def of a module-level function or of a method ("Class.method"), or None."""
-    fn = (ast.FunctionDef, ast.AsyncFunctionDef)
-    owner, _, meth = name.rpartition(".")
-    for n in tree.body:
-        if not owner and isinstance(n, fn) and n.name == name:
-            return n
-        if owner and isinstance(n, ast.ClassDef) and n.name == owner:
-            return next((m for m in n.body if isinstance(m, fn) and m.name == meth), None)
-    return None
+    return next((node for n, node in _functions(tree) if n == name), None)
 
 
 def method_kinds(text: str, names: list[str]) -> dict[str, str]:
