@@ -98,8 +98,9 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
         proj = work / task.id / "task"
         shutil.copytree(proj, work / "baseline" / "task")
         baseline = run_tests(work / "baseline" / "task", task.test, timeout=600)
+        trace = work / "trace.jsonl"  # every prompt, candidate and verdict: OUT/traces/CONFIG/TASK.jsonl
         cmd = [sys.executable, "-m", "debugger.cli", "fix", task.file, "--test", task.test, "--apply", "--json",
-               "--config", str(config_path(config)), *extra]
+               "--config", str(config_path(config)), "--trace", str(trace), *extra]
         if threads:
             cmd += ["--threads", str(threads)]
         t0 = time.monotonic()
@@ -138,7 +139,8 @@ def run_pair(task: Task, config: str, *, time_limit: float, threads: int | None,
                "unclaimed": len(res.get("unclaimed") or []),
                "alternatives": len(res.get("alternatives") or []),
                "selection_seconds": (res.get("selection") or {}).get("seconds"), "phases": res.get("phases"),
-               "prompt_tokens": res.get("prompt_tokens")}  # prefilled and read from the prompt cache (llama.cpp)
+               "prompt_tokens": res.get("prompt_tokens"),  # prefilled and read from the prompt cache (llama.cpp)
+               "trace": trace.read_text("utf-8", "replace") if trace.exists() else ""}  # record() files it apart
         after = run_tests(proj, task.test, timeout=600)
         row["fixed"] = res.get("status") == "fixed" and after.ok
         row["regressions"] = len(set(baseline.passing) & set(after.failing))
@@ -239,7 +241,10 @@ def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time
     lock = threading.Lock()
 
     def record(row: dict) -> dict:
+        trace = row.pop("trace", "")
         with lock:
+            if trace:
+                _keep_trace(out, row, trace)
             with results.open("a") as f:
                 f.write(json.dumps(redact_obj(row)) + "\n")  # diffs and errors quote the task's source
             rows.append(row)
@@ -256,6 +261,22 @@ def run(tasks: list[Task], configs: list[str], out: Path, *, jobs: int = 1, time
     with ThreadPoolExecutor(max_workers=jobs) as ex:
         list(ex.map(lambda pair: record(work(pair, threads)), pairs))
     return rows
+
+
+def _keep_trace(out: Path, row: dict, trace: str) -> None:
+    """A pair's trace as OUT/traces/CONFIG/TASK.jsonl, each line redacted (the prompts and edits quote the task's
+    source); a line cut short by a killed repair is left out."""
+    def plain(name: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    lines = []
+    for ln in trace.splitlines():
+        try:
+            lines.append(json.dumps(redact_obj(json.loads(ln))))
+        except json.JSONDecodeError:
+            continue
+    where = out / "traces" / plain(row["config"])
+    where.mkdir(parents=True, exist_ok=True)
+    (where / f"{plain(row['task'])}.jsonl").write_text("".join(ln + "\n" for ln in lines))
 
 
 def _on_ray(pairs: list, address: str, cpus: int, prov: Path, work: Callable, record: Callable) -> None:

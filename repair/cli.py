@@ -92,6 +92,8 @@ def fix(
                                             "(default $DEBUGGER_HOME/records/bugs.jsonl)."),
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Steer the repair: pick or exclude "
                                      "spans, choose among passing candidates, then apply, look for more or quit."),
+    trace: Optional[str] = typer.Option(None, "--trace", help="Write every step as a JSON line to this file: "
+                                        "each prompt's text, each candidate's edit and what its tests said."),
     settings: dict = None,
 ) -> None:
     """Repair FILE so that the project's tests pass; show the verified diff (apply it with --apply)."""
@@ -110,12 +112,21 @@ def fix(
     if interactive and (as_json or apply):
         _fail("--interactive asks before it applies: use it without --json and --apply", as_json, file)
     renderer = Renderer(err, quiet=as_json)
+    emit, tracer = renderer.event, None
+    if trace:
+        from .events import Trace
+        if Path(trace).suffix in (".py", ".pyi", ".pyw"):  # a slip of the keyboard must not overwrite source
+            _fail(f"--trace {trace}: the trace is JSON lines; name a file that is not Python source", as_json, file)
+        try:
+            tracer = emit = Trace(Path(trace).expanduser(), renderer.event, started or time.monotonic())
+        except OSError as e:
+            _fail(f"--trace {trace}: {e.strerror or e}", as_json, file)
     try:
         p = Path(file).expanduser()
         proj = Path(root).expanduser().resolve() if root else find_root(p.resolve())
         cfg = resolve(proj, overrides, config)
         if interactive:
-            _interactive(file, cfg, root, renderer, run_fix)
+            _interactive(file, cfg, root, renderer, run_fix, emit)
             return
         others = None
         if not apply:  # what the tests ran beside the file, for `debugger apply` to check later
@@ -123,7 +134,7 @@ def fix(
             from .verified import tree
             src = load(file, root)
             others = tree(src.root, src.rel)
-        result = run_fix(file, cfg, root=root, apply=apply, on_event=renderer.event, t0=started)
+        result = run_fix(file, cfg, root=root, apply=apply, on_event=emit, t0=started)
     except DebuggerError as e:
         renderer.stop()
         _fail(str(e), as_json, file)
@@ -134,6 +145,8 @@ def fix(
         return
     finally:
         renderer.stop()
+        if tracer is not None:
+            tracer.close()
     if result.status == "fixed" and not result.applied and result.new_source is not None:
         from .verified import keep
         keep(result.file, result.root, result.source_sha256, result.new_source, result.tests["command"], result.diff,
@@ -149,7 +162,7 @@ def fix(
     raise typer.Exit(result.exit_code)
 
 
-def _interactive(file: str, cfg, root, renderer, run_fix) -> None:
+def _interactive(file: str, cfg, root, renderer, run_fix, emit) -> None:
     """The --interactive loop: repair (asking at the spans and among passing candidates), show, then ask."""
     import dataclasses
 
@@ -158,7 +171,7 @@ def _interactive(file: str, cfg, root, renderer, run_fix) -> None:
     from .writer import apply as write, check_target
     session = Session(err, renderer.stop)
     while True:
-        result = run_fix(file, cfg, root=root, on_event=renderer.event, steer=session.steer, pick=session.pick)
+        result = run_fix(file, cfg, root=root, on_event=emit, steer=session.steer, pick=session.pick)
         renderer.summary(out, result, hint=False)
         if result.status != "fixed":
             raise typer.Exit(result.exit_code)

@@ -15,8 +15,38 @@ class Event:
     def to_json(self) -> dict:
         return {}
 
+    def detail(self) -> dict:
+        """What a trace keeps beyond to_json(): the prompt's text, the candidate's edit, the tests' messages."""
+        return {}
+
 
 Emit = Callable[[Event], None]
+
+
+class Trace:
+    """`debugger fix --trace FILE`: every event as one JSON line (its to_json() and detail(), the seconds since
+    the repair began), written as it happens, then handed on to `then` (the terminal)."""
+
+    def __init__(self, path, then: Emit, t0: float):
+        import time
+        self.clock, self.t0 = time.monotonic, t0
+        self.file = open(path, "w", encoding="utf-8", buffering=1)
+        self.then = then
+
+    def __call__(self, event: Event) -> None:
+        import json
+        row = {"t": round(self.clock() - self.t0, 2), "event": event.name} | event.to_json() | event.detail()
+        self.file.write(json.dumps(row, default=str) + "\n")
+        self.then(event)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _messages(report, names: list[str], limit: int = 600) -> dict:
+    """test id -> the error as the runner states it and the end of its report, for the tests named."""
+    tests = getattr(report, "tests", None) or {}
+    return {n: {"summary": tests[n].summary[:limit], "end": tests[n].message[-limit:]} for n in names if n in tests}
 
 
 def _span(a: int, b: int) -> dict:
@@ -116,6 +146,10 @@ class Prompted(Event):
         return {"kind": self.prompt.kind, "left": None if self.left is None else round(self.left)} | \
             _span(self.prompt.start_line, self.prompt.end_line)
 
+    def detail(self) -> dict:
+        p = self.prompt
+        return {"text": p.text} if p.text else {"messages": p.messages}
+
 
 @dataclass
 class Judged(Event):
@@ -127,6 +161,13 @@ class Judged(Event):
         return {"origin": v.candidate.origin, "plausible": v.plausible, "remaining": v.remaining,
                 "seconds": round(v.seconds, 2)}
 
+    def detail(self) -> dict:
+        v = self.verdict
+        e = v.candidate.edit
+        return {"edit": _span(e.start_line, e.end_line) | {"text": e.text}, "fixed": v.fixed,
+                "still_failing": _messages(v.report, v.still_failing), "regressions": _messages(v.report, v.regressions),
+                "suspicions": [str(s) for s in v.candidate.suspicions]}
+
 
 @dataclass
 class Rejected(Event):
@@ -136,6 +177,10 @@ class Rejected(Event):
 
     def to_json(self) -> dict:
         return {"origin": self.candidate.origin, "reasons": self.reasons}
+
+    def detail(self) -> dict:
+        e = self.candidate.edit
+        return {"edit": _span(e.start_line, e.end_line) | {"text": e.text}}
 
 
 @dataclass
@@ -175,3 +220,8 @@ class Compared(Event):
         c = self.comparison
         return {"inputs": c.inputs, "behaviours": len(c.classes), "disagreements": len(c.disagreements),
                 "seconds": c.seconds}
+
+    def detail(self) -> dict:
+        c = self.comparison
+        return {"functions": c.functions, "classes": c.classes, "skipped": c.skipped,
+                "shown": [{"input": d.input, "results": d.results} for d in c.disagreements]}

@@ -33,6 +33,33 @@ def test_fix_shows_a_verified_diff_and_leaves_the_file_alone(project, cli):
 
 
 @pytest.mark.integration
+def test_trace_keeps_every_prompt_and_candidate_as_json_lines(project, cli, tmp_path):
+    import json
+    root = project("calc")
+    trace = tmp_path / "trace.jsonl"
+    code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", "--trace", str(trace), cwd=root)
+    assert code == 0 and data["status"] == "fixed", err
+    rows = [json.loads(ln) for ln in trace.read_text().splitlines()]
+    kinds = [r["event"] for r in rows]
+    assert kinds[0] == "baseline_start" and "baseline" in kinds and "localized" in kinds
+    assert [r["t"] for r in rows] == sorted(r["t"] for r in rows)
+    base = next(r for r in rows if r["event"] == "baseline")
+    assert base["failing"] == ["tests/test_calc.py::test_mul", "tests/test_calc.py::test_square"]
+    prompts = [r for r in rows if r["event"] == "prompt"]
+    assert prompts and all(r.get("text") or r.get("messages") for r in prompts)
+    verdicts = [r for r in rows if r["event"] == "verdict"]
+    won = [v for v in verdicts if v["plausible"]]
+    assert won and "a * b" in won[0]["edit"]["text"] and won[0]["edit"]["start_line"] == 6
+    assert set(won[0]["fixed"]) == set(base["failing"]) and won[0]["still_failing"] == {}
+    lost = [v for v in verdicts if not v["plausible"]]  # a failing candidate says what its tests said
+    assert all(v["still_failing"] or v["regressions"] for v in lost)
+    for bad in ("calc.py", str(tmp_path / "no" / "such" / "dir" / "t.jsonl")):  # before any test runs
+        code, _, err, data = cli("fix", "calc.py", "--model", fake("calc"), "--json", "--trace", bad, cwd=root)
+        assert code == 2 and "--trace" in data["error"] and "\n" not in data["error"]
+    assert not list(root.rglob("*.jsonl"))
+
+
+@pytest.mark.integration
 def test_human_output(project, cli):
     root = project("calc")
     code, out, err, _ = cli("fix", "calc.py", "--model", fake("calc"), cwd=root)

@@ -49,7 +49,9 @@ def test_run_is_resumable_and_measures(bench, tmp_path):
     assert by_task["calc"]["fixed"] and by_task["calc"]["correct"] is True
     assert by_task["calc"]["loc_rank"] == 1 and by_task["calc"]["regressions"] == 0 and by_task["calc"]["localized"]
     assert by_task["helper"]["fixed"] and by_task["helper"]["correct"] is None
-    assert by_task["calc"]["peak_rss_mb"] > 0
+    assert by_task["calc"]["peak_rss_mb"] > 0 and "trace" not in by_task["calc"]
+    trace = [json.loads(ln) for ln in (run_dir / "traces" / "default" / "calc.jsonl").read_text().splitlines()]
+    assert any(r["event"] == "verdict" and r["plausible"] and "*" in r["edit"]["text"] for r in trace)
     lines = (run_dir / "results.jsonl").read_text().splitlines()
     again = runner.run(tasks.load_bench(bench), ["default"], run_dir, extra=["--model", "fake:/nope.py"])
     assert len(again) == 2 and (run_dir / "results.jsonl").read_text().splitlines() == lines  # nothing rerun
