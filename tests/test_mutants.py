@@ -63,6 +63,57 @@ def test_likely_undoing_edits_come_first_and_read_like_code():
     assert line_of(mutants(code, 2, 2, 20), 2)["swap arguments"] == "return setattr(b, a, c)"
 
 
+SHAPES = '''def render(items, strict=False, *, sep=", "):
+    return sep.join(items)
+
+
+class Page:
+    def title(self, text, strict=False):
+        return text
+
+    def show(self, items, strict, headers, opts=None, sep=None):
+        if opts:
+            items = render(items)
+        if not headers:
+            headers = {}
+        kind = headers.pop("kind")
+        name = getattr(self, kind)
+        if kind == "Text" or name in headers:
+            return self.title(name)
+        if name.startswith(kind):
+            return render(items, strict)
+        return name.split(":", 1)
+'''
+
+
+def test_the_shapes_of_human_fixes_are_offered_after_the_likeliest_slips():
+    shape = {"truth -> is not None", "not x -> x is None", "compare lower-cased", "startswith lower-cased",
+             "pop with default None", "getattr with default None", "split -> rsplit"}
+    def at(n, limit=20):
+        return line_of(mutants(SHAPES, n, n, limit), n)
+    assert at(10)["truth -> is not None"] == "if opts is not None:"
+    assert at(11)["pass strict=strict"] == "items = render(items, strict=strict)"  # sep: no parameter of show
+    assert at(12)["not x -> x is None"] == "if headers is None:"
+    assert at(14)["pop with default None"] == 'kind = headers.pop("kind", None)'
+    assert at(15)["getattr with default None"] == "name = getattr(self, kind, None)"
+    seventeen = at(16)
+    assert seventeen["compare lower-cased"] in ('if kind.lower() == "text" or name in headers:',
+                                                'if kind == "Text" or name.lower() in headers:')
+    assert {'if kind.lower() == "text" or name in headers:', 'if kind == "Text" or name.lower() in headers:'} <= \
+        {m.new_line.strip() for m in mutants(SHAPES, 16, 16, 40)}
+    assert at(17)["pass strict=strict"] == "return self.title(name, strict=strict)"  # a method, through self
+    assert at(18)["startswith lower-cased"] == "if name.lower().startswith(kind):"
+    assert "pass strict=strict" not in at(19)  # passed already, by position
+    assert at(20)["split -> rsplit"] == 'return name.rsplit(":", 1)'
+    # after the head and the first two slips: a limit of six keeps one
+    first = [m.label.split(": ", 1)[1] for m in mutants(SHAPES, 16, 16, 6)]
+    assert first[0] == "negate condition" and first[3] == first[4] == "compare lower-cased" and first[5] not in shape
+    assert [m.label.split(": ", 1)[1] for m in mutants(SHAPES, 10, 10, 6)] == [
+        "negate condition", "opts -> sep", "truth -> is not None"]
+    twice = SHAPES + "\n\ndef render(items):\n    return items\n"  # which render a call reaches is unknown
+    assert "pass strict=strict" not in line_of(mutants(twice, 11, 11, 20), 11)
+
+
 def test_score_is_metallaxis_and_fix_needs_the_passing_tests_kept():
     base = {"f1": ["failed", "assert 1 == 2"], "f2": ["failed", "assert 3 == 4"], "p": ["passed", ""]}
     failing = ["f1", "f2"]
@@ -344,3 +395,31 @@ def test_fix_on_llama_takes_the_second_look_only_where_the_probe_and_the_greedy_
     fixed.write_text(BRANCHY.replace("> 50", ">= 50"))
     result, seen = run(src2.path)
     assert result.status == "fixed" and "second_look" not in seen and Counting.reads == 0
+
+
+def test_fix_shapes_counts_the_one_line_fixes_a_mutant_undoes(tmp_path, capsys):
+    import json
+    import subprocess
+    from debugger.eval import fix_shapes
+    work = tmp_path / "work"
+    (work / "tests").mkdir(parents=True)
+
+    def commit(code: str, test: str, message: str) -> None:
+        (work / "m.py").write_text(code)
+        (work / "tests" / "test_m.py").write_text(test)
+        subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message],
+                       check=True)
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    commit("def f(x):\n    if x:\n        return 1\n    return 0\n", "def test_f(): pass\n", "first")
+    commit("def f(x):\n    if x is not None:\n        return 1\n    return 0\n", "def test_f(): assert 1\n", "None")
+    commit("def f(x):\n    if x is not None:\n        return 2\n    return 0\n", "def test_f(): assert 2\n", "two")
+    commit("def f(x):\n    if x is not None:\n        return 2\n    return 0  # zero\n", "def test_f(): assert 3\n", "a comment")
+    (tmp_path / "mirror" / "o+n").mkdir(parents=True)
+    (tmp_path / "mirror" / "o+n" / "repo").symlink_to(work / ".git")
+    assert fix_shapes.main(["--mirror", str(tmp_path / "mirror"), "--project", "o+n", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    # three one-line commits; the comment is no code change; the constant 1 -> 2 is a slip's (off by one)
+    assert got["total"] == {"fixes": 2, "slips": 1, "shapes": 1}
+    assert got["projects"]["o+n"]["labels"] == {"truth -> is not None": 1, "1 -> 2": 1}
+    assert fix_shapes.main(["--mirror", str(tmp_path / "mirror"), "--project", "x+y"]) == 2

@@ -26,7 +26,11 @@ BIN = {ast.Add: (ast.Sub,), ast.Sub: (ast.Add,), ast.Mult: (ast.FloorDiv, ast.Ad
 TWINS = {"min": "max", "max": "min", "any": "all", "all": "any", "append": "extend", "extend": "append",
          "lower": "upper", "upper": "lower", "startswith": "endswith", "endswith": "startswith",
          "lstrip": "rstrip", "rstrip": "lstrip", "find": "rfind", "rfind": "find", "keys": "values",
-         "values": "keys", "floor": "ceil", "ceil": "floor"}
+         "values": "keys", "floor": "ceil", "ceil": "floor", "split": "rsplit", "rsplit": "split",
+         "partition": "rpartition", "rpartition": "partition", "index": "rindex", "rindex": "index"}
+# calls whose missing default turns "not there" into an error: the default a fix adds (`d.pop(k, None)`)
+DEFAULTS = {"pop": 1, "getattr": 2, "next": 1}
+CASE = ("startswith", "endswith")  # a string's own test that a fix makes case-blind on its receiver
 DELETABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Break, ast.Continue)
 RECEIVERS = ("self", "cls")  # rarely the variable a slip put in another's place
 
@@ -95,16 +99,93 @@ def _edits(node: ast.AST) -> list[tuple[int, str, ast.AST]]:
     elif isinstance(node, ast.Constant) and type(node.value) is int:
         out += [(1, f"{node.value} -> {node.value + d}", ast.Constant(node.value + d)) for d in (1, -1)]
     elif isinstance(node, ast.Call):
-        f = node.func
-        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
-        if name in TWINS and f.lineno == f.end_lineno:
-            twin = ast.Attribute(f.value, TWINS[name], ast.Load()) if isinstance(f, ast.Attribute) \
-                else ast.Name(TWINS[name], ast.Load())
-            out.append((0, f"{name} -> {TWINS[name]}", ast.Call(twin, node.args, node.keywords)))
         if len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args[:2]):
             args = [node.args[1], node.args[0], *node.args[2:]]
             out.append((0, "swap arguments", ast.Call(node.func, args, node.keywords)))
     return out
+
+
+def _shapes(node: ast.AST, parent: ast.AST | None, line: str, params: set[str],
+            callees: dict) -> list[tuple[str, list[tuple[int, int, str]]]]:
+    """(label, edits of the node's line) for the shapes of small human fixes that a slip above does not undo,
+    found in one-line fixes that came with tests in other projects' histories (docs/localization.md): a truth
+    test that meant `is not None`, a call that lacked its default (`d.pop(k, None)`), a comparison made
+    case-blind (`x.lower() == "utf-8"`), a parameter of the function not passed on to a call that takes it by
+    name (`generic_tags(warn=warn)`). An edit is (start, end, text) in UTF-8 byte columns: text put in, so the
+    rest of the line stays as the user wrote it. `params`: the enclosing function's parameters; `callees`:
+    name -> the parameters of the functions and methods the module defines."""
+    out: list[tuple[str, list[tuple[int, int, str]]]] = []
+    if not (node.lineno == node.end_lineno and isinstance(node, ast.expr)):
+        return out
+    value = (ast.Name, ast.Attribute, ast.Subscript)
+    end = node.end_col_offset
+    truth = isinstance(parent, (ast.If, ast.While, ast.Assert)) and node is parent.test or \
+        isinstance(parent, ast.IfExp) and node is parent.test or isinstance(parent, ast.BoolOp)
+    if truth and isinstance(node, value):
+        out.append(("truth -> is not None", [(end, end, " is not None")]))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and isinstance(node.operand, value):
+        o = node.operand
+        out.append(("not x -> x is None", [(node.col_offset, o.col_offset, ""), (o.end_col_offset, end, " is None")]))
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.left, value) and \
+            isinstance(node.ops[0], (ast.Eq, ast.NotEq, ast.In, ast.NotIn)):
+        right, at = node.comparators[0], node.left.end_col_offset
+        if isinstance(right, ast.Constant) and isinstance(right.value, str):
+            seg = line.encode("utf-8")[right.col_offset:right.end_col_offset].decode("utf-8")
+            try:
+                same = ast.literal_eval(seg.lower()) == right.value.lower()
+            except (SyntaxError, ValueError):
+                same = False
+            if same:
+                out.append(("compare lower-cased", [(at, at, ".lower()")] + (
+                    [(right.col_offset, right.end_col_offset, seg.lower())] if seg != seg.lower() else [])))
+        elif isinstance(right, value):
+            out.append(("compare lower-cased", [(at, at, ".lower()")]))
+    if isinstance(node, ast.Call) and not any(isinstance(a, ast.Starred) for a in node.args) and \
+            not any(k.arg is None for k in node.keywords) and line.encode("utf-8")[end - 1:end] == b")":
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+        close = end - 1
+        if name in CASE and isinstance(f, ast.Attribute) and isinstance(f.value, value):
+            out.append((f"{name} lower-cased", [(f.value.end_col_offset, f.value.end_col_offset, ".lower()")]))
+        if name in DEFAULTS and len(node.args) == DEFAULTS[name] and not node.keywords and \
+                isinstance(f, ast.Attribute) == (name == "pop"):
+            out.append((f"{name} with default None", [(close, close, ", None")]))
+        if name == "hasattr" and isinstance(f, ast.Name) and len(node.args) == 2 and not node.keywords:
+            out.append(("hasattr -> getattr", [(f.col_offset, f.end_col_offset, "getattr"), (close, close, ", None")]))
+        through = isinstance(f, ast.Name) or isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
+            and f.value.id in RECEIVERS
+        if through and name in callees:
+            positional, named = callees[name]
+            passed = {k.arg for k in node.keywords} | set(positional[:len(node.args)])
+            for p in sorted(params & named - passed):
+                sep = ", " if node.args or node.keywords else ""
+                out.append((f"pass {p}={p}", [(close, close, f"{sep}{p}={p}")]))
+    return out
+
+
+def _callees(tree: ast.Module) -> dict[str, tuple[list[str], set[str]]]:
+    """name -> (its positional parameters after self/cls, every parameter it takes by name) of the module's
+    functions and of its classes' methods (a name defined twice keeps none: which one a call reaches is unknown)."""
+    fn = (ast.FunctionDef, ast.AsyncFunctionDef)
+    found: dict[str, tuple[list[str], set[str]] | None] = {}
+    defs = [n for n in tree.body if isinstance(n, fn)] + \
+        [m for c in tree.body if isinstance(c, ast.ClassDef) for m in c.body if isinstance(m, fn)]
+    for d in defs:
+        pos = [a.arg for a in d.args.posonlyargs + d.args.args]
+        if pos[:1] and pos[0] in RECEIVERS:
+            pos = pos[1:]
+        named = {a.arg for a in d.args.args + d.args.kwonlyargs} - set(RECEIVERS)
+        found[d.name] = None if d.name in found else (pos, named)
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _twin(node: ast.AST) -> str | None:
+    """The name of a call the slips confuse with a twin (TWINS), where the name ends on a line of the statement."""
+    if not isinstance(node, ast.Call):
+        return None
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+    return name if name in TWINS else None
 
 
 def _op(op: ast.AST) -> str:
@@ -167,8 +248,9 @@ class Mutant:
 def mutants(text: str, start: int, end: int, limit: int = 6) -> list[Mutant]:
     """Up to `limit` mutants of the statement spanning lines start..end, each one
     edit on one line: a negated condition, a swapped operator, a call swapped for its twin, a `+ 1`
-    dropped, two arguments swapped, a variable read swapped for another, a constant off by one, and
-    last the edits that only break (the statement deleted, `return None`). The probe runs few of them
+    dropped, two arguments swapped, a variable read swapped for another, the shapes of human fixes
+    (`_shapes`: `is not None` for a truth test, a default, a case-blind comparison, a parameter passed on),
+    a constant off by one, and last the edits that only break (the statement deleted, `return None`). The probe runs few of them
     (its budget is one test run), so the ones likeliest to undo a bug come first: an undoing mutant is
     what ranks a statement first. Only mutants that still compile; none outside a function."""
     try:
@@ -202,7 +284,7 @@ def mutants(text: str, start: int, end: int, limit: int = 6) -> list[Mutant]:
         return None
 
     one_line = st.lineno == st.end_lineno
-    head, ops, names, last = [], [], [], []
+    head, ops, names, last, shapes = [], [], [], [], []
     if isinstance(st, (ast.If, ast.While)) and st.test.lineno == st.test.end_lineno:
         t, ln = st.test, lines[st.test.lineno - 1]
         if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not):
@@ -218,11 +300,25 @@ def mutants(text: str, start: int, end: int, limit: int = 6) -> list[Mutant]:
                                 _splice(lines[st.lineno - 1], st.col_offset, st.end_col_offset, ast.unparse(new)))))
     skip = set().union(*(_inside_fstring(h) for h in _header_nodes(st))) if _header_nodes(st) else set()
     local = _local_names(fn)
+    params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs} - set(RECEIVERS)
+    callees = _callees(tree)
     for root in _header_nodes(st):
         for node in ast.walk(root):
             if id(node) in skip or not hasattr(node, "lineno"):
                 continue
+            name = _twin(node)
+            if name:  # the name alone replaced: the call's arguments stay as the user wrote them
+                f = node.func
+                ops.append((0, make(f"{name} -> {TWINS[name]}", f.end_lineno, _splice(
+                    lines[f.end_lineno - 1], f.end_col_offset - len(name), f.end_col_offset, TWINS[name]))))
             ops += [(tier, replace(node, label, repl)) for tier, label, repl in _edits(node)]
+            if start <= getattr(node, "lineno", 0) <= end:
+                ln = lines[node.lineno - 1]
+                for label, edits in _shapes(node, parents.get(id(node)), ln, params, callees):
+                    for a, b, put in sorted(edits, reverse=True):
+                        ln = _splice(ln, a, b, put)
+                    shapes.append(make(label, node.lineno, ln))
+                    ln = lines[node.lineno - 1]
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in local:
                 other = next((x for x in local if x != node.id), None)
                 if other is not None:  # each read swapped for the likeliest other; a receiver's last
@@ -235,10 +331,11 @@ def mutants(text: str, start: int, end: int, limit: int = 6) -> list[Mutant]:
                                                                   st.end_col_offset, "pass")))
     ops = [m for _, m in sorted(ops, key=lambda x: x[0]) if m]  # stable: tier, then place in the statement
     names = [m for _, m in sorted(names, key=lambda x: x[0]) if m]
-    found = [m for m in head if m]
-    for pair in zip(ops, names):  # the two kinds alternate, so a small limit still gets both
-        found += pair
-    found += ops[len(names):] + names[len(ops):] + [m for m in last if m]
+    slips = [m for pair in zip(ops, names) for m in pair]  # the two kinds alternate, so a small limit gets both
+    slips += ops[len(names):] + names[len(ops):]
+    # a fix's shape after the likeliest slip of each kind: on human-made bugs the shapes undo more than the later
+    # slips do (docs/localization.md)
+    found = [m for m in head if m] + slips[:2] + [m for m in shapes if m] + slips[2:] + [m for m in last if m]
     return found[:limit]
 
 
