@@ -114,7 +114,8 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
     if cmp.inputs and len(cmp.classes) > 0:
         agree = f"{len(twins)} different programs agree" if len(twins) > 1 else "compared"
         reasons.append(f"{agree} on {cmp.inputs} inputs of {', '.join(cmp.functions)} "
-                       f"({cmp.recorded} recorded from the tests, the rest their neighbours)")
+                       f"({cmp.recorded} recorded from the tests, "
+                       + (f"{cmp.generated} generated like them, " if cmp.generated else "") + "the rest their neighbours)")
     elif cmp.skipped:
         reasons.append(f"no differential check: {cmp.skipped}")
     if attempted and not broken(winner):

@@ -64,6 +64,9 @@ class FixConfig:
     # disagreement between them is seen (choose.py)
     select: float = setting(20.0, "at most these seconds on alternatives once a candidate passes (0: take the first)",
                             bounds=(0.0, 3600.0))
+    # not yet measured for what it adds to the confidence's precision (docs/benchmarks.md): off until it is
+    generated: int = setting(0, "inputs hypothesis makes per changed function for the differential check, like "
+                             "the tests' recorded values (0: only those and their neighbours)", bounds=(0, 1000))
     threads: int | None = setting(None, "model threads (default: llama.cpp one core less than there are, torch all; "
                                   "a project: up to the cores)", who=PROJECT, bounds=(1, 1024))
     # measured in eval/bench_engine.py (docs/eval-engine): on 2 cores, greedy rewrites (which copy most of their

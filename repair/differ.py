@@ -5,8 +5,8 @@ against each other: the tests run once more with a profile hook that records the
 functions and methods the candidates change (`_probe/debugger_calls.py`): plain values (numbers, strings,
 bytes, None and containers of them) as they are, a method's instance and every other argument pickled as
 it was when the call began. Those calls and their neighbours (one plain argument at a time: numbers one off,
-zero, the sign flipped; empty, shortened, reversed and extended strings and collections) are then made on
-each candidate's version of the module in one sandboxed process (`_probe/debugger_differ.py`), each on fresh
+zero, the sign flipped; empty, shortened, reversed and extended strings and collections), and where asked
+calls hypothesis makes like the plain ones (`generated`), are then made on each candidate's version of the module in one sandboxed process (`_probe/debugger_differ.py`), each on fresh
 copies of its objects (a method's instance made one of the candidate's class); what it returns and what it
 does to its arguments and its instance are compared. It also runs the module's doctests. The pickles are
 opened only there, inside the sandbox: this process passes them on unread. What it does not see: objects
@@ -27,6 +27,7 @@ from .source import SourceFile
 from .testrun import PROBE_DIR, TestReport
 
 MAX_INPUTS = 120  # per function: the recorded calls first, then their neighbours
+GENERATED = 40  # per function, beyond those: calls hypothesis makes like the recorded ones
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Comparison:
     functions: list[str] = field(default_factory=list)  # the module-level functions the candidates change
     recorded: int = 0  # distinct calls the tests made to them with plain values
     inputs: int = 0  # inputs every candidate ran on (recorded and neighbours, non-deterministic ones dropped)
+    generated: int = 0  # of those, inputs hypothesis made like the recorded ones (compare's `generate`)
     classes: list[list[str]] = field(default_factory=list)  # candidate ids that behaved the same, largest first
     disagreements: list[Disagreement] = field(default_factory=list)  # a few inputs where they differ
     # id -> {"attempted": examples, "failed": [names], "tests": [names]}; "_original": the file as it was
@@ -151,9 +153,88 @@ def neighbours(call: tuple, floats: frozenset = frozenset()) -> list[tuple]:
     return out
 
 
-def float_params(text: str, function: str, kind: str | None = None) -> frozenset:
-    """Positions and names of the function's (or method's, "Class.method", counted after the instance or
-    class) parameters annotated `float`. `kind`: the method's (method_kinds), where the caller has it."""
+def _like(v, optional: bool = False):
+    """A hypothesis strategy for values like `v`: its type, sizes around its size, numbers around its magnitude,
+    text from its own characters (and a few common ones), containers of elements like its elements; None too
+    where `optional` (a parameter annotated Optional or `| None`). None where `v` is no plain value."""
+    from hypothesis import strategies as st
+    if isinstance(v, bool):
+        s = st.booleans()
+    elif isinstance(v, int):
+        m = 2 * abs(v) + 10
+        s = st.integers(-m, m)
+    elif isinstance(v, float):
+        m = 2 * abs(v) + 10
+        s = st.floats(-m, m, allow_nan=False, allow_infinity=False)
+    elif isinstance(v, str):
+        s = st.text(st.sampled_from(sorted(set(v) | set("aZ0 -_."))), max_size=max(8, 2 * len(v)))
+    elif isinstance(v, bytes):
+        s = st.binary(max_size=max(8, 2 * len(v)))
+    elif v is None:
+        return st.none()
+    elif isinstance(v, (list, tuple, set, frozenset)):
+        kinds = [k for k in (_like(e) for e in list(v)[:4]) if k is not None]
+        if len(kinds) < min(len(v), 4):
+            return None
+        each = st.one_of(kinds) if kinds else st.integers(-10, 10)
+        size = max(6, 2 * len(v))
+        if isinstance(v, (set, frozenset)):
+            s = st.sets(each, max_size=size).map(type(v))
+        else:
+            s = st.lists(each, max_size=size).map(type(v))
+    elif isinstance(v, dict):
+        keys = [k for k in (_like(k) for k in list(v)[:4]) if k is not None]
+        values = [k for k in (_like(x) for x in list(v.values())[:4]) if k is not None]
+        if len(keys) < min(len(v), 4) or len(values) < min(len(v), 4):
+            return None
+        s = st.dictionaries(st.one_of(keys) if keys else st.text(max_size=4),
+                            st.one_of(values) if values else st.integers(-10, 10), max_size=max(6, 2 * len(v)))
+    else:
+        return None
+    return st.one_of(s, st.none()) if optional else s
+
+
+def generated(recorded: list[str], held: list | None = None, n: int = GENERATED,
+              optional: frozenset = frozenset()) -> list[str]:
+    """Up to `n` calls hypothesis makes from strategies like the recorded calls' plain values (`_like`), a few
+    recorded calls' shapes in turn, derandomized (the same calls every run): what no test and no one-step
+    neighbour passes, such as ties and repeats in a list or a longer text. A call that passed objects (a hole
+    in `held`) is not varied. `optional`: positions and names of parameters that may be None."""
+    from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+    from hypothesis.errors import HypothesisException
+    held = held or [None] * len(recorded)
+    shapes, seen = [], set()
+    for call, h in zip(recorded, held):
+        if h is not None:
+            continue
+        args, kwargs = ast.literal_eval(call)
+        parts = [_like(a, i in optional) for i, a in enumerate(args)] + [_like(v, k in optional) for k, v in kwargs.items()]
+        shape = tuple(type(a).__name__ for a in args) + tuple(sorted(kwargs))
+        if shape in seen or any(p is None for p in parts):
+            continue
+        seen.add(shape)
+        shapes.append(st.tuples(st.tuples(*parts[:len(args)]), st.fixed_dictionaries(dict(zip(kwargs, parts[len(args):])))))
+        if len(shapes) == 4:
+            break
+    if not shapes or n <= 0:
+        return []
+    made: list[str] = []
+
+    @settings(max_examples=n, derandomize=True, database=None, phases=[Phase.generate], deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.one_of(shapes))
+    def collect(call):
+        made.append(repr(call))
+    try:
+        collect()
+    except HypothesisException:
+        pass
+    return list(dict.fromkeys(made))[:n]
+
+
+def _annotated(text: str, function: str, kind: str | None, says) -> frozenset:
+    """Positions and names of the function's (or method's, "Class.method", counted after the instance or class)
+    parameters whose annotation's text `says(text)` is true. `kind`: the method's (method_kinds), where known."""
     n = _find(ast.parse(text), function)
     if n is None:
         return frozenset()
@@ -161,11 +242,19 @@ def float_params(text: str, function: str, kind: str | None = None) -> frozenset
     kind = kind or ("." in function and method_kinds(text, [function]).get(function)) or None
     if kind and kind != "static":
         params = params[1:]
-    found = {(i, a.arg) for i, a in enumerate(params) if a.annotation is not None
-             and "float" in ast.unparse(a.annotation)}
-    found |= {(None, a.arg) for a in n.args.kwonlyargs if a.annotation is not None
-              and "float" in ast.unparse(a.annotation)}
+    found = {(i, a.arg) for i, a in enumerate(params) if a.annotation is not None and says(ast.unparse(a.annotation))}
+    found |= {(None, a.arg) for a in n.args.kwonlyargs if a.annotation is not None and says(ast.unparse(a.annotation))}
     return frozenset(x for pair in found for x in pair if x is not None)
+
+
+def float_params(text: str, function: str, kind: str | None = None) -> frozenset:
+    """Parameters annotated `float` (`_annotated`)."""
+    return _annotated(text, function, kind, lambda t: "float" in t)
+
+
+def optional_params(text: str, function: str, kind: str | None = None) -> frozenset:
+    """Parameters annotated as possibly None (`Optional[...]`, `X | None`)."""
+    return _annotated(text, function, kind, lambda t: "Optional" in t or "None" in t)
 
 
 def _inputs(recorded: list[str], floats: frozenset = frozenset(), held: list | None = None) -> tuple[list, list]:
@@ -239,9 +328,10 @@ def _call_text(function: str, call: str, holes: list = ()) -> str:
 
 
 def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport, *,
-            call_timeout: float = 1.0) -> Comparison:
-    """Run each candidate (id -> the whole file's text) on the recorded inputs and their neighbours, and the
-    module's doctests. One candidate is run too: its answers are compared with the code's at the edges."""
+            call_timeout: float = 1.0, generate: int = 0) -> Comparison:
+    """Run each candidate (id -> the whole file's text) on the recorded inputs and their neighbours, `generate`
+    more per function made like them (`generated`), and the module's doctests. One candidate is run too: its
+    answers are compared with the code's at the edges (the neighbours', not the generated inputs')."""
     t0 = time.monotonic()
     functions, elsewhere = changed_functions(src.text, list(candidates.values()))
     result = Comparison(functions=functions)
@@ -266,6 +356,14 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
                     held.setdefault(r["function"], []).append((r["objects"], r["holes"]) if "objects" in r else None)
         result.recorded = sum(len(v) for v in calls.values())
         made = {fn: _inputs(cs, float_params(src.text, fn, kinds.get(fn)), held[fn]) for fn, cs in calls.items()}
+        made_up: dict[str, set[str]] = {}  # per function: the generated calls
+        for fn, cs in calls.items():
+            have = set(made[fn][0])
+            new = [c for c in generated(cs, held[fn], generate, optional_params(src.text, fn, kinds.get(fn)))
+                   if c not in have] if generate else []
+            made[fn][0].extend(new)
+            made[fn][1].extend([None] * len(new))
+            made_up[fn] = set(new)
         inputs = {fn: m[0] for fn, m in made.items()}
         ids = list(candidates)
         runs = dict(candidates)
@@ -311,11 +409,13 @@ def compare(ws, src: SourceFile, candidates: dict[str, str], before: TestReport,
             if any(s.startswith("? ") for s in seen.values()):
                 continue  # the recorded objects could not be rebuilt
             result.inputs += 1
+            result.generated += call in made_up[fn]
             for i in ran:
                 vectors[i].append(seen[i])
             holes = (made[fn][1][j] or (None, []))[1]
             was = before_fix.get(fn, [])[j] if j < len(before_fix.get(fn, [])) else None
-            if was is not None and call not in tested:  # a neighbour: did the candidate keep the code's answer?
+            if was is not None and call not in tested and call not in made_up[fn]:  # a neighbour: did the
+                # candidate keep the code's answer?
                 edge = _edge(call, holes)
                 for i in ran:
                     if edge and was.startswith("= ") and seen[i] != was:

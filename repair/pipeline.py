@@ -821,7 +821,8 @@ def select(ctx: RepairContext, plausible: list[Verdict], votes: dict[str, set[st
     shortlist = choose(plausible, votes, None).ranked[:8]
     ids = {id(v): f"c{n}" for n, v in enumerate(shortlist)}
     ctx.emit(ev.Comparing(len(shortlist)))
-    comparison = compare(ctx.ws, ctx.src, {ids[id(v)]: v.candidate.text for v in shortlist}, before)
+    comparison = compare(ctx.ws, ctx.src, {ids[id(v)]: v.candidate.text for v in shortlist}, before,
+                         generate=ctx.cfg.generated)
     ctx.emit(ev.Compared(comparison))
     return choose(shortlist, votes, comparison, ids), comparison
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from debugger.choose import Choice, choose
 from debugger.config import FixConfig
-from debugger.differ import Comparison, changed_functions, compare, float_params, neighbours
+from debugger.differ import Comparison, changed_functions, compare, float_params, generated, neighbours
 from debugger.generate import Candidate
 from debugger.pipeline import Models, fix
 from debugger.source import Edit, load
@@ -156,6 +156,45 @@ def test_compare_reports_inputs_where_candidates_differ_and_drops_noise(tmp_path
     assert cmp.classes == [["a"], ["b"]]
     assert all(d.input.startswith("pick(") for d in cmp.disagreements)  # jitter's answers are noise: dropped
     assert any(d.input == "pick([3])" or d.input == "pick([2, 1, 3])" for d in cmp.disagreements)
+
+
+def test_generated_inputs_are_like_the_recorded_ones_and_the_same_every_run():
+    import ast
+    recorded = [repr((([3, 1], "ab"), {"sep": None})), repr(((7, "x"), {})), repr(((["obj"], "held"), {}))]
+    held = [None, None, ("pickle", [0])]  # the third passed an object: not varied
+    made = generated(recorded, held, 30, optional=frozenset({1}))
+    assert made == generated(recorded, held, 30, optional=frozenset({1})) and 10 <= len(made) <= 30
+    calls = [ast.literal_eval(c) for c in made]
+    assert all(isinstance(a[0], (list, int)) and not isinstance(a[0], bool) for a, _ in calls)
+    assert any(a[1] is None for a, _ in calls) and all(isinstance(a[1], (str, type(None))) for a, _ in calls)
+    assert all(set(k) == {"sep"} for a, k in calls if isinstance(a[0], list)) and "held" not in " ".join(made)
+    assert all(abs(x) <= 24 for a, _ in calls for x in (a[0] if isinstance(a[0], list) else [a[0]]))
+    assert generated([], None) == [] and generated(recorded[:1], None, 0) == []
+
+
+TOP = ('def top(words: list, n: int) -> list:\n'
+       '    """The n most frequent words, ties broken alphabetically."""\n'
+       "    return sorted(set(words))[:n]\n")
+TOP_TESTS = "from shop import top\n\n\ndef test_top():\n    assert top(['a', 'b', 'b'], 1) == ['b']\n"
+
+
+@pytest.mark.integration
+def test_generated_inputs_tell_apart_what_the_neighbours_do_not(tmp_path):
+    # two fixes that pass: ties broken alphabetically, and ties in the order first seen (Counter.most_common);
+    # the recorded call and its one-step neighbours have no tie that the two orders break differently
+    path = project(tmp_path, TOP, TOP_TESTS)
+    src = load(str(path))
+    before = run_tests(src.root, default_command(), target=src.rel, timeout=60)
+    a = TOP.replace("    return sorted(set(words))[:n]\n", "    return sorted(set(words), key=lambda w: (-words.count(w), w))[:n]\n")
+    b = TOP.replace("    return sorted(set(words))[:n]\n",
+                    "    import collections\n    return [w for w, _ in collections.Counter(words).most_common()][:n]\n")
+    ws = workspace(src.root, timeout=60, test_timeout=5)
+    alone = compare(ws, src, {"a": a, "b": b}, before)
+    assert alone.recorded == 1 and alone.generated == 0 and alone.classes == [["a", "b"]]
+    more = compare(ws, src, {"a": a, "b": b}, before, generate=40)
+    assert 10 <= more.generated and more.inputs == alone.inputs + more.generated
+    assert sorted(more.classes) == [["a"], ["b"]] and more.disagreements
+    assert not more.edges  # generated inputs never count as the edges a fix moved
 
 
 CART = ("class Cart:\n"
