@@ -6,11 +6,12 @@ functions and methods the candidates change (`_probe/debugger_calls.py`): plain 
 bytes, None and containers of them) as they are, a method's instance and every other argument pickled as
 it was when the call began. Those calls and their neighbours (one plain argument at a time: numbers one off,
 zero, the sign flipped; empty, shortened, reversed and extended strings and collections), and where asked
-calls hypothesis makes like the plain ones (`generated`), are then made on each candidate's version of the module in one sandboxed process (`_probe/debugger_differ.py`), each on fresh
-copies of its objects (a method's instance made one of the candidate's class); what it returns and what it
-does to its arguments and its instance are compared. It also runs the module's doctests. The pickles are
-opened only there, inside the sandbox: this process passes them on unread. What it does not see: objects
-that do not pickle, methods of nested classes, and state outside the call's objects that the tests set up.
+calls hypothesis makes like the plain ones (`generated`), are then made on each candidate's version of the
+module in one sandboxed process (`_probe/debugger_differ.py`), each on fresh copies of its objects (a
+method's instance made one of the candidate's class); what it returns and what it does to its arguments and
+its instance are compared. It also runs the module's doctests. The pickles are opened only there, inside the
+sandbox: this process passes them on unread. What it does not see: objects that do not pickle, methods of
+nested classes, and state outside the call's objects that the tests set up.
 """
 from __future__ import annotations
 
