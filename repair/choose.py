@@ -85,8 +85,12 @@ def choose(plausible: list[Verdict], votes: dict[str, set[str]], comparison: Com
     original_failed = set(cmp.doctests.get("_original", {}).get("failed", []))
     # docstrings whose examples the fix passes and that speak to it: the changed functions' own, or ones the
     # original failed
-    attempted = len([t for t in set(mine.get("tests", [])) - set(mine.get("failed", []))
-                     if t in original_failed or any(t == f or t.endswith("." + f) for f in cmp.functions)])
+    def docstring(t: str) -> str:  # a docstring's doctests and the examples it states in words are one docstring
+        return t.removesuffix(" (stated)")
+
+    attempted = len({docstring(t) for t in set(mine.get("tests", [])) - set(mine.get("failed", []))
+                     if t in original_failed or any(docstring(t) == f or docstring(t).endswith("." + f)
+                                                    for f in cmp.functions)})
     if broken(winner):
         level = "low"
         reasons.append(f"it fails doctest(s) {', '.join(broken(winner)[:3])}")

@@ -141,6 +141,32 @@ def test_a_candidate_that_breaks_a_doctest_loses(tmp_path):
     assert res.alternatives and res.confidence["level"] == "low"
 
 
+VOWELS = ('def vowels(word: str) -> int:\n'
+          '    """How many vowels `word` has, capitals counted too: vowels("Apple") == 2.\n\n'
+          '    vowels("") -> 0; vowels("sky") returns 0 (no literal answer\'s example is skipped: vowels("x") == x)\n'
+          '    """\n'
+          '    return sum(c in "aeiou" for c in word) - 1\n')
+VOWELS_TESTS = "from shop import vowels\n\n\ndef test_vowels():\n    assert vowels('banana') == 3\n"
+
+
+@pytest.mark.integration
+def test_an_example_the_docstring_states_in_words_is_a_check(tmp_path):
+    """Both pass the project's test; only the one that counts capitals keeps `vowels("Apple") == 2`."""
+    path = project(tmp_path, VOWELS, VOWELS_TESTS)
+    gen = answers(6, ['    return sum(c in "aeiou" for c in word)\n'], ['    return sum(c in "aeiouAEIOU" for c in word)\n'])
+    res = fix(str(path), cfg(formats=["infill"]), models=Models(generator=gen))
+    assert res.status == "fixed" and 'aeiouAEIOU' in res.diff, res.diff
+    assert res.alternatives and res.confidence["level"] == "low"  # the tests allowed the other one
+    src = load(str(path))
+    before = run_tests(src.root, default_command(), target=src.rel, timeout=60)
+    good = VOWELS.replace('"aeiou" for c in word) - 1', '"aeiouAEIOU" for c in word)')
+    cmp = compare(workspace(src.root, timeout=60, test_timeout=5), src,
+                  {"good": good, "bad": VOWELS.replace(" - 1\n", "\n")}, before)
+    assert cmp.doctests["good"]["tests"] == ["shop.vowels (stated)"] and cmp.doctests["good"]["failed"] == []
+    assert cmp.doctests["bad"]["failed"] == ["shop.vowels (stated)"]
+    assert cmp.doctests["good"]["attempted"] == 3  # Apple, "" and sky: `== x` is no literal
+
+
 def test_compare_reports_inputs_where_candidates_differ_and_drops_noise(tmp_path):
     code = ("import random\n\n\ndef pick(xs: list) -> int:\n    return xs[0] + random.random() * 0\n\n\n"
             "def jitter(x: int) -> float:\n    return x + random.random()\n")

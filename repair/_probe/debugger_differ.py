@@ -8,7 +8,8 @@ text}, "calls": {function: [repr of (args, kwargs)]}, "methods": {"Class.method"
 value}}], "objects": {function: [per call, None or the index of the pickle that fills its holes]},
 "call_timeout": seconds}. For each candidate the module is executed afresh from its text under its own
 name, so relative imports resolve as in the project; then every listed function is called on every input
-(a deep copy each time) and its doctests are run. The objects a call held are unpickled afresh for each
+(a deep copy each time) and its doctests are run, with the examples its docstrings state in words
+(`f(2) == 4`, `f(2) -> 4`, `f(2) returns 4`: a test named "NAME (stated)"). The objects a call held are unpickled afresh for each
 call, after the candidate's module loaded (so objects of its classes are the candidate's; a method's
 instance pickled under another module name is made so); a method is called on its instance, a
 classmethod on the candidate's class. OUT (JSON):
@@ -169,11 +170,64 @@ def _load(name, file, text):
     return mod
 
 
+# what follows a call in a docstring that states its answer: `f(2) == 4`, `f(2) -> 4`, `f(2) returns 4`
+_SAYS = re.compile(r"\s*(?:==|->|=>|\u279e|\u2192|returns|should return|gives)\s*", re.I)
+
+
+def _literal(text, whole=True):
+    """`text` if it is a Python literal (a bare `a, b` is a sentence's comma, not a tuple), else None."""
+    try:
+        node = ast.parse(text, mode="eval").body
+        ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return None if isinstance(node, ast.Tuple) and not text.startswith("(") else text
+
+
+def _stated(test):
+    """The examples `test`'s docstring states in words, as doctest examples (`call == answer`): a call of the
+    docstring's own function by its name, with literal arguments, then `==`, `->`, `returns` (...) and a literal,
+    anywhere in a line (`... capitals too: vowels("Apple") == 2.`)."""
+    own = test.name.rpartition(".")[2]
+    found = []
+    for i, line in enumerate((test.docstring or "").splitlines()):
+        text = line.strip()[:400]
+        if text.startswith((">>>", "...")):
+            continue
+        for m in re.finditer(r"(?<![\w.])" + re.escape(own) + r"\(", text):
+            call = None
+            for j in range(m.end(), len(text) + 1):  # the shortest text from the name on that is a call
+                if text[j - 1] == ")":
+                    try:
+                        node = ast.parse(text[m.start():j], mode="eval").body
+                    except SyntaxError:
+                        continue
+                    if isinstance(node, ast.Call):
+                        call = text[m.start():j]
+                    break
+            if call is None or any(_literal(ast.unparse(a)) is None for a in node.args + [k.value for k in node.keywords]):
+                continue
+            says = _SAYS.match(text, m.start() + len(call))
+            rest = text[says.end():].rstrip(".;,") if says else ""
+            want = next((w for k in range(len(rest), 0, -1) if (w := _literal(rest[:k].rstrip(" .;,")))), None)
+            if want:
+                found.append(doctest.Example(f"{call} == {want}\n", "True\n", lineno=i))
+    return found
+
+
 def _doctests(mod, limit):
-    finder = doctest.DocTestFinder(exclude_empty=True)
+    """The module's doctests, and the examples its docstrings state in words (a test named "NAME (stated)")."""
+    finder = doctest.DocTestFinder(exclude_empty=False)
     runner = doctest.DocTestRunner(verbose=False, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     attempted, failed, names = 0, [], []
+    tests = []
     for test in finder.find(mod, mod.__name__, module=mod, globs=dict(mod.__dict__)):
+        tests.append(test)
+        stated = _stated(test)
+        if stated:
+            tests.append(doctest.DocTest(stated, dict(mod.__dict__), test.name + " (stated)", test.filename,
+                                         test.lineno, test.docstring))
+    for test in tests:
         if not test.examples:
             continue
         names.append(test.name)
