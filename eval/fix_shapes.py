@@ -26,9 +26,6 @@ from pathlib import Path
 from debugger.localization.mutants import _statement, mutants
 
 TEST = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*\.py$|_test\.py$|conftest\.py$")
-SHAPES = ("truth -> is not None", "not x -> x is None", "compare lower-cased", "lower-cased", "with default None",
-          "hasattr -> getattr", "pass ", "split -> rsplit", "rsplit -> split", "partition -> rpartition",
-          "rpartition -> partition", "index -> rindex", "rindex -> index")
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -63,9 +60,9 @@ def _key(text: str) -> str | None:
         return None
 
 
-def undone(buggy: str, fixed: str, line: int, limit: int) -> tuple[bool, str | None]:
-    """Whether the change is code inside a function (else it is not counted), and the label of the first mutant
-    of the statement around `line` that makes the fixed file, or None."""
+def undone(buggy: str, fixed: str, line: int, limit: int):
+    """Whether the change is code inside a function (else it is not counted), and the first mutant of the
+    statement around `line` that makes the fixed file, or None."""
     kb, kf = _key(buggy), _key(fixed)
     if kb is None or kf is None or kb == kf:
         return False, None
@@ -76,13 +73,7 @@ def undone(buggy: str, fixed: str, line: int, limit: int) -> tuple[bool, str | N
     st = max(around, key=lambda n: (n.lineno, -n.end_lineno))
     if _statement(tree, st.lineno)[1] is None:
         return False, None
-    hit = next((m.label.split(": ", 1)[1] for m in mutants(buggy, st.lineno, st.end_lineno, limit)
-                if _key(m.text) == kf), None)
-    return True, hit
-
-
-def is_shape(label: str) -> bool:
-    return any(label == s or label.endswith(s) or label.startswith(s) for s in SHAPES)
+    return True, next((m for m in mutants(buggy, st.lineno, st.end_lineno, limit) if _key(m.text) == kf), None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,13 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     for name, repo in repos.items():
         labels: Counter = Counter()
-        fixes = 0
+        fixes = shapes = 0
         for _sha, _path, buggy, fixed, line in one_line_fixes(repo, a.commits, tests=not a.all):
             counted, hit = undone(buggy, fixed, line, a.limit)
             fixes += counted
             if hit:
-                labels[hit] += 1
-        shapes = sum(n for lab, n in labels.items() if is_shape(lab))
+                labels[hit.label.split(": ", 1)[1]] += 1
+                shapes += hit.shape
         rows[name] = {"fixes": fixes, "slips": sum(labels.values()) - shapes, "shapes": shapes,
                       "labels": dict(labels.most_common())}
     total = {k: sum(r[k] for r in rows.values()) for k in ("fixes", "slips", "shapes")}

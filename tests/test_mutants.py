@@ -108,8 +108,9 @@ def test_the_shapes_of_human_fixes_are_offered_after_the_likeliest_slips():
     # after the head and the first two slips: a limit of six keeps one
     first = [m.label.split(": ", 1)[1] for m in mutants(SHAPES, 16, 16, 6)]
     assert first[0] == "negate condition" and first[3] == first[4] == "compare lower-cased" and first[5] not in shape
-    assert [m.label.split(": ", 1)[1] for m in mutants(SHAPES, 10, 10, 6)] == [
-        "negate condition", "opts -> sep", "truth -> is not None"]
+    assert [(m.label.split(": ", 1)[1], m.shape) for m in mutants(SHAPES, 10, 10, 6)] == [
+        ("negate condition", False), ("opts -> sep", False), ("truth -> is not None", True)]
+    assert [m.shape for m in mutants(SHAPES, 20, 20, 20) if "split" in m.label] == [True]
     twice = SHAPES + "\n\ndef render(items):\n    return items\n"  # which render a call reaches is unknown
     assert "pass strict=strict" not in line_of(mutants(twice, 11, 11, 20), 11)
 

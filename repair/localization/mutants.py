@@ -28,6 +28,7 @@ TWINS = {"min": "max", "max": "min", "any": "all", "all": "any", "append": "exte
          "lstrip": "rstrip", "rstrip": "lstrip", "find": "rfind", "rfind": "find", "keys": "values",
          "values": "keys", "floor": "ceil", "ceil": "floor", "split": "rsplit", "rsplit": "split",
          "partition": "rpartition", "rpartition": "partition", "index": "rindex", "rindex": "index"}
+SHAPE_TWINS = ("split", "rsplit", "partition", "rpartition", "index", "rindex")  # read off human fixes (_shapes)
 # calls whose missing default turns "not there" into an error: the default a fix adds (`d.pop(k, None)`)
 DEFAULTS = {"pop": 1, "getattr": 2, "next": 1}
 CASE = ("startswith", "endswith")  # a string's own test that a fix makes case-blind on its receiver
@@ -180,7 +181,7 @@ def _callees(tree: ast.Module) -> dict[str, tuple[list[str], set[str]]]:
 
 
 def _twin(node: ast.AST) -> str | None:
-    """The name of a call the slips confuse with a twin (TWINS), where the name ends on a line of the statement."""
+    """The name of a call that slips confuse with its twin (TWINS), or None."""
     if not isinstance(node, ast.Call):
         return None
     f = node.func
@@ -243,16 +244,18 @@ class Mutant:
     span: tuple[int, int]  # the statement mutated
     results: dict = field(default_factory=dict)  # once run: nodeid -> [outcome, message]
     seconds: float = 0.0
+    shape: bool = False  # the shape of a human fix (_shapes), not a slip undone
 
 
 def mutants(text: str, start: int, end: int, limit: int = 6) -> list[Mutant]:
     """Up to `limit` mutants of the statement spanning lines start..end, each one
     edit on one line: a negated condition, a swapped operator, a call swapped for its twin, a `+ 1`
     dropped, two arguments swapped, a variable read swapped for another, the shapes of human fixes
-    (`_shapes`: `is not None` for a truth test, a default, a case-blind comparison, a parameter passed on),
-    a constant off by one, and last the edits that only break (the statement deleted, `return None`). The probe runs few of them
-    (its budget is one test run), so the ones likeliest to undo a bug come first: an undoing mutant is
-    what ranks a statement first. Only mutants that still compile; none outside a function."""
+    (`_shapes`: `is not None` for a truth test, a default, a case-blind comparison, a parameter passed
+    on), a constant off by one, and last the edits that only break (the statement deleted, `return None`).
+    The probe runs few of them (its budget is one test run), so the ones likeliest to undo a bug come
+    first: an undoing mutant is what ranks a statement first. Only mutants that still compile; none
+    outside a function."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -263,7 +266,7 @@ def mutants(text: str, start: int, end: int, limit: int = 6) -> list[Mutant]:
     lines = text.splitlines(keepends=True)
     seen = {text}
 
-    def make(label: str, lineno: int, new_line: str) -> Mutant | None:
+    def make(label: str, lineno: int, new_line: str, shape: bool = False) -> Mutant | None:
         new = "".join(lines[:lineno - 1]) + new_line + "".join(lines[lineno:])
         if new in seen:
             return None
@@ -272,7 +275,7 @@ def mutants(text: str, start: int, end: int, limit: int = 6) -> list[Mutant]:
         except (SyntaxError, ValueError):
             return None
         seen.add(new)
-        return Mutant(f"line {lineno}: {label}", lineno, new_line, new, (start, end))
+        return Mutant(f"line {lineno}: {label}", lineno, new_line, new, (start, end), shape=shape)
 
     parents = {id(c): p for p in ast.walk(st) for c in ast.iter_child_nodes(p)}
 
@@ -310,14 +313,15 @@ def mutants(text: str, start: int, end: int, limit: int = 6) -> list[Mutant]:
             if name:  # the name alone replaced: the call's arguments stay as the user wrote them
                 f = node.func
                 ops.append((0, make(f"{name} -> {TWINS[name]}", f.end_lineno, _splice(
-                    lines[f.end_lineno - 1], f.end_col_offset - len(name), f.end_col_offset, TWINS[name]))))
+                    lines[f.end_lineno - 1], f.end_col_offset - len(name), f.end_col_offset, TWINS[name]),
+                    shape=name in SHAPE_TWINS)))
             ops += [(tier, replace(node, label, repl)) for tier, label, repl in _edits(node)]
             if start <= getattr(node, "lineno", 0) <= end:
                 ln = lines[node.lineno - 1]
                 for label, edits in _shapes(node, parents.get(id(node)), ln, params, callees):
                     for a, b, put in sorted(edits, reverse=True):
                         ln = _splice(ln, a, b, put)
-                    shapes.append(make(label, node.lineno, ln))
+                    shapes.append(make(label, node.lineno, ln, shape=True))
                     ln = lines[node.lineno - 1]
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in local:
                 other = next((x for x in local if x != node.id), None)
