@@ -66,7 +66,7 @@ class FixConfig:
                             bounds=(0.0, 3600.0))
     # not yet measured for what it adds to the confidence's precision (docs/benchmarks.md): off until it is
     generated: int = setting(0, "inputs hypothesis makes per changed function for the differential check, like "
-                             "the tests' recorded values (0: only those and their neighbours)", bounds=(0, 1000))
+                             "the tests' recorded values (0: only those and their neighbours; needs debugger[generate])", bounds=(0, 1000))
     threads: int | None = setting(None, "model threads (default: llama.cpp one core less than there are, torch all; "
                                   "a project: up to the cores)", who=PROJECT, bounds=(1, 1024))
     # measured in eval/bench_engine.py (docs/eval-engine): on 2 cores, greedy rewrites (which copy most of their
@@ -299,6 +299,10 @@ def resolve(root: Path, overrides: dict | None = None, config_file: str | Path |
         cfg.context_lines = UNADAPTED_WINDOW
     if cfg.model.startswith("openai:"):
         check_endpoint(cfg.model[7:])
+    if cfg.generated:
+        import importlib.util
+        if importlib.util.find_spec("hypothesis") is None:
+            raise InputError("generated inputs need hypothesis: pip install 'debugger[generate]'")
     from .localization.ranking import weights_for
     try:
         weights_for(cfg.weights)

@@ -71,19 +71,51 @@ def default_command() -> str:
     return f"{shlex.quote(str(python))} -m pytest"
 
 
+# pytest plugins that other packages install and that cost every session time without changing what a project
+# that never names them tests: hypothesis's imports all of hypothesis at each session's end (~0.5 s)
+IDLE_PLUGINS = {"hypothesispytest": b"hypothesis"}
+
+
+def idle_plugins(root: Path, limit: int = 20000) -> tuple[str, ...]:
+    """The IDLE_PLUGINS that no Python file or test configuration of the project at `root` names (the first
+    `limit` files read; none blocked when the project is larger): blocked in the sessions a repair runs."""
+    left = dict(IDLE_PLUGINS)
+    seen = 0
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if not x.startswith(".") and x not in ("node_modules", "__pycache__")
+                   and not (Path(d) / x / "pyvenv.cfg").exists()]
+        for f in files:
+            if not (f.endswith(".py") or f in ("pyproject.toml", "setup.cfg", "tox.ini", "pytest.ini")):
+                continue
+            seen += 1
+            if seen > limit:
+                return ()
+            try:
+                data = (Path(d) / f).read_bytes()
+            except OSError:
+                continue
+            left = {k: word for k, word in left.items() if word not in data}
+            if not left:
+                return ()
+    return tuple(left)
+
+
 def run_tests(copy: Path, command: str, *, target: str | None = None, select: list[str] | None = None,
               first: list[str] | None = None, exitfirst: bool = False, timeout: float = 120.0, test_timeout: float = 30.0,
               sandbox: Sandbox | None = None, coverage_dir: bool = False,
-              extra_env: dict[str, str] | None = None, plugins: tuple[str, ...] = ()) -> TestReport:
+              extra_env: dict[str, str] | None = None, plugins: tuple[str, ...] = (),
+              blocked: tuple[str, ...] = ()) -> TestReport:
     """Run `command` in the scratch copy `copy`; `target` (relative path) turns on line recording for
-    that file, `coverage_dir` for every file of the copy; `plugins`: more of repair/_probe's to load; `first`:
-    tests run before the others, the rest skipped if one of them fails (without `select`)."""
+    that file, `coverage_dir` for every file of the copy; `plugins`: more of repair/_probe's to load; `blocked`:
+    installed plugins not to load (`idle_plugins`); `first`: tests run before the others, the rest skipped if one
+    of them fails (without `select`)."""
     work = copy.parent
     xml, probe = work / "junit.xml", work / "probe.jsonl"
     for p in (xml, probe, Path(str(probe) + ".hang")):
         p.unlink(missing_ok=True)
     env = dict(os.environ)
     addopts = [env.get("PYTEST_ADDOPTS", ""), "-p debugger_probe -p no:cacheprovider", *(f"-p {p}" for p in plugins),
+               *(f"-p no:{p}" for p in blocked),
                f"--junitxml={shlex.quote(str(xml))} -o junit_family=xunit1"]
     env.update({
         "PYTEST_ADDOPTS": " ".join(a for a in addopts if a),

@@ -8,13 +8,14 @@ baseline and flaky check, the mutation probe, each candidate's validation, the d
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .sandbox import LocalSandbox, make_sandbox, remove_copy, scratch_copy
 from .source import SourceFile
-from .testrun import TestReport, default_command, run_tests
+from .testrun import TestReport, default_command, idle_plugins, run_tests
 
 # The mutation probe's mutants are one-line edits of code the tests just ran: a test that takes longer than
 # this under a mutant is stuck in a loop the mutant made, and is cut off (or at the repair's own per-test
@@ -53,11 +54,16 @@ class Workspace:
         finally:
             remove_copy(copy)
 
+    @functools.cached_property
+    def blocked(self) -> tuple[str, ...]:
+        """Installed pytest plugins the project never names, not loaded in its sessions (testrun.idle_plugins)."""
+        return idle_plugins(self.root)
+
     def tests(self, copy: Path, *, test_timeout: float | None = None, **options) -> TestReport:
         """The test command in `copy` (testrun.run_tests' options: target, select, plugins, extra_env...)."""
         return run_tests(copy, self.command, timeout=self.timeout,
                          test_timeout=self.test_timeout if test_timeout is None else test_timeout,
-                         sandbox=self.sandbox, **options)
+                         sandbox=self.sandbox, blocked=self.blocked, **options)
 
     def run(self, src: SourceFile, data: bytes | None = None, **options) -> TestReport:
         """The tests against `src`'s file holding `data`, in a copy made for this run alone."""

@@ -251,3 +251,31 @@ def test_a_bug_that_runs_at_import_is_repaired(tmp_path):
     fixed.write_text(buggy.replace("double(4)", "double(5)"))
     result = fix(str(root / "m.py"), FixConfig(model=f"fake:{fixed}", select=0, budget=120, formats=["infill"]))
     assert result.status == "fixed" and "+LIMIT = double(5)" in result.diff, result.error
+
+
+def test_a_plugin_the_project_never_names_is_not_loaded_in_its_sessions(tmp_path):
+    """hypothesis's pytest plugin imports all of hypothesis at every session's end (~0.5 s): where the project
+    never names hypothesis its sessions leave the plugin out; where it does, they keep it."""
+    pytest.importorskip("hypothesis")
+    from debugger.workspace import Workspace
+    from debugger.testrun import idle_plugins
+    check = """
+    import sys
+
+    def test_plugin():
+        assert ("_hypo" "thesis_pytestplugin" in sys.modules) == WANT  # the file must not name it
+    """
+    root = make(tmp_path / "a", "X = 1\n", check.replace("WANT", "False"))
+    env = root / "venv"  # a virtualenv inside the project is not the project's code
+    (env / "lib").mkdir(parents=True)
+    (env / "pyvenv.cfg").write_text("home = /usr\n")
+    (env / "lib" / "mod.py").write_text("import hypothesis\n")
+    assert idle_plugins(root) == ("hypothesispytest",)
+    ws = Workspace(root, default_command(), 60, 10, __import__("debugger.sandbox").sandbox.make_sandbox("auto"))
+    assert ws.run(None).passing == ["tests/test_mod.py::test_plugin"]
+    named = make(tmp_path / "b", "X = 1\n", check.replace("WANT", "True").replace("import sys", "import sys  # hypothesis"))
+    assert idle_plugins(named) == ()
+    ws = Workspace(named, default_command(), 60, 10, ws.sandbox)
+    assert ws.run(None).passing == ["tests/test_mod.py::test_plugin"]
+    assert run(root).failing == ["tests/test_mod.py::test_plugin"]  # run_tests alone blocks nothing
+    assert idle_plugins(root, limit=1) == ()  # more files than it reads: nothing blocked

@@ -198,6 +198,19 @@ def test_generated_inputs_are_like_the_recorded_ones_and_the_same_every_run():
     assert generated([], None) == [] and generated(recorded[:1], None, 0) == []
 
 
+def test_generated_inputs_without_hypothesis_are_refused_before_any_test_runs(tmp_path, monkeypatch):
+    import importlib.util
+    from debugger.config import resolve
+    from debugger.errors import InputError
+    path = project(tmp_path, AREA, AREA_TESTS)
+    assert resolve(path.parent, {"generated": 30}).generated == 30
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "hypothesis" else real(name, *a))
+    assert resolve(path.parent).generated == 0
+    with pytest.raises(InputError, match=r"debugger\[generate\]"):
+        resolve(path.parent, {"generated": 30})
+
+
 TOP = ('def top(words: list, n: int) -> list:\n'
        '    """The n most frequent words, ties broken alphabetically."""\n'
        "    return sorted(set(words))[:n]\n")
