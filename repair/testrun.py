@@ -103,19 +103,17 @@ def idle_plugins(root: Path, limit: int = 20000) -> tuple[str, ...]:
 def run_tests(copy: Path, command: str, *, target: str | None = None, select: list[str] | None = None,
               first: list[str] | None = None, exitfirst: bool = False, timeout: float = 120.0, test_timeout: float = 30.0,
               sandbox: Sandbox | None = None, coverage_dir: bool = False,
-              extra_env: dict[str, str] | None = None, plugins: tuple[str, ...] = (),
-              blocked: tuple[str, ...] = ()) -> TestReport:
+              extra_env: dict[str, str] | None = None, plugins: tuple[str, ...] = ()) -> TestReport:
     """Run `command` in the scratch copy `copy`; `target` (relative path) turns on line recording for
-    that file, `coverage_dir` for every file of the copy; `plugins`: more of repair/_probe's to load; `blocked`:
-    installed plugins not to load (`idle_plugins`); `first`: tests run before the others, the rest skipped if one
-    of them fails (without `select`)."""
+    that file, `coverage_dir` for every file of the copy; `plugins`: more of repair/_probe's to load, or
+    "no:NAME" for an installed one not to load (`idle_plugins`); `first`: tests run before the others, the rest
+    skipped if one of them fails (without `select`)."""
     work = copy.parent
     xml, probe = work / "junit.xml", work / "probe.jsonl"
     for p in (xml, probe, Path(str(probe) + ".hang")):
         p.unlink(missing_ok=True)
     env = dict(os.environ)
     addopts = [env.get("PYTEST_ADDOPTS", ""), "-p debugger_probe -p no:cacheprovider", *(f"-p {p}" for p in plugins),
-               *(f"-p no:{p}" for p in blocked),
                f"--junitxml={shlex.quote(str(xml))} -o junit_family=xunit1"]
     env.update({
         "PYTEST_ADDOPTS": " ".join(a for a in addopts if a),

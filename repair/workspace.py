@@ -59,11 +59,12 @@ class Workspace:
         """Installed pytest plugins the project never names, not loaded in its sessions (testrun.idle_plugins)."""
         return idle_plugins(self.root)
 
-    def tests(self, copy: Path, *, test_timeout: float | None = None, **options) -> TestReport:
+    def tests(self, copy: Path, *, test_timeout: float | None = None, plugins: tuple[str, ...] = (),
+              **options) -> TestReport:
         """The test command in `copy` (testrun.run_tests' options: target, select, plugins, extra_env...)."""
         return run_tests(copy, self.command, timeout=self.timeout,
                          test_timeout=self.test_timeout if test_timeout is None else test_timeout,
-                         sandbox=self.sandbox, blocked=self.blocked, **options)
+                         sandbox=self.sandbox, plugins=(*plugins, *(f"no:{p}" for p in self.blocked)), **options)
 
     def run(self, src: SourceFile, data: bytes | None = None, **options) -> TestReport:
         """The tests against `src`'s file holding `data`, in a copy made for this run alone."""
