@@ -74,13 +74,15 @@ def trust(fixed: list[dict]) -> dict:
 
 
 def source(row: dict) -> str:
-    """Where a claimed fix came from: a probe mutant (no model), an infill, a rewrite, or any of them in a
-    feedback round (after a first round that passed nothing)."""
+    """Where a claimed fix came from: a probe mutant (no model) undoing a slip or in a human fix's shape, an
+    infill, a rewrite, or any of them in a feedback round (after a first round that passed nothing)."""
     winner = row.get("winner") or {}
     if winner.get("round"):
         return "feedback round"
     origin = winner.get("origin") or ""
-    return "probe mutant" if origin.startswith("mutant") else origin.split(" ")[0] or "unknown"
+    if origin.startswith("mutant"):
+        return "probe shape" if winner.get("shape") else "probe mutant"
+    return origin.split(" ")[0] or "unknown"
 
 
 def by_source(rows: list[dict]) -> dict[str, dict[str, dict]]:
@@ -197,7 +199,7 @@ def charts(rows: list[dict], summary: dict[str, dict], out: Path) -> list[str]:
     return files
 
 
-SOURCES = ("probe mutant", "infill", "rewrite", "naive", "feedback round")
+SOURCES = ("probe mutant", "probe shape", "infill", "rewrite", "naive", "feedback round")
 LEVELS = ("high", "medium", "low")
 
 

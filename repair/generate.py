@@ -41,6 +41,7 @@ class Candidate:
     data: bytes = b""  # the file's bytes with this edit, exactly as validated and as --apply writes
     span: tuple[int, int] | None = None  # the lines the prompt offered for editing
     suspicions: list[str] = field(default_factory=list)  # what reads like a trap in its edit (suspicion.py)
+    shape: bool = False  # a probe mutant that is the shape of a human fix, not a slip undone (mutants._shapes)
 
 
 def ast_key(text: str) -> str:

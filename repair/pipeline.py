@@ -603,7 +603,7 @@ def conclude(ctx: RepairContext, best: Verdict, choice, comparison, before: Test
     result.tests["passing_after"] = best.report.passing if best.report else []
     result.winner = {"origin": best.candidate.origin, "round": best.candidate.round,
                      "start_line": best.candidate.edit.start_line, "end_line": best.candidate.edit.end_line,
-                     "sources": choice.votes[id(best)]}
+                     "sources": choice.votes[id(best)], "shape": best.candidate.shape}
     result.confidence = choice.confidence
     result.disagreements = choice.disagreements
     result.alternatives = [{"candidate": choice.labels[id(v)], "sources": choice.votes[id(v)],
@@ -633,7 +633,7 @@ def mutant_candidates(src: SourceFile, probe) -> list[Candidate]:
     for m in undoing(probe):
         edit = Edit(m.line, m.line, m.new_line if m.new_line.endswith("\n") else m.new_line + "\n")
         out.append(Candidate(edit, edited_text(src.text, edit), "mutant", f"mutant {m.label}", 0, changed=2,
-                             span=m.span))
+                             span=m.span, shape=m.shape))
     return out
 
 

@@ -119,9 +119,10 @@ def test_report_writes_markdown_html_and_charts(tmp_path):
                                       "naive": {"naive": {"claimed": 1, "correct": 0}}}
     assert report.by_confidence(rows)["naive"] == {"low": {"claimed": 1, "correct": 0, "precision": 0.0}}
     assert report.source({"winner": {"origin": "infill greedy @3-3", "round": 2}}) == "feedback round"
+    assert report.source({"winner": {"origin": "mutant line 4: truth -> is not None", "shape": True}}) == "probe shape"
     md, page = report.write(run_dir)
     text = md.read_text()
-    assert "| default | 1/1 | 0/0 | 0/0 | 0/0 | 0/0 |" in text  # fixes by source: the probe's mutant
+    assert "| default | 1/1 | 0/0 | 0/0 | 0/0 | 0/0 | 0/0 |" in text  # fixes by source: the probe's mutant
     assert "| naive | – | – | 0/1 (0%) |" in text  # claims by confidence
     assert "chosen candidate was correct 1 times; a choice at random" in text
     assert "| default | 2 | 50% | 50% | 100% |" in text and "![fix_rate.png](fix_rate.png)" in text

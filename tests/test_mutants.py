@@ -424,3 +424,23 @@ def test_fix_shapes_counts_the_one_line_fixes_a_mutant_undoes(tmp_path, capsys):
     assert got["total"] == {"fixes": 2, "slips": 1, "shapes": 1}
     assert got["projects"]["o+n"]["labels"] == {"truth -> is not None": 1, "1 -> 2": 1}
     assert fix_shapes.main(["--mirror", str(tmp_path / "mirror"), "--project", "x+y"]) == 2
+
+
+@pytest.mark.integration
+def test_a_truth_test_that_meant_is_not_none_is_fixed_by_the_probes_shape(tmp_path):
+    """`if opts:` where `{}` must count as given: no slip's undoing passes (`not opts` breaks the default), the
+    shape `opts is not None` does, a passing test runs its line, so it is offered, and said to be a shape."""
+    from debugger import pipeline
+    from debugger.config import resolve
+    root = tmp_path / "p"
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    (root / "show.py").write_text('def show(items, opts=None):\n    if opts:\n        return "custom"\n'
+                                  '    return "default"\n')
+    (root / "tests" / "test_show.py").write_text(
+        "from show import show\n\n\ndef test_empty_options_are_options():\n    assert show([], {}) == 'custom'\n\n\n"
+        "def test_no_options():\n    assert show([]) == 'default'\n")
+    cfg = resolve(root, {"model": f"fake:{root / 'show.py'}", "rounds": 0, "select": 0.0})
+    res = pipeline.fix(str(root / "show.py"), cfg, root=str(root))
+    assert res.status == "fixed" and "+    if opts is not None:" in res.diff, res.error
+    assert res.winner["origin"] == "mutant line 2: truth -> is not None" and res.winner["shape"] is True
