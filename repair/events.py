@@ -152,6 +152,22 @@ class Prompted(Event):
 
 
 @dataclass
+class Generated(Event):
+    prompt: Any  # prompts.Prompt
+    candidates: int  # new to the search
+    tokens: int  # decoded
+    prefilled: int  # prompt tokens the engine read, and those its prompt cache held (llama.cpp; else 0)
+    cached: int
+    seconds: float
+    name: ClassVar[str] = "generated"
+
+    def to_json(self) -> dict:
+        return {"kind": self.prompt.kind, "candidates": self.candidates, "tokens": self.tokens,
+                "prefilled": self.prefilled, "cached": self.cached, "seconds": round(self.seconds, 2)} | \
+            _span(self.prompt.start_line, self.prompt.end_line)
+
+
+@dataclass
 class Judged(Event):
     verdict: Any  # validate.Verdict
     name: ClassVar[str] = "verdict"

@@ -772,13 +772,15 @@ def _candidates(ctx: RepairContext, base: SourceFile, p, greedy: bool, samples: 
     else:
         ctx.emit(ev.Prompted(p, ctx.deadline - time.monotonic()))
         gen = ctx.generator()
-        filled, cached = getattr(gen, "prefilled", 0), getattr(gen, "reused", 0)
+        filled, cached, t0 = getattr(gen, "prefilled", 0), getattr(gen, "reused", 0), time.monotonic()
         with ctx.clock("generate"):
             cands, tokens = generate(base.text, [p], gen, samples=samples, temperature=ctx.cfg.temperature + 0.15 * rnd,
                                      greedy=greedy, seen=seen, round=rnd, deadline=stop, votes=votes)
+        filled, cached = getattr(gen, "prefilled", 0) - filled, getattr(gen, "reused", 0) - cached
         ctx.result.tokens += tokens
-        ctx.result.prompt_tokens["prefilled"] += getattr(gen, "prefilled", 0) - filled
-        ctx.result.prompt_tokens["cached"] += getattr(gen, "reused", 0) - cached
+        ctx.result.prompt_tokens["prefilled"] += filled
+        ctx.result.prompt_tokens["cached"] += cached
+        ctx.emit(ev.Generated(p, len(cands), tokens, filled, cached, time.monotonic() - t0))
     ctx.result.candidates["generated"] += len(cands)
     for c in cands:
         c.data = base.apply(c.edit)

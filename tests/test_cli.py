@@ -47,6 +47,9 @@ def test_trace_keeps_every_prompt_and_candidate_as_json_lines(project, cli, tmp_
     assert base["failing"] == ["tests/test_calc.py::test_mul", "tests/test_calc.py::test_square"]
     prompts = [r for r in rows if r["event"] == "prompt"]
     assert prompts and all(r.get("text") or r.get("messages") for r in prompts)
+    made = [r for r in rows if r["event"] == "generated"]  # what each prompt cost and gave
+    assert len(made) == len(prompts) and all(r["seconds"] >= 0 and r["tokens"] >= 0 for r in made)
+    assert sum(r["candidates"] for r in made) >= 1
     verdicts = [r for r in rows if r["event"] == "verdict"]
     won = [v for v in verdicts if v["plausible"]]
     assert won and "a * b" in won[0]["edit"]["text"] and won[0]["edit"]["start_line"] == 6
